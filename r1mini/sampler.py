@@ -1,0 +1,179 @@
+"""Batched sampling with a KV cache: how GRPO draws its G outputs o_1..o_G per question q (section 2.2.1).
+
+Algorithm 1's "sample G outputs {o_i} ~ pi_old(. | q) for each question q" is the expensive half of
+RL. This file does it the way serious engines do (nanochat's engine, vLLM), in plain torch:
+
+1. left-pad the prompts of different lengths into one batch [B, P] and run it ONCE (prefill);
+2. copy each prompt's KV cache to its G rows (batch B -> B * G), no recomputation;
+3. decode one token per step for all live rows, appending keys/values to the cache;
+4. a row stops on a stop token (end of text, `</answer>`) or a stop sequence, or at max_new_tokens;
+   finished rows are dropped from the running batch (the cache is compacted) so they stop costing compute.
+
+Temperature, top-k and top-p are applied per step; the returned log-probs are those of the distribution
+actually sampled from (with top_k=0 and top_p=1 they equal log_softmax(logits / temperature), which is
+what the trainer recomputes: the gap between the two is logged by GRPO). A seeded torch.Generator
+reproduces the samples exactly; temperature=0 is greedy decoding.
+
+    >>> samples = generate(model, [[5, 6, 7], [8, 9]], SamplingConfig(max_new_tokens=16), n_samples=4, seed=0)
+    >>> samples.tokens.shape, samples.prompt_index.tolist()[:5]
+    (torch.Size([8, 16]), [0, 0, 0, 0, 1])
+
+`use_cache=False` recomputes the whole prefix at every step: the slow reference the tests and
+`python -m r1mini.bench` compare against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from r1mini.common import ConfigError, autocast
+from r1mini.model import KVCache, Transformer
+
+
+@dataclass
+class SamplingConfig:
+    max_new_tokens: int = 128
+    temperature: float = 1.0  # 0 = greedy
+    top_k: int = 0  # 0 = off
+    top_p: float = 1.0  # 1 = off
+    stop_ids: tuple[int, ...] = ()  # a row stops after emitting any of these tokens
+    stop_sequences: tuple[tuple[int, ...], ...] = ()  # ... or after emitting one of these token runs
+
+    def validate(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise ConfigError(f"top_k must be >= 0, got {self.top_k}")
+
+
+@dataclass
+class Samples:
+    tokens: torch.Tensor  # [N, T_new] long, pad_id after a row stopped
+    logprobs: torch.Tensor  # [N, T_new] float32, log-prob of each token under the sampling distribution
+    mask: torch.Tensor  # [N, T_new] bool, True for generated tokens (the stop token included)
+    prompt_index: torch.Tensor  # [N] which prompt each row continues (row i*G+g continues prompt i)
+    truncated: torch.Tensor  # [N] bool, True if the row hit max_new_tokens without stopping
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        return self.mask.sum(1)
+
+
+def left_pad(seqs: list[list[int]], pad_id: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """[[5, 6, 7], [8, 9]] -> ids [[5, 6, 7], [pad, 8, 9]], mask [[1, 1, 1], [0, 1, 1]]."""
+    if not seqs or any(len(s) == 0 for s in seqs):
+        raise ValueError("every prompt needs at least one token")
+    P = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), P), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(seqs), P, dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        ids[i, P - len(s) :] = torch.tensor(s, dtype=torch.long)
+        mask[i, P - len(s) :] = True
+    return ids.to(device), mask.to(device)
+
+
+def sample_next(logits: torch.Tensor, cfg: SamplingConfig, gen: torch.Generator | None):
+    """logits [n, V] -> (tokens [n], log-probs [n] under the distribution sampled from)."""
+    logits = logits.float()
+    if cfg.temperature == 0:
+        logp = torch.log_softmax(logits, dim=-1)
+        tok = logp.argmax(-1)
+        return tok, logp.gather(-1, tok[:, None])[:, 0]
+    logits = logits / cfg.temperature
+    if cfg.top_k and cfg.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, cfg.top_k, dim=-1).values[:, -1:]  # [n, 1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if cfg.top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        # drop a token if the tokens ranked above it already cover top_p (the top one always stays)
+        drop_sorted = probs.cumsum(-1) - probs > cfg.top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    logp = torch.log_softmax(logits, dim=-1)
+    tok = torch.multinomial(logp.exp(), 1, generator=gen)[:, 0]
+    return tok, logp.gather(-1, tok[:, None])[:, 0]
+
+
+@torch.no_grad()
+def generate(
+    model: Transformer,
+    prompts: list[list[int]],
+    cfg: SamplingConfig,
+    n_samples: int = 1,
+    seed: int | None = None,
+    pad_id: int = 0,
+    use_cache: bool = True,
+    compact_at: float = 0.25,
+) -> Samples:
+    """Sample n_samples (G) completions for each prompt. See the module docstring.
+
+    compact_at: drop finished rows from the running batch once they are this share of it (0 = at once).
+    """
+    cfg.validate()
+    device = next(model.parameters()).device
+    gen = None
+    if seed is not None:
+        gen = torch.Generator(device=device)
+        gen.manual_seed(seed)
+    B, G, T_new = len(prompts), n_samples, cfg.max_new_tokens
+    ids, mask = left_pad(prompts, pad_id, device)  # [B, P]
+    if ids.shape[1] + T_new > model.cfg.max_seq_len:
+        raise ConfigError(
+            f"prompt ({ids.shape[1]} tokens) + max_new_tokens ({T_new}) exceeds the model's "
+            f"max_seq_len={model.cfg.max_seq_len}"
+        )
+    rows = torch.arange(B, device=device).repeat_interleave(G)  # [N]: prompt of each output row
+    N = B * G
+    out_tok = torch.full((N, T_new), pad_id, dtype=torch.long, device=device)
+    out_lp = torch.zeros(N, T_new, dtype=torch.float32, device=device)
+    out_mask = torch.zeros(N, T_new, dtype=torch.bool, device=device)
+    done = torch.zeros(N, dtype=torch.bool, device=device)
+    stop_ids = torch.tensor(cfg.stop_ids, dtype=torch.long, device=device)
+
+    with autocast(device):
+        if use_cache:  # prefill each prompt once, then copy its cache to its G rows
+            cache = KVCache(model.cfg, B, ids.shape[1] + T_new, device, next(model.parameters()).dtype)
+            logits = model(ids, mask, cache=cache)[:, -1]  # [B, V]
+            cache.select(rows)
+            logits = logits[rows]  # [N, V]
+        else:  # reference: recompute the whole prefix every step
+            seq, seq_mask = ids[rows], mask[rows]
+            logits = model(seq, seq_mask)[:, -1]
+        live = torch.arange(N, device=device)  # output row of each row in the running batch
+
+        for t in range(T_new):
+            tok, lp = sample_next(logits, cfg, gen)  # [n]
+            running = ~done[live]
+            w = live[running]  # rows that are still generating
+            out_tok[w, t], out_lp[w, t], out_mask[w, t] = tok[running], lp[running], True
+            stopped = torch.isin(tok, stop_ids) if len(cfg.stop_ids) else torch.zeros_like(running)
+            for s in cfg.stop_sequences:  # the last len(s) tokens of the row equal s
+                if t + 1 >= len(s):
+                    tail = torch.tensor(s, device=device)
+                    stopped |= (out_tok[live, t + 1 - len(s) : t + 1] == tail).all(1)
+            done[live[running & stopped]] = True
+            if bool(done.all()) or t == T_new - 1:
+                break
+            dead = done[live]
+            if dead.any() and dead.float().mean() >= compact_at:  # drop finished rows
+                keep = (~dead).nonzero()[:, 0]
+                live, tok = live[keep], tok[keep]
+                if use_cache:
+                    cache.select(keep)
+                else:
+                    seq, seq_mask = seq[keep], seq_mask[keep]
+            if use_cache:
+                logits = model(tok[:, None], cache=cache)[:, -1]
+            else:
+                seq = torch.cat([seq, tok[:, None]], dim=1)
+                seq_mask = torch.cat([seq_mask, torch.ones_like(tok[:, None], dtype=torch.bool)], dim=1)
+                logits = model(seq, seq_mask)[:, -1]
+
+    return Samples(out_tok, out_lp, out_mask, rows, ~done)
