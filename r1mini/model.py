@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from r1mini.common import ConfigError, cli_main
+from r1mini.common import ConfigError, cli_main, load_checkpoint
 
 # ----------------------------------------------------------------------------- config
 
@@ -334,8 +334,20 @@ class Transformer(nn.Module):
         return cache, h[rows, -1]
 
 
-def build_model(cfg: ModelConfig, device="cpu") -> Transformer:
-    return Transformer(cfg).to(device)
+def model_state(model: Transformer) -> dict:
+    """What a checkpoint stores for the model: {"model": state_dict, "model_config": fields}."""
+    return {"model": model.state_dict(), "model_config": dataclasses.asdict(model.cfg)}
+
+
+def load_model(path, device="cpu") -> tuple[Transformer, dict]:
+    """(model, the whole checkpoint dict) from an r1mini checkpoint file; clear errors if it is not one."""
+    ckpt = load_checkpoint(path)
+    try:
+        model = Transformer(ModelConfig(**ckpt["model_config"]))
+        model.load_state_dict(ckpt["model"])
+    except (TypeError, RuntimeError) as e:
+        raise ConfigError(f"checkpoint {str(path)!r} does not match the model code: {e}") from None
+    return model.to(device), ckpt
 
 
 def main() -> None:

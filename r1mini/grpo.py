@@ -1,0 +1,274 @@
+"""Section 2.2.1: Group Relative Policy Optimization (GRPO), eq. (1)-(3), as in DeepSeekMath's Algorithm 1.
+
+For each question q, sample a group of G outputs {o_1..o_G} from pi_old, score them with rule-based
+rewards r_i, and push pi_theta towards the outputs that beat their own group:
+
+    A_i = (r_i - mean(r_1..r_G)) / std(r_1..r_G)                                          eq. (3)
+    J(theta) = 1/G sum_i 1/|o_i| sum_t [ min(rho_it A_i, clip(rho_it, 1-eps, 1+eps) A_i)
+                                         - beta D_KL(pi_theta || pi_ref) ]                eq. (1)
+    rho_it = pi_theta(o_it | q, o_i<t) / pi_old(o_it | q, o_i<t)
+    D_KL = pi_ref / pi_theta - log(pi_ref / pi_theta) - 1     (per token, always >= 0)    eq. (2)
+
+The R1 paper writes eq. (1) with whole-sequence ratios pi(o_i|q); like DeepSeekMath (and every
+implementation) we factor it per token and average over the |o_i| tokens of each output.
+No value network: the group mean is the baseline. A group whose G rewards are all equal teaches nothing
+about the reward: its advantages are exactly 0 (not a division by a tiny std).
+
+Algorithm 1, with the switches readers will want to flip (the paper's version is the default):
+    for iteration: pi_ref <- pi_theta                     (ref_reset_every steps; 0 = keep the base)
+        for step: sample B questions; pi_old <- pi_theta; sample G outputs each (r1mini/sampler.py);
+                  rewards (r1mini/rewards.py); A by eq. (3)
+            for mu inner updates: maximise eq. (1) by one optimizer step
+- loss_agg: "seq_mean" (eq. 1: token mean per output, then mean over outputs), "token_mean" (DAPO:
+  one mean over all tokens in the batch), "constant" (Dr. GRPO: sum / (N * max_new_tokens)).
+- scale_std: divide by the group std in eq. (3) (Dr. GRPO turns it off).
+- epsilon_high > epsilon: DAPO's clip-higher. beta = 0: no KL term and no reference model at all.
+- mu > 1: pi_old log-probs are the ones the sampler stored at sampling time (same temperature).
+
+    >>> group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5]]))
+    tensor([[ 0.8660, -0.8660, -0.8660,  0.8660],
+            [ 0.0000,  0.0000,  0.0000,  0.0000]])
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import torch
+
+from r1mini.common import ConfigError, autocast
+from r1mini.logprobs import fused_token_logprobs
+from r1mini.sampler import SamplingConfig, generate, left_pad
+
+LOSS_AGGS = ("seq_mean", "token_mean", "constant")
+
+
+@dataclass
+class GRPOConfig:
+    steps: int = 200
+    questions: int = 16  # B: questions per step
+    G: int = 8  # outputs sampled per question
+    mu: int = 1  # inner updates per batch
+    epsilon: float = 0.2  # clip range, eq. (1)
+    epsilon_high: float = 0.0  # upper clip; 0 = epsilon (symmetric); > epsilon = clip-higher
+    beta: float = 0.02  # KL coefficient, eq. (1); 0 drops pi_ref
+    ref_reset_every: int = 0  # Algorithm 1's outer iteration: pi_ref <- pi_theta every N steps; 0 = never
+    lr: float = 2e-4
+    warmup: int = 5
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    loss_agg: str = "seq_mean"
+    scale_std: bool = True  # eq. (3) divides by the group std
+    temperature: float = 1.0  # sampling temperature, also used for the trainer's log-probs
+    max_new_tokens: int = 96
+    micro_batch: int = 0  # questions per forward/backward (gradient accumulation); 0 = all
+    kl_clamp: float = 20.0  # |log pi_ref - log pi_theta| is clamped here so eq. (2) stays finite
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.loss_agg not in LOSS_AGGS:
+            raise ConfigError(f"loss_agg must be one of {LOSS_AGGS}, got {self.loss_agg!r}")
+        if self.G < 2:
+            raise ConfigError(f"G must be >= 2 (a group of one has no baseline), got {self.G}")
+        if self.mu < 1 or self.questions < 1 or self.steps < 0:
+            raise ConfigError("mu and questions must be >= 1 and steps >= 0")
+        if not 0 < self.epsilon < 1 or self.beta < 0 or self.lr <= 0 or self.temperature <= 0:
+            raise ConfigError("need 0 < epsilon < 1, beta >= 0, lr > 0, temperature > 0")
+
+
+# ----------------------------------------------------------------------------- the equations
+
+
+def group_advantages(r: torch.Tensor, scale_std: bool = True) -> torch.Tensor:
+    """Rewards r [B, G] -> advantages A [B, G] by eq. (3); a group with equal rewards gets exactly 0."""
+    r = r.double()
+    centred = r - r.mean(dim=1, keepdim=True)  # eq. (3), numerator
+    spread = (r.max(dim=1).values > r.min(dim=1).values)[:, None]  # [B, 1]
+    if scale_std:
+        centred = centred / torch.where(spread, r.std(dim=1, keepdim=True), 1.0)  # eq. (3), sample std
+    return torch.where(spread, centred, 0.0).float()
+
+
+def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor, clamp: float = 20.0) -> torch.Tensor:
+    """Per-token D_KL(pi_theta || pi_ref) estimator of eq. (2): pi_ref/pi_theta - log(pi_ref/pi_theta) - 1."""
+    log_ratio = (ref_logp - logp).clamp(-clamp, clamp)  # log(pi_ref / pi_theta), kept finite
+    return torch.exp(log_ratio) - log_ratio - 1  # eq. (2)
+
+
+def token_weights(mask: torch.Tensor, loss_agg: str, max_new_tokens: int, dtype=torch.float32) -> torch.Tensor:
+    """[N, T] weights w so that the loss is sum_{i,t} w_it * (per-token term). Computed on the whole
+    batch, so that micro-batches just add up."""
+    m = mask.to(dtype)
+    if loss_agg == "seq_mean":  # eq. (1): 1/G sum_i 1/|o_i| sum_t (averaged over all questions too)
+        return m / m.sum(1, keepdim=True).clamp(min=1) / m.shape[0]
+    if loss_agg == "token_mean":  # DAPO
+        return m / m.sum().clamp(min=1)
+    return m / (m.shape[0] * max_new_tokens)  # Dr. GRPO: a constant normaliser
+
+
+def grpo_loss(logp, old_logp, ref_logp, A, weights, cfg: GRPOConfig):
+    """The negative of eq. (1) for one (micro-)batch.
+
+    logp [N, T] log pi_theta (with grad); old_logp [N, T] log pi_old; ref_logp [N, T] log pi_ref
+    (ignored when beta = 0); A [N] advantages; weights [N, T] from token_weights. Returns (loss, stats).
+    """
+    ratio = torch.exp(logp - old_logp)  # rho_it
+    eps_low, eps_high = cfg.epsilon, cfg.epsilon_high or cfg.epsilon
+    A = A[:, None]
+    surrogate = torch.min(ratio * A, ratio.clamp(1 - eps_low, 1 + eps_high) * A)  # eq. (1)
+    objective = surrogate
+    kl = torch.zeros_like(logp)
+    if cfg.beta > 0:
+        kl = kl_k3(logp, ref_logp, cfg.kl_clamp)  # eq. (2)
+        objective = surrogate - cfg.beta * kl  # eq. (1)
+    loss = -(objective * weights).sum()
+    with torch.no_grad():
+        m = weights > 0
+        clipped = ((ratio < 1 - eps_low) & (A < 0)) | ((ratio > 1 + eps_high) & (A > 0))
+        stats = {"kl": kl[m].mean().item() if m.any() else 0.0, "clip_frac": clipped[m].float().mean().item() if m.any() else 0.0}
+    return loss, stats
+
+
+# ----------------------------------------------------------------------------- rollouts
+
+
+@dataclass
+class Rollout:
+    prompt_ids: torch.Tensor  # [B, P] left-padded
+    prompt_mask: torch.Tensor  # [B, P]
+    tokens: torch.Tensor  # [N, T] completions o_i, N = B * G
+    mask: torch.Tensor  # [N, T]
+    sampler_logp: torch.Tensor  # [N, T] log pi_old at sampling time
+    rewards: torch.Tensor  # [B, G]
+    parts: dict  # reward component -> [B, G]
+    texts: list  # N decoded completions
+    truncated: torch.Tensor  # [N]
+
+
+def sample_rollout(policy, tok, problems, prompt_fn, reward_fn, cfg: GRPOConfig, seed: int) -> Rollout:
+    """Sample G outputs for each problem with the KV-cache sampler and score them."""
+    device = next(policy.parameters()).device
+    prompts = [tok.encode(prompt_fn(p), allow_special=True) for p in problems]
+    scfg = SamplingConfig(cfg.max_new_tokens, cfg.temperature, stop_ids=(tok.eot_id, tok.answer_end_id))
+    s = generate(policy, prompts, scfg, n_samples=cfg.G, seed=seed, pad_id=tok.pad_id)
+    texts = [tok.decode([t for t, m in zip(row, mrow) if m and t != tok.eot_id]) for row, mrow in zip(s.tokens.tolist(), s.mask.tolist())]
+    scored = [reward_fn(text, problems[i // cfg.G]) for i, text in enumerate(texts)]
+    B = len(problems)
+    rewards = torch.tensor([total for total, _ in scored]).view(B, cfg.G)
+    parts = {k: torch.tensor([p[k] for _, p in scored]).view(B, cfg.G) for k in scored[0][1]}
+    ids, pmask = left_pad(prompts, tok.pad_id, device)
+    return Rollout(ids, pmask, s.tokens, s.mask, s.logprobs, rewards, parts, texts, s.truncated)
+
+
+def completion_logprobs(model, prompt_ids, prompt_mask, tokens, mask, G: int, temperature: float):
+    """log pi(o_it | q, o_i<t) and entropy, [N, T] each. The prompt runs once per question and its
+    keys/values are shared by its G outputs (model.prefix_cache); the fused kernel never builds [N, T, V]."""
+    cache, h_last = model.prefix_cache(prompt_ids, prompt_mask, G)  # h_last [N, D]
+    h = model(tokens, mask, cache=cache, return_hidden=True)  # [N, T, D]
+    h = torch.cat([h_last[:, None], h[:, :-1]], dim=1)  # the state before each token predicts it
+    return fused_token_logprobs(h, model.lm_head.weight, tokens, temperature)
+
+
+# ----------------------------------------------------------------------------- the trainer
+
+
+class GRPOTrainer:
+    """Holds pi_theta, pi_ref and the optimizer; `step(problems)` is one pass of Algorithm 1's inner loop."""
+
+    def __init__(self, policy, tok, prompt_fn, reward_fn, cfg: GRPOConfig):
+        cfg.validate()
+        self.policy, self.tok, self.prompt_fn, self.reward_fn, self.cfg = policy, tok, prompt_fn, reward_fn, cfg
+        self.device = next(policy.parameters()).device
+        self.ref = self._frozen_copy(policy) if cfg.beta > 0 else None  # beta = 0: no pi_ref at all
+        self.opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+        self.step_idx = 0
+
+    @staticmethod
+    def _frozen_copy(model):
+        ref = copy.deepcopy(model).eval()
+        for p in ref.parameters():
+            p.requires_grad_(False)
+        return ref
+
+    def lr_at(self, step: int) -> float:
+        return self.cfg.lr * min(1.0, (step + 1) / max(1, self.cfg.warmup))
+
+    def step(self, problems) -> dict:
+        cfg, dev = self.cfg, self.device
+        if self.ref is not None and cfg.ref_reset_every and self.step_idx > 0 and self.step_idx % cfg.ref_reset_every == 0:
+            self.ref.load_state_dict(self.policy.state_dict())  # Algorithm 1: pi_ref <- pi_theta
+        t0 = time.time()
+        self.policy.eval()
+        ro = sample_rollout(self.policy, self.tok, problems, self.prompt_fn, self.reward_fn, cfg, seed=cfg.seed * 1_000_003 + self.step_idx)
+        t_sample = time.time() - t0
+
+        A = group_advantages(ro.rewards, cfg.scale_std).view(-1).to(dev)  # eq. (3), [N]
+        weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens)
+        ref_logp = None
+        if self.ref is not None:
+            with torch.no_grad(), autocast(dev):
+                ref_logp = completion_logprobs(self.ref, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, cfg.G, cfg.temperature)[0]
+
+        self.policy.train()
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr_at(self.step_idx)
+        B, G = len(problems), cfg.G
+        mb = cfg.micro_batch or B
+        agg = {"kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0, "grad_norm": 0.0}
+        for inner in range(cfg.mu):
+            self.opt.zero_grad(set_to_none=True)
+            for q0 in range(0, B, mb):
+                qs, rs = slice(q0, q0 + mb), slice(q0 * G, (q0 + mb) * G)
+                with autocast(dev):
+                    logp, ent = completion_logprobs(self.policy, ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs], ro.mask[rs], G, cfg.temperature)
+                # pi_old: with mu = 1 pi_old = pi_theta (ratio 1, gradient of the ratio); with mu > 1 the sampler's log-probs
+                old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs]
+                loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs], A[rs], weights[rs], cfg)
+                loss.backward()
+                m = ro.mask[rs]
+                share = m.shape[0] / len(A)
+                if inner == 0:
+                    agg["kl"] += st["kl"] * share
+                    agg["clip_frac"] += st["clip_frac"] * share
+                    agg["entropy"] += ent[m].mean().item() * share
+                    agg["logp_gap"] += (logp.detach() - ro.sampler_logp[rs])[m].abs().mean().item() * share
+            gn = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip)
+            agg["grad_norm"] += gn.item() / cfg.mu
+            self.opt.step()
+        self.step_idx += 1
+        t_train = time.time() - t0 - t_sample
+
+        lengths = ro.mask.sum(1).float()
+        n_tokens = int(lengths.sum()) + int(ro.prompt_mask.sum())
+        return {
+            "step": self.step_idx,
+            "reward": ro.rewards.mean().item(),
+            **{f"reward_{k}": v.mean().item() for k, v in ro.parts.items()},
+            "response_len": lengths.mean().item(),
+            "response_len_max": lengths.max().item(),
+            "truncated": ro.truncated.float().mean().item(),
+            "zero_spread": (ro.rewards.max(1).values == ro.rewards.min(1).values).float().mean().item(),
+            **agg,
+            "lr": self.lr_at(self.step_idx - 1),
+            "tokens_per_s": n_tokens / (t_sample + t_train),
+            "sample_s": t_sample,
+            "train_s": t_train,
+            "_texts": ro.texts,  # for the run's sample log, not for the metrics file
+        }
+
+    def state_dict(self) -> dict:
+        return {
+            "policy": self.policy.state_dict(),
+            "ref": None if self.ref is None else self.ref.state_dict(),
+            "opt": self.opt.state_dict(),
+            "step_idx": self.step_idx,
+        }
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.policy.load_state_dict(sd["policy"])
+        if self.ref is not None and sd["ref"] is not None:
+            self.ref.load_state_dict(sd["ref"])
+        self.opt.load_state_dict(sd["opt"])
+        self.step_idx = sd["step_idx"]

@@ -1,0 +1,232 @@
+"""Pretraining the base model: our stand-in for DeepSeek-V3-Base (the starting point of section 2.2).
+
+R1-Zero is RL on top of a *pretrained* model: whatever RL "discovers" must already be possible for the
+base. Ours is a small Llama (r1mini/model.py) trained by next-token prediction on the synthetic arithmetic
+"web" of r1mini/corpus.py (direct answers, worked solutions, self-corrections, two languages, template
+shapes). Plain nanoGPT-style loop: random windows of a packed token stream, AdamW, warmup + cosine decay,
+gradient clipping, bf16 autocast on a GPU, a tqdm bar with loss and tokens/s.
+
+    python -m r1mini.pretrain --preset cpu        # ~5 minutes on 2 CPU cores -> runs/base/cpu-<hash>/
+    python -m r1mini.pretrain --preset smoke      # < 1 minute, for tests
+
+Writes `model.pt` (atomically) and `config.json` (the resolved config) into the run folder. The folder
+name carries a hash of everything that determines the result (this config, the corpus config, the
+tokenizer), so `ensure_base()` reuses a cached base only when it was built the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from r1mini.common import (
+    ConfigError,
+    add_config_args,
+    atomic_save,
+    autocast,
+    cli_main,
+    config_from_args,
+    get_device,
+    pick_preset,
+    set_seed,
+    write_json,
+)
+from r1mini.model import ModelConfig, Transformer, model_state
+
+
+@dataclass
+class PretrainConfig:
+    model: str = "tiny"  # model preset (r1mini/model.py)
+    corpus: str = "cpu"  # corpus preset (r1mini/corpus.py)
+    n_docs: int = 0  # documents to generate (0 = the corpus preset's)
+    steps: int = 2000
+    batch_size: int = 32
+    seq_len: int = 256
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup: int = 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    out_root: str = "runs/base"
+
+    def validate(self) -> None:
+        for name in ("steps", "batch_size", "seq_len"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"pretrain {name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.lr < 1:
+            raise ConfigError(f"pretrain lr must be in (0, 1), got {self.lr}")
+
+
+PRETRAIN_PRESETS = {
+    "smoke": PretrainConfig(model="nano", corpus="smoke", steps=60, batch_size=16, seq_len=128, warmup=10),
+    "cpu": PretrainConfig(model="tiny", corpus="cpu", steps=2000, batch_size=32, seq_len=256),
+    "gpu": PretrainConfig(model="medium", corpus="gpu", steps=6000, batch_size=64, seq_len=512, lr=1.5e-3, warmup=300),
+}
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def corpus_config(cfg: PretrainConfig):
+    from r1mini.corpus import CORPUS_PRESETS
+
+    ccfg = pick_preset(CORPUS_PRESETS, cfg.corpus, "corpus preset")
+    return dataclasses.replace(ccfg, n_docs=cfg.n_docs) if cfg.n_docs else ccfg
+
+
+def build_token_stream(cfg: PretrainConfig, tok) -> np.ndarray:
+    """All documents, tokenized (special tokens allowed) and joined by <|endoftext|>: one uint16 array."""
+    from r1mini.corpus import generate_documents
+
+    ccfg = corpus_config(cfg)
+    ids: list[int] = []
+    for doc in tqdm(generate_documents(ccfg), total=ccfg.n_docs, desc="corpus", unit="doc", leave=False):
+        ids.extend(tok.encode(doc, allow_special=True))
+        ids.append(tok.eot_id)
+    return np.asarray(ids, dtype=np.uint16)
+
+
+def get_batch(data: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator, device):
+    """Random windows: x [B, T] and the next-token targets y [B, T]."""
+    starts = rng.integers(0, len(data) - seq_len - 1, size=batch_size)
+    chunk = np.stack([data[s : s + seq_len + 1] for s in starts]).astype(np.int64)
+    chunk = torch.from_numpy(chunk).to(device)
+    return chunk[:, :-1], chunk[:, 1:]
+
+
+def lr_at(step: int, cfg: PretrainConfig) -> float:
+    """Linear warmup, then cosine decay to min_lr_ratio * lr."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, device) -> torch.optim.AdamW:
+    """AdamW with decay on matrices only (not on norms)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), fused=device.type == "cuda")
+
+
+# ----------------------------------------------------------------------------- run folder + cache
+
+
+def run_hash(cfg: PretrainConfig) -> str:
+    """Everything that determines the trained weights: this config, the corpus config, the tokenizer."""
+    from r1mini.tokenizer import RANKS_PATH, get_tokenizer
+
+    tok = get_tokenizer()
+    key = {
+        "pretrain": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("device", "out_root")},
+        "corpus": dataclasses.asdict(corpus_config(cfg)),
+        "model": dataclasses.asdict(ModelConfig.preset(cfg.model, vocab_size=tok.vocab_size)),
+        "tokenizer": hashlib.sha256(Path(RANKS_PATH).read_bytes()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def base_dir(cfg: PretrainConfig, preset: str) -> Path:
+    return Path(cfg.out_root) / f"{preset}-{run_hash(cfg)}"
+
+
+def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
+    """Train a base model; returns the checkpoint path."""
+    from r1mini.tokenizer import get_tokenizer
+
+    cfg.validate()
+    set_seed(cfg.seed)
+    device = get_device(cfg.device)
+    tok = get_tokenizer()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(dataclasses.asdict(cfg) | {"corpus_config": dataclasses.asdict(corpus_config(cfg))}, out_dir / "config.json")
+
+    t0 = time.time()
+    data = build_token_stream(cfg, tok)
+    if len(data) < cfg.seq_len + 2:
+        raise ConfigError(f"the corpus has only {len(data)} tokens; raise n_docs or lower seq_len")
+    t_data = time.time() - t0
+
+    model = Transformer(ModelConfig.preset(cfg.model, vocab_size=tok.vocab_size)).to(device)
+    opt = make_optimizer(model, cfg.lr, cfg.weight_decay, device)
+    rng = np.random.default_rng(cfg.seed)
+    if not quiet:
+        print(f"base model: {model.num_params() / 1e6:.2f}M parameters, corpus {len(data) / 1e6:.2f}M tokens, device {device}")
+
+    bar = tqdm(range(cfg.steps), desc="pretrain", disable=quiet)
+    t1, ema = time.time(), None
+    for step in bar:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        x, y = get_batch(data, cfg.batch_size, cfg.seq_len, rng, device)
+        with autocast(device):
+            logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        if step % 10 == 0:
+            tps = (step + 1) * cfg.batch_size * cfg.seq_len / (time.time() - t1)
+            bar.set_postfix(loss=f"{ema:.3f}", tok_s=f"{tps:,.0f}", lr=f"{lr_at(step, cfg):.1e}")
+
+    path = out_dir / "model.pt"
+    atomic_save(model_state(model) | {"pretrain_config": dataclasses.asdict(cfg)}, path)
+    stats = {
+        "final_loss_ema": ema,
+        "corpus_tokens": int(len(data)),
+        "params": model.num_params(),
+        "seconds_corpus": round(t_data, 1),
+        "seconds_train": round(time.time() - t1, 1),
+        "tokens_per_s": round(cfg.steps * cfg.batch_size * cfg.seq_len / (time.time() - t1)),
+    }
+    write_json(stats, out_dir / "stats.json")
+    if not quiet:
+        print(f"wrote {path}  ({stats})")
+    return path
+
+
+def ensure_base(preset: str = "cpu", quiet: bool = False, **overrides) -> Path:
+    """The cached base checkpoint for a preset, pretraining it first if it is not there yet."""
+    cfg = dataclasses.replace(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), **overrides)
+    out = base_dir(cfg, preset)
+    if (out / "model.pt").is_file():
+        if not quiet:
+            print(f"reusing cached base model {out / 'model.pt'}")
+        return out / "model.pt"
+    return pretrain(cfg, out, quiet=quiet)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default=None, help=f"one of {list(PRETRAIN_PRESETS)} (default: gpu on a GPU, else cpu)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/base/<preset>-<hash>)")
+    p.add_argument("--force", action="store_true", help="retrain even if a cached base exists")
+    add_config_args(p, PretrainConfig)
+    args = p.parse_args()
+    preset = args.preset or ("gpu" if get_device().type == "cuda" else "cpu")
+    cfg = config_from_args(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), args)
+    out = Path(args.out) if args.out else base_dir(cfg, preset)
+    if (out / "model.pt").is_file() and not args.force:
+        print(f"{out / 'model.pt'} exists (use --force to retrain)")
+        return
+    pretrain(cfg, out)
+
+
+if __name__ == "__main__":
+    cli_main(main)

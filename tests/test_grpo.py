@@ -1,0 +1,133 @@
+"""GRPO's equations (1)-(3) against float64 loops written out by hand, and the update's gradient
+against a hand-derived case."""
+
+import math
+import statistics
+
+import pytest
+import torch
+
+from r1mini.common import ConfigError
+from r1mini.grpo import GRPOConfig, grpo_loss, group_advantages, kl_k3, token_weights
+
+
+def test_eq3_advantages_against_statistics_module():
+    g = torch.Generator().manual_seed(0)
+    r = torch.randint(0, 3, (20, 6), generator=g).float() / 2  # many ties, some zero-spread groups
+    A = group_advantages(r)
+    for b in range(20):
+        row = r[b].tolist()
+        if len(set(row)) == 1:
+            assert A[b].tolist() == [0.0] * 6  # exactly zero, not noise / tiny std
+        else:
+            m, s = statistics.mean(row), statistics.stdev(row)  # eq. (3): (r - mean) / std
+            assert A[b].tolist() == pytest.approx([(x - m) / s for x in row], abs=1e-6)
+    # without std scaling: just centred
+    assert group_advantages(torch.tensor([[1.0, 0.0, 0.0, 0.0]]), scale_std=False).tolist() == [[0.75, -0.25, -0.25, -0.25]]
+
+
+def test_eq3_equal_rewards_that_do_not_average_exactly():
+    r = torch.full((1, 7), 0.1)  # mean(0.1 x 7) is not exactly 0.1 in float: still exactly 0
+    assert torch.equal(group_advantages(r), torch.zeros(1, 7))
+
+
+def test_eq2_kl_against_float64_and_finite():
+    for lp, lr in [(-1.0, -2.0), (-3.0, -0.5), (-0.2, -0.2), (-5.0, -7.5)]:
+        ratio = math.exp(lr - lp)  # pi_ref / pi_theta
+        want = ratio - math.log(ratio) - 1  # eq. (2)
+        assert kl_k3(torch.tensor(lp), torch.tensor(lr)).item() == pytest.approx(want, rel=1e-6)
+    assert kl_k3(torch.tensor(-1.0), torch.tensor(-1.0)).item() == 0.0
+    huge = kl_k3(torch.tensor(-200.0), torch.tensor(0.0))  # log ratio 200: clamped, finite
+    assert math.isfinite(huge.item()) and huge.item() == pytest.approx(math.exp(20) - 21, rel=1e-5)
+
+
+def reference_objective(logp, old, ref, A, mask, eps_lo, eps_hi, beta, agg, max_len):
+    """Eq. (1) as nested float64 loops: per token min(rho A, clip(rho) A) - beta KL, then aggregated."""
+    N, T = len(logp), len(logp[0])
+    terms = [[0.0] * T for _ in range(N)]
+    for i in range(N):
+        for t in range(T):
+            if mask[i][t]:
+                rho = math.exp(logp[i][t] - old[i][t])
+                clipped = min(max(rho, 1 - eps_lo), 1 + eps_hi)
+                kl = math.exp(ref[i][t] - logp[i][t]) - (ref[i][t] - logp[i][t]) - 1
+                terms[i][t] = min(rho * A[i], clipped * A[i]) - beta * kl
+    if agg == "seq_mean":
+        return sum(sum(terms[i]) / sum(mask[i]) for i in range(N)) / N
+    if agg == "token_mean":
+        return sum(map(sum, terms)) / sum(map(sum, mask))
+    return sum(map(sum, terms)) / (N * max_len)
+
+
+@pytest.mark.parametrize("agg", ["seq_mean", "token_mean", "constant"])
+@pytest.mark.parametrize("eps_hi", [0.0, 0.28])
+def test_eq1_loss_against_float64_loop(agg, eps_hi):
+    g = torch.Generator().manual_seed(1)
+    N, T = 6, 5
+    logp = -torch.rand(N, T, generator=g, dtype=torch.float64) * 2
+    old = logp + (torch.rand(N, T, generator=g, dtype=torch.float64) - 0.5)  # ratios on both sides of the clip
+    ref = logp + (torch.rand(N, T, generator=g, dtype=torch.float64) - 0.5) * 3
+    A = torch.tensor([1.5, -1.0, 0.5, -0.5, 0.0, 2.0], dtype=torch.float64)
+    mask = torch.ones(N, T, dtype=torch.bool)
+    mask[0, 3:] = False
+    mask[2, 1:] = False
+    cfg = GRPOConfig(epsilon=0.2, epsilon_high=eps_hi, beta=0.04, loss_agg=agg, max_new_tokens=T)
+    loss, stats = grpo_loss(logp, old, ref, A, token_weights(mask, agg, T, torch.float64), cfg)
+    want = reference_objective(logp.tolist(), old.tolist(), ref.tolist(), A.tolist(), mask.tolist(), 0.2, eps_hi or 0.2, 0.04, agg, T)
+    assert loss.item() == pytest.approx(-want, rel=1e-9)
+    ratio = torch.exp(logp - old)
+    assert (ratio[mask] < 0.8).any() and (ratio[mask] > 1.2).any()  # both clip sides were exercised
+    assert 0 < stats["clip_frac"] < 1
+
+
+def test_eq1_gradient_hand_derived():
+    """One token, ratio inside / outside the clip range.
+
+    d loss / d logp = -A * rho when the unclipped term is the min, 0 when the clipped one is
+    (and with beta: + beta * d KL / d logp = beta * (1 - exp(ref - logp)))."""
+    cfg = GRPOConfig(epsilon=0.2, beta=0.0, loss_agg="seq_mean", max_new_tokens=1)
+    w = torch.ones(1, 1, dtype=torch.float64)
+    for logp0, old0, A, want in [
+        (0.0, 0.0, 2.0, -2.0),  # rho = 1: -A
+        (0.1, 0.0, 1.0, -math.exp(0.1)),  # rho = 1.105 < 1.2, A > 0: unclipped
+        (0.5, 0.0, 1.0, 0.0),  # rho = 1.65 > 1.2, A > 0: clipped, no gradient
+        (0.5, 0.0, -1.0, math.exp(0.5)),  # rho > 1.2 but A < 0: min picks the unclipped term
+        (-0.5, 0.0, -1.0, 0.0),  # rho = 0.61 < 0.8, A < 0: clipped
+    ]:
+        logp = torch.tensor([[logp0]], dtype=torch.float64, requires_grad=True)
+        loss, _ = grpo_loss(logp, torch.tensor([[old0]], dtype=torch.float64), None, torch.tensor([A], dtype=torch.float64), w, cfg)
+        loss.backward()
+        assert logp.grad.item() == pytest.approx(want, rel=1e-9, abs=1e-12)
+    cfg_kl = GRPOConfig(epsilon=0.2, beta=0.5, max_new_tokens=1)
+    logp = torch.tensor([[-1.0]], dtype=torch.float64, requires_grad=True)
+    loss, _ = grpo_loss(logp, logp.detach(), torch.tensor([[-2.0]], dtype=torch.float64), torch.tensor([0.0], dtype=torch.float64), w, cfg_kl)
+    loss.backward()
+    assert logp.grad.item() == pytest.approx(0.5 * (1 - math.exp(-1.0)), rel=1e-9)
+
+
+def test_first_update_loss_is_zero_but_gradient_is_not():
+    """mu = 1, pi_old = pi_theta, pi_ref = pi_theta: rho = 1, KL = 0, and advantages of each group sum
+    to 0, so the seq_mean loss is ~0 by construction. Its gradient is sum A_i grad log pi(o_i) / |o_i| != 0."""
+    torch.manual_seed(0)
+    W = torch.randn(4, 3, requires_grad=True)
+    x = torch.randn(8, 5, 3)
+    o = torch.randint(0, 4, (8, 5))
+    logp = torch.log_softmax(x @ W.T, -1).gather(-1, o[..., None])[..., 0]
+    A = group_advantages(torch.tensor([[1.0, 0, 0, 1], [0, 0, 1, 0]])).view(-1)
+    mask = torch.ones(8, 5, dtype=torch.bool)
+    cfg = GRPOConfig(beta=0.04, max_new_tokens=5)
+    loss, _ = grpo_loss(logp, logp.detach(), logp.detach(), A, token_weights(mask, "seq_mean", 5), cfg)
+    loss.backward()
+    assert abs(loss.item()) < 1e-6
+    assert W.grad.abs().sum() > 1e-3
+
+
+def test_token_weights_sum_and_config_errors():
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]], dtype=torch.bool)
+    assert token_weights(mask, "seq_mean", 3).tolist() == [[0.25, 0.25, 0], [0.5, 0, 0]]
+    assert token_weights(mask, "token_mean", 3).sum().item() == pytest.approx(1.0)
+    assert token_weights(mask, "constant", 3).tolist()[0][0] == pytest.approx(1 / 6)
+    with pytest.raises(ConfigError, match="loss_agg"):
+        GRPOConfig(loss_agg="mean").validate()
+    with pytest.raises(ConfigError, match="G must be"):
+        GRPOConfig(G=1).validate()
