@@ -1,0 +1,79 @@
+"""Section 3 (evaluation): pass@1 over k samples, pass@k, cons@k; and the behaviours of 2.2.4 and 2.3.2
+(reflection, the "aha moment" of Table 3; language mixing in the chain of thought).
+
+Pure functions over correctness flags and texts; r1mini/evaluate.py samples the responses and calls them.
+
+A library module (no CLI); its checks: `python -m pytest tests/test_metrics.py`.
+
+    >>> pass_at_1([[True, False, False, False], [True, True, True, True]])     # (1/4 + 4/4) / 2
+    0.625
+    >>> round(pass_at_k(n=4, c=1, k=2), 4)                                    # 1 - C(3,2)/C(4,2)
+    0.5
+    >>> majority_vote(["85", None, "84", "85.0", "84"])                        # 85 and 84 tie: first seen wins
+    '85'
+    >>> has_reflection("7 + 8 = 14. Wait, let me recheck: 7 + 8 = 15."), mixes_languages("<think> 7 加 8 is 15 </think>")
+    (True, True)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable
+
+from r1mini.rewards import count_words, normalize_answer
+from r1mini.template import chain_of_thought
+
+REFLECTION_PHRASES = ("Wait, let me recheck", "Wait,", "let me check", "等等，让我再检查一下", "等等")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct (Chen et al. 2021): the chance that k of
+    the n, drawn without replacement, hold at least one correct one, 1 - C(n-c, k) / C(n, k),
+    computed as 1 - prod_{i=n-c+1}^{n} (1 - k/i) in float64 (no huge binomials)."""
+    if not (0 <= c <= n and 1 <= k <= n):
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:  # every k-subset holds a correct sample
+        return 1.0
+    prod = 1.0
+    for i in range(n - c + 1, n + 1):
+        prod *= 1.0 - k / i
+    return 1.0 - prod
+
+
+def pass_at_1(correct: list[list[bool]]) -> float:
+    """Section 3: pass@1 = (1/k) sum_i p_i per problem, averaged over problems (k may differ per problem)."""
+    if not correct or not all(correct):
+        raise ValueError("pass_at_1 needs at least one problem and at least one sample per problem")
+    return sum(sum(row) / len(row) for row in correct) / len(correct)
+
+
+def majority_vote(answers: list[str | None]) -> str | None:
+    """The most frequent answer after normalize_answer ("6/4" and "1.5" vote together); None answers
+    (unparsable) do not vote; a tie goes to the answer seen first. None if nobody voted."""
+    votes = Counter(normalize_answer(a) for a in answers if a is not None)
+    # a Counter iterates in first-seen order and max() keeps the first of equal maxima
+    return max(votes, key=votes.__getitem__) if votes else None
+
+
+def cons_at_k(answers: list[str | None], reference: str | Callable[[str], bool]) -> bool:
+    """Section 3: cons@k, whether the majority-voted answer of the k samples is correct. `reference` is
+    the reference answer (compared after normalize_answer) or a function that judges a voted answer."""
+    voted = majority_vote(answers)
+    if voted is None:
+        return False
+    if callable(reference):
+        return bool(reference(voted))
+    return voted == normalize_answer(reference)
+
+
+def has_reflection(text: str) -> bool:
+    """2.2.4 (Table 3, the "aha moment"): the response re-examines itself ("Wait, let me recheck", "等等")."""
+    low = text.lower()
+    return any(p.lower() in low for p in REFLECTION_PHRASES)
+
+
+def mixes_languages(text: str) -> bool:
+    """2.3.2: the chain of thought holds both an English word (>= 2 ASCII letters, tags excluded) and a
+    Chinese character (see rewards.count_words)."""
+    counts = count_words(chain_of_thought(text))
+    return counts["en"] > 0 and counts["zh"] > 0

@@ -1,0 +1,121 @@
+"""Evaluation metrics (r1mini/metrics.py) against brute force: pass@k by enumerating k-subsets, cons@k by
+counting votes by hand; reflection and language mixing on hand cases."""
+
+import itertools
+import math
+import random
+from fractions import Fraction
+
+import pytest
+
+from r1mini.metrics import cons_at_k, has_reflection, majority_vote, mixes_languages, pass_at_1, pass_at_k
+
+
+def test_pass_at_k_brute_force():
+    for n in range(1, 9):
+        for c in range(n + 1):
+            samples = [True] * c + [False] * (n - c)
+            for k in range(1, n + 1):
+                subsets = list(itertools.combinations(samples, k))
+                brute = sum(any(s) for s in subsets) / len(subsets)
+                assert pass_at_k(n, c, k) == pytest.approx(brute, abs=1e-12), (n, c, k)
+
+
+def test_pass_at_k_large_n_is_stable():
+    for n, c, k in [(200, 3, 100), (1000, 1, 1), (1000, 999, 2), (500, 0, 250), (64, 10, 64)]:
+        exact = 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
+        assert pass_at_k(n, c, k) == pytest.approx(float(exact), rel=1e-12, abs=1e-15)
+
+
+def test_pass_at_k_bad_arguments():
+    for n, c, k in [(4, 5, 1), (4, -1, 1), (4, 1, 0), (4, 1, 5)]:
+        with pytest.raises(ValueError, match="pass_at_k"):
+            pass_at_k(n, c, k)
+
+
+def test_pass_at_1():
+    assert pass_at_1([[True, False, False, False], [True, True]]) == pytest.approx((1 / 4 + 1) / 2)
+    assert pass_at_1([[False] * 16]) == 0.0
+    rng = random.Random(0)
+    rows = [[rng.random() < 0.3 for _ in range(rng.randint(1, 9))] for _ in range(50)]
+    loop = 0.0
+    for row in rows:  # float64 loop: pass@1 = mean over problems of (c / n)
+        loop += sum(1.0 for x in row if x) / len(row)
+    assert pass_at_1(rows) == pytest.approx(loop / len(rows), abs=1e-12)
+    with pytest.raises(ValueError):
+        pass_at_1([])
+    with pytest.raises(ValueError):
+        pass_at_1([[True], []])
+
+
+# Answers and their equivalence classes, written by hand (not computed by normalize_answer).
+CLASS = {"3/2": "A", "1.5": "A", "6/4": "A", " 3 / 2 ": "A", "2": "B", "+2": "B", "2.0": "B", "02": "B", "-2": "C", "7": "D", "x": "E"}
+CANONICAL = {"3/2": "A", "2": "B", "-2": "C", "7": "D", "x": "E"}
+
+
+def brute_force_vote(answers):
+    """The class with the most votes; of tied classes, the one whose first vote comes earliest."""
+    classes = [CLASS[a] for a in answers if a is not None]
+    if not classes:
+        return None
+    tally = {cl: classes.count(cl) for cl in set(classes)}
+    top = max(tally.values())
+    first_seen = {cl: classes.index(cl) for cl in tally}
+    return min((cl for cl in tally if tally[cl] == top), key=first_seen.__getitem__)
+
+
+def test_majority_vote_and_cons_at_k_brute_force():
+    rng = random.Random(0)
+    pool = list(CLASS) + [None, None]
+    for _ in range(3000):
+        answers = [rng.choice(pool) for _ in range(rng.randint(0, 9))]
+        want = brute_force_vote(answers)
+        voted = majority_vote(answers)
+        assert (None if voted is None else CANONICAL[voted]) == want, answers
+        reference = rng.choice(list(CANONICAL))
+        assert cons_at_k(answers, reference) == (want is not None and want == CANONICAL[reference])
+        assert cons_at_k(answers, lambda a: CANONICAL[a] == "B") == (want == "B")
+
+
+def test_majority_vote_hand_cases():
+    assert majority_vote([]) is None
+    assert majority_vote([None, None]) is None
+    assert majority_vote(["7", "2", "2.0", "7"]) == "7"  # 2 votes each: 7 was seen first
+    assert majority_vote(["1.5", None, "7", "6/4"]) == "3/2"
+    assert cons_at_k(["6/4", "7", "1.5"], "3/2") and not cons_at_k(["7", "7", "3/2"], "3/2")
+    assert not cons_at_k([None, None], "3/2")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("7 + 8 = 14. Wait, let me recheck: 7 + 8 = 15.", True),
+        ("7 + 8 = 14. wait, 7 + 8 = 15.", True),
+        ("Let me check: 15 - 8 = 7.", True),
+        ("7 加 8 等于 14。等等，让我再检查一下：等于 15。", True),
+        ("等等 7 加 8 等于 15", True),
+        ("7 + 8 = 15. So the answer is 15.", False),
+        ("Waiting for the carry: 7 + 8 = 15.", False),
+        ("", False),
+    ],
+)
+def test_has_reflection(text, expected):
+    assert has_reflection(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<think> 7 加 8 is 15 </think> <answer> 15 </answer>", True),
+        ("<think> 7 加 8 等于 15 </think> <answer> 15 </answer>", False),
+        ("<think> seven plus eight is fifteen </think> <answer> 15 </answer>", False),
+        ("<think> 7 加 8 等于 15, x = 15 </think>", False),  # "x" is not a word
+        ("<think>7 加 8 等于 15</think><answer>15</answer>", False),  # tag names are not words
+        ("<think> seven plus eight </think> <answer> 十五 </answer>", False),  # only the CoT counts
+        ("so 7 加 8 = 15 <answer> 15 </answer>", True),  # no think block: the text before <answer>
+        ("|special_token|七加八 is 15|special_token|15", True),
+        ("<think> 47 + 38 = 85 </think>", False),
+    ],
+)
+def test_mixes_languages(text, expected):
+    assert mixes_languages(text) == expected
