@@ -102,8 +102,8 @@ def atomic_save(obj, path: str | Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """torch.load with a clear error for a missing or corrupt file."""
+def load_checkpoint(path: str | Path, map_location="cpu", keys=("model", "model_config"), what="an r1mini checkpoint") -> dict:
+    """torch.load with a clear error for a missing or corrupt file, or one without the expected `keys`."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"checkpoint {str(path)!r} does not exist")
@@ -111,8 +111,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         ckpt = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # truncated zip, not a torch file, ...
         raise ConfigError(f"checkpoint {str(path)!r} could not be read ({type(e).__name__}: {e})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "model_config" not in ckpt:
-        raise ConfigError(f"checkpoint {str(path)!r} is not an r1mini checkpoint (no 'model'/'model_config')")
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in keys):
+        raise ConfigError(f"checkpoint {str(path)!r} is not {what} (it needs the keys {', '.join(keys)})")
     return ckpt
 
 

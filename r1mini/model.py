@@ -141,7 +141,10 @@ class Attention(nn.Module):
         if self.n_kv_head != self.n_head:  # grouped-query attention: share each kv head
             rep = self.n_head // self.n_kv_head
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, H, T, hd]
+        if attn_mask is None:  # no padding, no cache (pretraining): the fused causal kernel
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, H, T, hd]
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, H, T, hd]
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
 
 
@@ -297,24 +300,18 @@ class Transformer(nn.Module):
         Returns logits [B, T, V], or the final normed hidden states [B, T, D] if return_hidden.
         """
         B, T = idx.shape
+        plain = mask is None and cache is None  # every token real, nothing cached: plain causal attention
         mask = torch.ones_like(idx, dtype=torch.bool) if mask is None else mask.bool()
         if cache is not None:
             past_mask, past_valid = cache.past()  # [B, S_past], [B]
         else:
             past_mask, past_valid = mask.new_zeros(B, 0), idx.new_zeros(B)
-        S = past_mask.shape[1]
         # per-row positions: count only real tokens, so left padding does not shift them
         pos = (past_valid[:, None] + mask.cumsum(1) - 1).clamp(min=0)  # [B, T]
         if int(pos.max()) >= self.cfg.max_seq_len:
             raise ValueError(f"position {int(pos.max())} exceeds max_seq_len={self.cfg.max_seq_len}")
         cos, sin = self.rope_cos[pos], self.rope_sin[pos]  # [B, T, hd]
-        # attention mask [B, 1, T, S+T]: real keys, causal; a query always sees itself (no empty rows)
-        keys = torch.cat([past_mask, mask], dim=1)  # [B, S+T]
-        causal = torch.ones(T, S + T, dtype=torch.bool, device=idx.device).tril(diagonal=S)
-        diag = torch.zeros_like(causal)
-        diag[:, S:] = torch.eye(T, dtype=torch.bool, device=idx.device)
-        attn_mask = ((keys[:, None, :] & causal) | diag)[:, None]
-
+        attn_mask = None if plain else self._attn_mask(past_mask, mask)
         x = self.embed_tokens(idx)
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, attn_mask, cache, i)
@@ -322,6 +319,16 @@ class Transformer(nn.Module):
             cache.advance(mask)
         x = self.norm(x)
         return x if return_hidden else self.lm_head(x)
+
+    @staticmethod
+    def _attn_mask(past_mask, mask):
+        """[B, 1, T, S+T] bool: real keys, causal; a query always sees itself (so no row is all False)."""
+        S, T = past_mask.shape[1], mask.shape[1]
+        keys = torch.cat([past_mask, mask], dim=1)  # [B, S+T]
+        causal = torch.ones(T, S + T, dtype=torch.bool, device=mask.device).tril(diagonal=S)
+        diag = torch.zeros_like(causal)
+        diag[:, S:] = torch.eye(T, dtype=torch.bool, device=mask.device)
+        return ((keys[:, None, :] & causal) | diag)[:, None]
 
     def prefix_cache(self, idx, mask, repeats: int) -> tuple[PrefixCache, torch.Tensor]:
         """Run left-padded prompts idx [B, P] once (with gradients) and expand each one's keys/values

@@ -21,9 +21,8 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +70,8 @@ class PretrainConfig:
 
 
 PRETRAIN_PRESETS = {
-    "smoke": PretrainConfig(model="nano", corpus="smoke", steps=60, batch_size=16, seq_len=128, warmup=10),
-    "cpu": PretrainConfig(model="tiny", corpus="cpu", steps=2000, batch_size=32, seq_len=256),
+    "smoke": PretrainConfig(model="nano", corpus="smoke", n_docs=10_000, steps=500, batch_size=16, seq_len=128, warmup=50),
+    "cpu": PretrainConfig(model="tiny", corpus="cpu", steps=700, batch_size=32, seq_len=256, warmup=50),
     "gpu": PretrainConfig(model="medium", corpus="gpu", steps=6000, batch_size=64, seq_len=512, lr=1.5e-3, warmup=300),
 }
 

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from r1mini.common import ConfigError
-from r1mini.grpo import GRPOConfig, grpo_loss, group_advantages, kl_k3, token_weights
+from r1mini.evaluate import zero_prompt
+from r1mini.grpo import GRPOConfig, GRPOTrainer, completion_logprobs, grpo_loss, group_advantages, kl_k3, token_weights
+from r1mini.model import ModelConfig, Transformer
+from r1mini.sampler import left_pad
+from r1mini.tasks import generate
+from r1mini.tokenizer import get_tokenizer
 
 
 def test_eq3_advantages_against_statistics_module():
@@ -131,3 +136,57 @@ def test_token_weights_sum_and_config_errors():
         GRPOConfig(loss_agg="mean").validate()
     with pytest.raises(ConfigError, match="G must be"):
         GRPOConfig(G=1).validate()
+
+
+# ----------------------------------------------------------------------------- the trainer's pieces
+
+
+def test_completion_logprobs_match_each_sequence_run_alone_in_float64():
+    """The trainer's log pi(o_t | q, o_<t) (prompt run once and shared by its G outputs, fused lm_head kernel,
+    left padding) against each unpadded prompt + output run alone through the model, log_softmax in float64."""
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig.preset("nano", vocab_size=64)).double()
+    prompts, G, T, temp = [[5, 6, 7, 8, 9], [10, 11]], 2, 5, 0.7
+    ids, pmask = left_pad(prompts, pad_id=0)
+    tokens = torch.randint(1, 64, (len(prompts) * G, T))
+    mask = torch.ones_like(tokens, dtype=torch.bool)
+    mask[1, 3:] = False
+    mask[3, 1:] = False
+    logp, _ = completion_logprobs(model, ids, pmask, tokens, mask, G, temp)
+    for i in range(len(prompts) * G):
+        q, o = prompts[i // G], tokens[i][mask[i]].tolist()
+        with torch.no_grad():
+            z = model(torch.tensor([q + o]))[0].double() / temp  # [P + |o|, V]
+        want = torch.log_softmax(z, -1)
+        for t, tok in enumerate(o):  # the state after q + o_<t predicts o_t
+            assert logp[i, t].item() == pytest.approx(want[len(q) - 1 + t, tok].item(), rel=1e-9, abs=1e-9)
+
+
+def _trainer(cfg):
+    torch.manual_seed(0)
+    tok = get_tokenizer()
+    model = Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size))
+
+    def reward(o, p):  # any reward with spread: the parity of the output's length
+        return float(len(o) % 2), {"parity": float(len(o) % 2)}
+
+    return GRPOTrainer(model, tok, zero_prompt, reward, cfg)
+
+
+def test_trainer_switches_beta0_mu2_and_reference_resets():
+    problems = generate("add", 2, n=2, seed=0)
+    tr = _trainer(GRPOConfig(beta=0.0, G=4, max_new_tokens=8, mu=2))
+    assert tr.ref is None  # beta = 0: no reference model at all
+    stats = tr.step(problems)
+    assert all(math.isfinite(stats[k]) for k in ("reward", "grad_norm", "entropy", "logp_gap"))
+    assert stats["kl"] == 0.0 and stats["reward_parity"] == stats["reward"]
+
+    tr = _trainer(GRPOConfig(beta=0.1, G=4, max_new_tokens=8, lr=1e-2, ref_reset_every=2))
+    base = {k: v.clone() for k, v in tr.policy.state_dict().items()}
+    tr.step(problems)
+    tr.step(problems)
+    assert all(torch.equal(v, base[k]) for k, v in tr.ref.state_dict().items())  # pi_ref is still the base
+    before_third = {k: v.clone() for k, v in tr.policy.state_dict().items()}
+    assert any(not torch.equal(v, base[k]) for k, v in before_third.items())  # the policy moved
+    tr.step(problems)  # Algorithm 1's outer iteration: pi_ref <- pi_theta before this step
+    assert all(torch.equal(v, before_third[k]) for k, v in tr.ref.state_dict().items())

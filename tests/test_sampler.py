@@ -119,3 +119,17 @@ def test_bad_configs(model):
         generate(model, PROMPTS, SamplingConfig(top_p=0.0))
     with pytest.raises(ConfigError, match="max_seq_len"):
         generate(model, PROMPTS, SamplingConfig(max_new_tokens=500))
+
+
+def test_draw_follows_the_probabilities_and_never_draws_a_zero():
+    from r1mini.sampler import draw
+
+    p = torch.tensor([0.5, 0.0, 0.3, 0.0, 0.2])
+    g = torch.Generator().manual_seed(0)
+    n = 200_000
+    toks = draw(p.expand(n, -1), g)
+    freq = torch.bincount(toks, minlength=5).double() / n
+    assert freq[1] == 0 and freq[3] == 0  # flat CDF steps are never hit
+    # binomial standard error sqrt(p(1-p)/n) <= 0.0012: 5 of them is a generous bound
+    assert torch.allclose(freq, p.double(), atol=0.006), freq
+    assert draw(torch.tensor([[0.0, 0.0, 1.0]]), g).item() == 2

@@ -1,0 +1,209 @@
+"""Section 3 (evaluation setup): pass@1 over k samples, cons@k, pass@k, plus the figures of section 2.2.4.
+
+The paper evaluates reasoning models by sampling k responses per problem at temperature 0.6, top-p 0.95
+and reporting
+
+    pass@1 = 1/k sum_i p_i            (p_i = correctness of the i-th response, averaged over problems)
+    cons@k = majority vote over the k answers (ties to the first seen; unparsable answers do not vote)
+
+We add the unbiased pass@k estimator (Chen et al. 2021), greedy accuracy, the format rate, the mean
+response length (Fig. 3), the share of responses that reflect ("Wait, let me recheck", the "aha" of
+Table 3), the share that mix languages (the R1-Zero problem that section 2.3.2 fixes), and the share of
+worked (multi-step) solutions vs direct answers, each per benchmark set and per task family.
+
+    python -m r1mini.evaluate                                     # the cached cpu base: heldout + medium + hard
+    python -m r1mini.evaluate --ckpt runs/zero/cpu-.../model.pt   # any checkpoint
+    python -m r1mini.evaluate --ckpt ... --sets medium --k 16 --json out.json
+
+The numbers it prints for our base model and after R1-Zero are in docs/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+
+from r1mini.common import add_config_args, cli_main, config_from_args, get_device, write_json
+from r1mini.metrics import has_reflection, majority_vote, mixes_languages, pass_at_k
+from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
+from r1mini.sampler import SamplingConfig, generate
+from r1mini.template import r1_zero_prompt
+
+
+@dataclass
+class EvalConfig:
+    k: int = 8  # samples per problem
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 128
+    greedy: bool = True  # also decode greedily once per problem
+    batch: int = 64  # problems per sampler call
+    seed: int = 0
+
+    def validate(self) -> None:
+        from r1mini.common import ConfigError
+
+        if self.k < 1 or self.batch < 1 or self.max_new_tokens < 1:
+            raise ConfigError("k, batch and max_new_tokens must be >= 1")
+
+
+def zero_prompt(problem) -> str:
+    """The prompt of a task problem under the R1-Zero template (Table 1)."""
+    return r1_zero_prompt(problem.question)
+
+
+def is_worked(completion: str) -> bool:
+    """A worked (multi-step) solution rather than a direct answer: its thinking holds >= 2 equations."""
+    think = completion.split("</think>")[0]
+    return think.count("=") + think.count("等于") >= 2
+
+
+def _complete(model, tok, problems, cfg: EvalConfig, n: int, temperature: float, top_p: float, seed: int, prompt_fn):
+    """Decoded completions, n per problem, problem-major: [[o_1..o_n] for each problem]."""
+    scfg = SamplingConfig(cfg.max_new_tokens, temperature, top_p=top_p, stop_ids=(tok.eot_id, tok.answer_end_id))
+    out = []
+    for b0 in range(0, len(problems), cfg.batch):
+        chunk = problems[b0 : b0 + cfg.batch]
+        prompts = [tok.encode(prompt_fn(p), allow_special=True) for p in chunk]
+        s = generate(model, prompts, scfg, n_samples=n, seed=seed + b0, pad_id=tok.pad_id)
+        rows = [[t for t, m in zip(r, mr) if m and t != tok.eot_id] for r, mr in zip(s.tokens.tolist(), s.mask.tolist())]
+        texts = [(tok.decode(r), len(r)) for r in rows]
+        out.extend(texts[i * n : (i + 1) * n] for i in range(len(chunk)))
+    return out
+
+
+@torch.no_grad()
+def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prompt) -> dict:
+    """All figures for one list of problems, overall and per family, plus a few example responses."""
+    model.eval()
+    sampled = _complete(model, tok, problems, cfg, cfg.k, cfg.temperature, cfg.top_p, cfg.seed, prompt_fn)
+    greedy = _complete(model, tok, problems, cfg, 1, 0.0, 1.0, cfg.seed, prompt_fn) if cfg.greedy else None
+    rows = []
+    for i, (p, outs) in enumerate(zip(problems, sampled)):
+        correct = [accuracy_reward(text, p) for text, _ in outs]
+        answers = [normalize_answer(a) if (a := extract_answer(text)) is not None else None for text, _ in outs]
+        voted = majority_vote(answers)
+        voted_text = next((text for (text, _), a in zip(outs, answers) if a == voted), None) if voted is not None else None
+        rows.append(
+            {
+                "family": p.family,
+                "correct": correct,
+                "cons": float(voted_text is not None and accuracy_reward(voted_text, p) > 0),
+                "greedy": accuracy_reward(greedy[i][0][0], p) if greedy else float("nan"),
+                "format": [format_reward(text, p) for text, _ in outs],
+                "length": [n for _, n in outs],
+                "reflect": [has_reflection(text) for text, _ in outs],
+                "mixed": [mixes_languages(text) for text, _ in outs],
+                "worked": [is_worked(text) for text, _ in outs],
+            }
+        )
+    result = {"all": summarize(rows, cfg.k)}
+    by_family = defaultdict(list)
+    for r in rows:
+        by_family[r["family"]].append(r)
+    result["families"] = {f: summarize(rs, cfg.k) for f, rs in sorted(by_family.items())}
+    result["examples"] = [{"question": p.question, "answer": p.answer, "response": outs[0][0]} for p, outs in list(zip(problems, sampled))[:8]]
+    # "aha" candidates (Table 3 analog): responses that reflect and still end correct
+    result["aha"] = [
+        {"question": p.question, "answer": p.answer, "response": text}
+        for p, outs, r in zip(problems, sampled, rows)
+        for (text, _), ok, refl in zip(outs, r["correct"], r["reflect"])
+        if ok and refl
+    ][:5]
+    return result
+
+
+def _mean(xs) -> float:
+    xs = list(xs)
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+def summarize(rows: list[dict], k: int) -> dict:
+    flat = lambda key: [x for r in rows for x in r[key]]  # noqa: E731
+    worked = flat("worked")
+    correct = flat("correct")
+    acc_if = lambda want: _mean(c for c, w in zip(correct, worked) if w == want)  # noqa: E731
+    return {
+        "n": len(rows),
+        "pass@1": _mean(_mean(r["correct"]) for r in rows),
+        f"pass@{k}": _mean(pass_at_k(k, int(sum(r["correct"])), k) for r in rows),
+        f"cons@{k}": _mean(r["cons"] for r in rows),
+        "greedy": _mean(r["greedy"] for r in rows),
+        "format": _mean(flat("format")),
+        "length": _mean(flat("length")),
+        "reflective": _mean(flat("reflect")),
+        "mixed_lang": _mean(flat("mixed")),
+        "worked": _mean(worked),
+        "acc_worked": acc_if(True),
+        "acc_direct": acc_if(False),
+    }
+
+
+COLUMNS = ("n", "pass@1", "cons@k", "pass@k", "greedy", "format", "length", "worked", "acc_worked", "acc_direct", "reflective", "mixed_lang")
+
+
+def format_table(results: dict, k: int) -> str:
+    """results: set name -> evaluate_problems(...) output. One row per set and per family."""
+    head = [c.replace("@k", f"@{k}") for c in COLUMNS]
+    lines = ["| set | " + " | ".join(head) + " |", "|" + "---|" * (len(head) + 1)]
+    for name, res in results.items():
+        for label, s in [(name, res["all"])] + [(f"  {name}/{f}", v) for f, v in res["families"].items()]:
+            cells = [f"{s[c]:.0f}" if c in ("n", "length") else f"{s[c]:.3f}" for c in head]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def eval_sets(names, heldout_mix: str = "cpu", heldout_n: int = 128) -> dict:
+    """Problem lists by name: the fixed benchmarks "medium" and "hard", and "heldout" (the test split
+    of a task mix: the problems R1-Zero's training distribution could have had, but never did)."""
+    from r1mini.tasks import TASK_MIXES, benchmark, heldout
+
+    sets = {}
+    for name in names:
+        sets[name] = heldout(TASK_MIXES[heldout_mix], heldout_n, seed=1234) if name == "heldout" else benchmark(name)
+    return sets
+
+
+def cached_base(preset: str) -> str:
+    """The checkpoint `python -m r1mini.pretrain --preset PRESET` writes, if it is there."""
+    from r1mini.common import ConfigError, pick_preset
+    from r1mini.pretrain import PRETRAIN_PRESETS, base_dir
+
+    path = base_dir(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), preset) / "model.pt"
+    if not path.is_file():
+        raise ConfigError(f"no cached {preset!r} base model at {path}: run `python -m r1mini.pretrain --preset {preset}` or pass --ckpt")
+    return str(path)
+
+
+def main() -> None:
+    from r1mini.model import load_model
+    from r1mini.tokenizer import get_tokenizer
+
+    p = argparse.ArgumentParser(description="Evaluate a checkpoint: pass@1 over k samples, cons@k, pass@k, ...")
+    p.add_argument("--ckpt", default=None, help="an r1mini checkpoint (model.pt); default: the cached base of --base")
+    p.add_argument("--base", default="cpu", help="pretrain preset whose cached base is evaluated when --ckpt is not given")
+    p.add_argument("--sets", default="heldout,medium,hard", help="comma-separated: heldout, medium, hard")
+    p.add_argument("--mix", default="cpu", help="task mix whose test split is the 'heldout' set")
+    p.add_argument("--json", default=None, help="also write the figures here")
+    p.add_argument("--device", default="auto")
+    add_config_args(p, EvalConfig)
+    args = p.parse_args()
+    cfg = config_from_args(EvalConfig(), args)
+    device = get_device(args.device)
+    model, _ = load_model(args.ckpt or cached_base(args.base), device)
+    tok = get_tokenizer()
+    results, t0 = {}, time.time()
+    for name, problems in eval_sets(args.sets.split(","), args.mix).items():
+        results[name] = evaluate_problems(model, tok, problems, cfg)
+    print(format_table(results, cfg.k))
+    print(f"({time.time() - t0:.0f} s, k={cfg.k}, T={cfg.temperature}, top-p={cfg.top_p}, {device})")
+    if args.json:
+        write_json({"config": vars(cfg), "results": results}, args.json)
+
+
+if __name__ == "__main__":
+    cli_main(main)

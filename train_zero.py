@@ -1,0 +1,291 @@
+"""DeepSeek-R1-Zero (sections 2.2.1-2.2.4): pure RL on the base model, no SFT.
+
+    python train_zero.py                  # picks the `gpu` preset on a GPU, else `cpu` (~12 min on 2 cores)
+    python train_zero.py --preset smoke   # ~2 minutes on a CPU; CI runs it as a test
+    python train_zero.py --resume runs/zero/cpu-20261122-231500   # continue a killed run
+
+What it does, in the paper's order:
+1. base model (2.2, "DeepSeek-V3-Base"): reuse the cached base of the preset, or pretrain it (r1mini/pretrain.py);
+2. evaluate it under the R1-Zero template (Table 1, r1mini/template.py) with pass@1 over k samples (section 3);
+3. GRPO (2.2.1, r1mini/grpo.py) with only the rule-based accuracy and format rewards (2.2.2, r1mini/rewards.py),
+   evaluating held-out pass@1 and response length every few steps: the Figure 2 and Figure 3 analogs (2.2.4);
+4. evaluate again, and write a Table 2-style before/after report with "aha" examples (Table 3 analog).
+
+Everything goes into one run folder: config.json (resolved), metrics.jsonl (one line per RL step),
+curves.csv (+ curves.png if matplotlib happens to be installed), samples.jsonl, eval_before.json,
+eval_after.json, report.md, model.pt (the final policy) and ckpt.pt (the latest resumable state,
+written atomically; a resumed CPU run reproduces the uninterrupted one step for step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from r1mini.common import (
+    ConfigError,
+    add_config_args,
+    atomic_save,
+    atomic_write_bytes,
+    cli_main,
+    config_from_args,
+    get_device,
+    load_checkpoint,
+    pick_preset,
+    rng_state,
+    set_rng_state,
+    set_seed,
+    write_json,
+)
+from r1mini.evaluate import EvalConfig, eval_sets, evaluate_problems, format_table, zero_prompt
+from r1mini.grpo import GRPOConfig, GRPOTrainer
+from r1mini.model import load_model, model_state
+from r1mini.pretrain import ensure_base
+from r1mini.rewards import total_reward
+from r1mini.tasks import TASK_MIXES
+from r1mini.tokenizer import get_tokenizer
+
+
+@dataclass
+class ZeroConfig:
+    base: str = "cpu"  # pretrain preset of the base model (cached under base_root)
+    base_root: str = "runs/base"
+    mix: str = "cpu"  # task mix (r1mini/tasks.py) RL samples questions from
+    reward_accuracy: float = 1.0  # 2.2.2: weights of the two rule-based rewards
+    reward_format: float = 0.5
+    eval_every: int = 25  # held-out curve point every N steps (Fig. 2 / Fig. 3); 0 = only before/after
+    curve_n: int = 64  # held-out problems per curve point
+    curve_k: int = 4  # samples per problem per curve point
+    final_n: int = 128  # held-out problems for the before/after table
+    final_k: int = 8  # k of pass@1 over k samples (section 3)
+    benchmarks: str = "medium,hard"  # fixed benchmark sets also evaluated before/after ("" = none)
+    ckpt_every: int = 25
+    sample_every: int = 25  # write a few sampled responses to samples.jsonl every N steps
+    device: str = "auto"
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+
+    def validate(self) -> None:
+        if self.mix not in TASK_MIXES:
+            raise ConfigError(f"unknown task mix {self.mix!r}; choose one of: {', '.join(TASK_MIXES)}")
+        if self.ckpt_every < 1 or self.eval_every < 0 or self.final_k < 1 or self.curve_k < 1:
+            raise ConfigError("ckpt_every, final_k, curve_k must be >= 1 and eval_every >= 0")
+        self.grpo.validate()
+
+
+ZERO_PRESETS = {
+    # a 0.06M-parameter base that writes the template's format about half the time and is never right:
+    # what RL can raise in a minute is the format reward (weighted 1 here so that the rise shows)
+    "smoke": ZeroConfig(
+        base="smoke", mix="smoke", reward_format=1.0, eval_every=0, final_n=32, final_k=4, benchmarks="", ckpt_every=10,
+        grpo=GRPOConfig(steps=60, questions=8, G=8, lr=3e-4, max_new_tokens=48, beta=0.0),
+    ),
+    "cpu": ZeroConfig(grpo=GRPOConfig(steps=200, lr=1e-4)),
+    "gpu": ZeroConfig(
+        base="gpu", mix="gpu", eval_every=50, curve_n=128, curve_k=8, final_n=256, final_k=16,
+        grpo=GRPOConfig(steps=1000, questions=64, G=16, lr=5e-5, max_new_tokens=256),
+    ),
+}
+
+
+def reward_fn(cfg: ZeroConfig):
+    weights = {"accuracy": cfg.reward_accuracy, "format": cfg.reward_format}
+    return lambda completion, problem: total_reward(completion, problem, weights)
+
+
+def problems_for_step(cfg: ZeroConfig, step: int):
+    """The B questions of a step: a pure function of (seed, step), so that a resumed run replays them."""
+    return TASK_MIXES[cfg.mix].sample(random.Random(cfg.grpo.seed * 7919 + step), cfg.grpo.questions, split="train")
+
+
+def run_eval(model, tok, problems_by_set: dict, k: int, cfg: ZeroConfig) -> dict:
+    ecfg = EvalConfig(k=k, max_new_tokens=cfg.grpo.max_new_tokens, seed=cfg.grpo.seed)
+    return {name: evaluate_problems(model, tok, probs, ecfg, prompt_fn=zero_prompt) for name, probs in problems_by_set.items()}
+
+
+# ----------------------------------------------------------------------------- run folder
+
+
+def write_curves(run: Path, curve: list[dict]) -> None:
+    """curves.csv always; curves.png only if matplotlib happens to be installed."""
+    if not curve:
+        return
+    cols = list(curve[0])
+    lines = [",".join(cols)] + [",".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in cols) for row in curve]
+    atomic_write_bytes(run / "curves.csv", ("\n".join(lines) + "\n").encode())
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    steps = [r["step"] for r in curve]
+    ax[0].plot(steps, [r["pass@1"] for r in curve], marker="o")
+    ax[0].set(xlabel="RL step", ylabel="held-out pass@1", title="Fig. 2 analog: accuracy during RL")
+    ax[1].plot(steps, [r["length"] for r in curve], marker="o", color="C1")
+    ax[1].set(xlabel="RL step", ylabel="mean response length (tokens)", title="Fig. 3 analog: response length")
+    fig.tight_layout()
+    fig.savefig(run / "curves.png", dpi=100)
+    plt.close(fig)
+
+
+def write_report(run: Path, cfg: ZeroConfig, before: dict, after: dict, times: dict, curve: list[dict], aha: list[dict]) -> str:
+    k = cfg.final_k
+    keys = ["pass@1", f"cons@{k}", f"pass@{k}", "greedy", "format", "length", "worked", "reflective", "mixed_lang"]
+    lines = [
+        "# R1-Zero run report",
+        "",
+        f"Command: `python train_zero.py {' '.join(sys.argv[1:])}`  ",
+        f"Device: {get_device(cfg.device)}; RL steps: {cfg.grpo.steps}; B x G = {cfg.grpo.questions} x {cfg.grpo.G}; task mix `{cfg.mix}`",
+        "",
+        f"## Table 2 analog: before and after RL (pass@1 over k={k} samples at T=0.6, top-p 0.95)",
+        "",
+        "| set | when | " + " | ".join(keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
+    for name in before:
+        for when, res in (("base", before), ("R1-Zero", after)):
+            s = res[name]["all"]
+            lines.append(f"| {name} | {when} | " + " | ".join(f"{s[c]:.3f}" if c != "length" else f"{s[c]:.1f}" for c in keys) + " |")
+    lines += ["", "Wall time per phase (s): " + ", ".join(f"{k}: {v:.0f}" for k, v in times.items()), ""]
+    if curve:
+        lines += ["## Fig. 2 / Fig. 3 analogs (held-out, during RL)", "", "| step | pass@1 | length | reflective |", "|---|---|---|---|"]
+        lines += [f"| {r['step']} | {r['pass@1']:.3f} | {r['length']:.1f} | {r['reflective']:.3f} |" for r in curve]
+        lines.append("")
+    lines += ["## 'Aha' examples: responses that reflect and end correct", ""]
+    lines += [f"**Q:** {a['question']}  \n**A:** `{a['response']}`\n" for a in aha] or ["(none found)"]
+    text = "\n".join(lines) + "\n"
+    atomic_write_bytes(run / "report.md", text.encode())
+    return text
+
+
+# ----------------------------------------------------------------------------- main loop
+
+
+def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False) -> dict:
+    device = get_device(cfg.device)
+    tok = get_tokenizer()
+    times = {}
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(dataclasses.asdict(cfg), run / "config.json")
+    set_seed(cfg.grpo.seed)
+
+    t0 = time.time()
+    base_path = ensure_base(cfg.base, quiet=quiet, out_root=cfg.base_root)
+    times["base"] = time.time() - t0
+    policy, _ = load_model(base_path, device)
+    trainer = GRPOTrainer(policy, tok, zero_prompt, reward_fn(cfg), cfg.grpo)
+
+    eval_problems = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
+    curve_problems = {"heldout": eval_problems["heldout"][: cfg.curve_n]}
+    curve: list[dict] = []
+    ckpt_path = run / "ckpt.pt"
+    if resume and ckpt_path.is_file():
+        ck = load_checkpoint(ckpt_path, keys=("trainer", "rng"), what="a train_zero checkpoint")
+        trainer.load_state_dict(ck["trainer"])
+        set_rng_state(ck["rng"])
+        curve, before, times = ck["curve"], ck["before"], ck["times"]
+        _drop_lines_after(run / "metrics.jsonl", trainer.step_idx)  # "step" counts updates done: 1..n
+        _drop_lines_after(run / "samples.jsonl", trainer.step_idx - 1)  # "step" counts updates before: 0..n-1
+        if not quiet:
+            print(f"resumed {run} at step {trainer.step_idx}")
+    else:
+        t0 = time.time()
+        before = run_eval(policy, tok, eval_problems, cfg.final_k, cfg)
+        times["eval_before"] = time.time() - t0
+        write_json(before, run / "eval_before.json")
+        for p in (run / "metrics.jsonl", run / "samples.jsonl"):
+            p.unlink(missing_ok=True)
+        if not quiet:
+            print("base model:\n" + format_table(before, cfg.final_k))
+
+    t0 = time.time() - times.get("rl", 0.0)
+    bar = tqdm(range(trainer.step_idx, cfg.grpo.steps), desc="R1-Zero GRPO", initial=trainer.step_idx, total=cfg.grpo.steps, disable=quiet)
+    for step in bar:
+        stats = trainer.step(problems_for_step(cfg, step))
+        texts = stats.pop("_texts")
+        if cfg.eval_every and (step + 1) % cfg.eval_every == 0:
+            s = run_eval(policy, tok, curve_problems, cfg.curve_k, cfg)["heldout"]["all"]
+            curve.append({"step": step + 1, "pass@1": s["pass@1"], "length": s["length"], "reflective": s["reflective"], "format": s["format"]})
+            stats["heldout_pass@1"] = s["pass@1"]
+            write_curves(run, curve)
+        with open(run / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(stats) + "\n")
+        if cfg.sample_every and step % cfg.sample_every == 0:
+            with open(run / "samples.jsonl", "a") as f:
+                f.write(json.dumps({"step": step, "responses": texts[:: cfg.grpo.G][:4]}, ensure_ascii=False) + "\n")
+        bar.set_postfix(reward=f"{stats['reward']:.2f}", acc=f"{stats['reward_accuracy']:.2f}", len=f"{stats['response_len']:.0f}",
+                        kl=f"{stats['kl']:.3f}", tok_s=f"{stats['tokens_per_s']:,.0f}")
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.grpo.steps:
+            times["rl"] = time.time() - t0
+            atomic_save({"trainer": trainer.state_dict(), "rng": rng_state(), "curve": curve, "before": before, "times": times,
+                         "config": dataclasses.asdict(cfg)}, ckpt_path)
+    times["rl"] = time.time() - t0
+
+    t0 = time.time()
+    after = run_eval(policy, tok, eval_problems, cfg.final_k, cfg)
+    times["eval_after"] = time.time() - t0
+    write_json(after, run / "eval_after.json")
+    atomic_save(model_state(policy), run / "model.pt")
+    write_curves(run, curve)
+    aha = [ex for res in after.values() for ex in res["aha"]][:3]
+    report = write_report(run, cfg, before, after, times, curve, aha)
+    if not quiet:
+        print(report)
+    k = cfg.final_k
+    pick = lambda res: {n: {c: r["all"][c] for c in ("pass@1", f"cons@{k}", "format", "length", "reflective", "mixed_lang")} for n, r in res.items()}  # noqa: E731
+    return {"run": str(run), "before": pick(before), "after": pick(after), "seconds": times, "curve": curve}
+
+
+def _drop_lines_after(path: Path, last_step: int) -> None:
+    """Drop JSONL lines of steps after the checkpoint we resume from (a killed run may have written some)."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines(keepends=True):
+        try:
+            if json.loads(line)["step"] <= last_step:
+                keep.append(line)
+        except (ValueError, KeyError):  # half a line, cut by the kill
+            pass
+    atomic_write_bytes(path, "".join(keep).encode())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="DeepSeek-R1-Zero on toy arithmetic: pure GRPO on the base model.")
+    p.add_argument("--preset", default=None, help=f"one of {list(ZERO_PRESETS)} (default: gpu on a GPU, else cpu)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/zero/<preset>-<time>)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run from its last checkpoint")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the before/after figures here")
+    add_config_args(p, ZeroConfig)
+    add_config_args(p, GRPOConfig)
+    args = p.parse_args()
+
+    if args.resume:
+        run = Path(args.resume)
+        if not (run / "config.json").is_file():
+            raise ConfigError(f"{run} is not a train_zero run folder (no config.json)")
+        saved = json.loads((run / "config.json").read_text())
+        cfg = ZeroConfig(**{**saved, "grpo": GRPOConfig(**saved["grpo"])})
+    else:
+        preset = args.preset or ("gpu" if get_device().type == "cuda" else "cpu")
+        base = pick_preset(ZERO_PRESETS, preset)
+        cfg = dataclasses.replace(config_from_args(base, args), grpo=config_from_args(base.grpo, args))
+        cfg.validate()
+        run = Path(args.out) if args.out else Path("runs/zero") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = train(cfg, run, resume=bool(args.resume))
+    if args.json:
+        write_json(summary, args.json)
+
+
+if __name__ == "__main__":
+    cli_main(main)
