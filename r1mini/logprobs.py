@@ -29,6 +29,16 @@ from __future__ import annotations
 import torch
 
 
+CHUNK_ELEMENTS = 2**22  # 16 MiB of float32 logits per chunk
+MAX_CHUNK_ROWS = 1024
+
+
+def default_chunk(vocab_size: int) -> int:
+    """Rows per chunk: at most 1024, and at most CHUNK_ELEMENTS logits, so that a chunk's few float32
+    temporaries stay small at a large vocabulary (V = 32k: 128 rows = 16 MiB each)."""
+    return max(1, min(MAX_CHUNK_ROWS, CHUNK_ELEMENTS // vocab_size))
+
+
 def _chunks(n: int, size: int):
     for s in range(0, n, size):
         yield slice(s, min(s + size, n))
@@ -124,17 +134,18 @@ def _flat(x: torch.Tensor, o: torch.Tensor):
     return x.reshape(-1, x.shape[-1]), o.reshape(-1)
 
 
-def token_logprobs(logits, o, temperature: float = 1.0, chunk: int = 1024):
-    """logits [B, T, V], o [B, T] -> (log pi(o_t), entropy), each [B, T] float32; chunked over B*T."""
+def token_logprobs(logits, o, temperature: float = 1.0, chunk: int = 0):
+    """logits [B, T, V], o [B, T] -> (log pi(o_t), entropy), each [B, T] float32; chunked over B*T
+    (chunk rows at a time; 0 = default_chunk(V))."""
     z, t = _flat(logits, o)
-    logp, ent = ChunkedLogProbs.apply(z, t, float(temperature), chunk)
+    logp, ent = ChunkedLogProbs.apply(z, t, float(temperature), chunk or default_chunk(z.shape[-1]))
     return logp.view(o.shape), ent.view(o.shape)
 
 
-def fused_token_logprobs(hidden, weight, o, temperature: float = 1.0, chunk: int = 1024):
+def fused_token_logprobs(hidden, weight, o, temperature: float = 1.0, chunk: int = 0):
     """hidden [B, T, D] (final normed states), weight [V, D] (lm_head), o [B, T] -> (log-probs, entropy) [B, T]."""
     h, t = _flat(hidden, o)
-    logp, ent = FusedLinearLogProbs.apply(h, weight, t, float(temperature), chunk)
+    logp, ent = FusedLinearLogProbs.apply(h, weight, t, float(temperature), chunk or default_chunk(weight.shape[0]))
     return logp.view(o.shape), ent.view(o.shape)
 
 
