@@ -96,3 +96,12 @@ def test_entropy_has_no_gradient_and_temperature_is_applied():
     lp, ent = token_logprobs(z, torch.tensor([[0]]), temperature=2.0)
     assert not ent.requires_grad
     assert lp.item() == pytest.approx(1.0 - math.log(math.exp(1.0) + 1.0))  # softmax([1, 0])[0]
+
+
+def test_default_chunk_bounds_rows_and_elements():
+    from r1mini.logprobs import default_chunk
+
+    assert default_chunk(1024) == 1024  # small vocabulary: 1024 rows (4M logits)
+    assert default_chunk(32768) == 128  # 128 * 32768 = 2**22 logits = 16 MiB of float32
+    assert default_chunk(50000) == 83  # floor(2**22 / 50000)
+    assert default_chunk(2**30) == 1
