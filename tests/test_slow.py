@@ -1,5 +1,5 @@
 """Slow end-to-end checks, run with `pytest -m slow` (not in CI): the default CPU run of train_zero.py from
-scratch, base pretraining included, must do what README.md reports it does (about 15 minutes on 2 cores)."""
+scratch, base pretraining included, must do what README.md reports it does (about 19 minutes on 2 cores)."""
 
 import json
 import os
