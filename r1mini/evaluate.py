@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from r1mini.common import add_config_args, cli_main, config_from_args, get_device, write_json
+from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, get_device, pick_preset, write_json
 from r1mini.metrics import has_reflection, majority_vote, mixes_languages, pass_at_k
 from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
 from r1mini.sampler import SamplingConfig, generate
@@ -45,8 +45,6 @@ class EvalConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        from r1mini.common import ConfigError
-
         if self.k < 1 or self.batch < 1 or self.max_new_tokens < 1:
             raise ConfigError("k, batch and max_new_tokens must be >= 1")
 
@@ -170,7 +168,6 @@ def eval_sets(names, heldout_mix: str = "cpu", heldout_n: int = 128) -> dict:
 
 def cached_base(preset: str) -> str:
     """The checkpoint `python -m r1mini.pretrain --preset PRESET` writes, if it is there."""
-    from r1mini.common import ConfigError, pick_preset
     from r1mini.pretrain import PRETRAIN_PRESETS, base_dir
 
     path = base_dir(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), preset) / "model.pt"

@@ -1,5 +1,5 @@
-"""Section 3 evaluation (r1mini/evaluate.py): the per-set summary against hand-worked rows, the pass@1 of a
-real (random) model against the rewards recomputed on its own samples, and the CLI's errors."""
+"""Section 3 evaluation (r1mini/evaluate.py): the per-set summary against hand-worked rows, every figure of
+evaluate_problems on fixed completions against hand-worked values, and the CLI's errors."""
 
 import subprocess
 import sys
@@ -8,9 +8,6 @@ import pytest
 import torch
 
 from r1mini.evaluate import EvalConfig, evaluate_problems, format_table, is_worked, summarize
-from r1mini.model import ModelConfig, Transformer
-from r1mini.tasks import generate
-from r1mini.tokenizer import get_tokenizer
 
 
 def row(family, correct, cons, greedy, worked):
@@ -40,15 +37,38 @@ def test_is_worked_counts_equations_in_the_thinking():
     assert not is_worked(" <think> 47 + 38 = 85 </think> <answer> 85 = 85 = 85 </answer>")
 
 
-def test_pass_at_1_of_a_model_matches_its_samples():
-    torch.manual_seed(0)
-    tok = get_tokenizer()
-    model = Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size))
-    problems = generate("add", 2, n=3, seed=0, split="test")
-    res = evaluate_problems(model, tok, problems, EvalConfig(k=2, max_new_tokens=8, batch=2))
-    assert res["all"]["n"] == 3 and set(res["families"]) == {"add"}
-    assert 0.0 <= res["all"]["pass@1"] <= res["all"]["pass@2"] <= 1.0
-    assert 1 <= res["all"]["length"] <= 8
+def test_evaluate_problems_on_fixed_completions_hand_worked(monkeypatch):
+    """The sampler replaced by fixed completions (3 samples and 1 greedy per problem): every figure is
+    worked out by hand below."""
+    import r1mini.evaluate as ev
+    from r1mini.tasks import Problem
+
+    def o(think, ans):
+        return f" <think> {think} </think> <answer> {ans} </answer>"
+
+    sampled = [
+        [o("7 + 8 = 15, 4 + 3 + 1 = 8", 85), o("47 + 38 = 85", 85), "<answer> 84 </answer>"],  # right, right, wrong
+        [o("2 * 3 = 6", 5), o("x = 6", 6), o("x = 5", 5)],  # votes 5, 6, 5 -> 5: wrong
+    ]
+    greedy = [[o("47 + 38 = 85", 85)], [o("x = 5", 5)]]
+
+    def fake_complete(model, tok, problems, cfg, n, temperature, top_p, seed, prompt_fn):
+        texts = sampled if n == cfg.k else greedy
+        return [[(t, 10 * (i + 1)) for i, t in enumerate(row)] for row in texts]  # lengths 10, 20, 30
+
+    monkeypatch.setattr(ev, "_complete", fake_complete)
+    problems = [Problem("add", "What is 47 + 38?", "85", 2), Problem("linear", "Solve for x: 2x = 12.", "6", 1)]
+    res = ev.evaluate_problems(torch.nn.Identity(), None, problems, EvalConfig(k=3))
+    s = res["all"]
+    assert s["pass@1"] == pytest.approx((2 / 3 + 1 / 3) / 2)
+    assert s["pass@3"] == pytest.approx(1.0)
+    assert s["cons@3"] == pytest.approx(0.5)  # problem 1 votes 85 (right), problem 2 votes 5 (wrong)
+    assert s["greedy"] == pytest.approx(0.5)
+    assert s["format"] == pytest.approx(5 / 6)  # one sample has no think block
+    assert s["length"] == pytest.approx(20.0)
+    assert s["worked"] == pytest.approx(1 / 6)  # only the first sample has two equations
+    assert s["acc_worked"] == pytest.approx(1.0) and s["acc_direct"] == pytest.approx(2 / 5)
+    assert res["families"]["linear"]["pass@1"] == pytest.approx(1 / 3)
 
 
 def test_cli_errors_are_one_clear_line(tmp_path):
