@@ -107,6 +107,7 @@ def draw(probs: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
     exponentials per row). A token of probability 0 is never drawn: its CDF step is flat."""
     cdf = probs.cumsum(dim=-1)  # [n, V]
     u = torch.rand(probs.shape[0], 1, generator=gen, device=probs.device) * cdf[:, -1:]  # [n, 1]
+    # u can round up to the total in float32; the clamp keeps that one-in-2**24 case a valid token
     return torch.searchsorted(cdf, u, right=True)[:, 0].clamp(max=probs.shape[-1] - 1)
 
 

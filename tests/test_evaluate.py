@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from r1mini.evaluate import EvalConfig, evaluate_problems, format_table, is_worked, summarize
+from r1mini.evaluate import EvalConfig, format_table, is_worked, summarize
 
 
 def row(family, correct, cons, greedy, worked):
