@@ -585,7 +585,7 @@ CORPUS_PRESETS = {
     # the cpu RL mix, a little of level 3 so that the column algorithm generalises beyond 2 digits
     "cpu": CorpusConfig(
         n_docs=100_000, mix="add:2:4,mul:2:4,linear:1:1,add:3:0.5,mul:3:0.5",
-        facts=0.25, direct=0.15, worked=0.25, template=0.3, step_wrong=0.05, reflect=0.1,
+        facts=0.25, direct=0.15, worked=0.25, template=0.3, step_wrong=0.05, reflect=0.1, template_chat=0.5,
     ),
     # every family at every level
     "gpu": CorpusConfig(n_docs=500_000, mix="add:1-4:1,mul:1-4:1,expr:1-4:1,linear:1-4:1,countdown:1-4:1"),

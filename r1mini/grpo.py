@@ -22,7 +22,8 @@ Algorithm 1, with the switches readers will want to flip (the paper's version is
 - loss_agg: "seq_mean" (eq. 1: token mean per output, then mean over outputs), "token_mean" (DAPO:
   one mean over all tokens in the batch), "constant" (Dr. GRPO: sum / (N * max_new_tokens)).
 - scale_std: divide by the group std in eq. (3) (Dr. GRPO turns it off).
-- epsilon_high > epsilon: DAPO's clip-higher. beta = 0: no KL term and no reference model at all.
+- epsilon_high > epsilon: DAPO's clip-higher. beta = 0: no KL term and no reference model at all; then a
+  group whose G rewards are all equal has a gradient of exactly 0, and its rows skip the update (as in DAPO).
 - mu > 1: pi_old log-probs are the ones the sampler stored at sampling time (same temperature).
 
     >>> group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5]]))
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 
 import torch
 
-from r1mini.common import ConfigError, autocast
+from r1mini.common import PRECISIONS, ConfigError, autocast
 from r1mini.logprobs import fused_token_logprobs
 from r1mini.sampler import SamplingConfig, generate, left_pad
 
@@ -65,6 +66,7 @@ class GRPOConfig:
     max_new_tokens: int = 96
     micro_batch: int = 0  # questions per forward/backward (gradient accumulation); 0 = all
     kl_clamp: float = 20.0  # |log pi_ref - log pi_theta| is clamped here so eq. (2) stays finite
+    precision: str = "auto"  # of the update's forward/backward (common.autocast); sampling stays float32 on a CPU
     seed: int = 0
 
     def validate(self) -> None:
@@ -76,6 +78,8 @@ class GRPOConfig:
             raise ConfigError("mu and questions must be >= 1 and steps >= 0")
         if not 0 < self.epsilon < 1 or self.beta < 0 or self.lr <= 0 or self.temperature <= 0:
             raise ConfigError("need 0 < epsilon < 1, beta >= 0, lr > 0, temperature > 0")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 # ----------------------------------------------------------------------------- the equations
@@ -153,13 +157,15 @@ def sample_rollout(policy, tok, problems, prompt_fn, reward_fn, cfg: GRPOConfig,
     prompts = [tok.encode(prompt_fn(p), allow_special=True) for p in problems]
     scfg = SamplingConfig(cfg.max_new_tokens, cfg.temperature, stop_ids=(tok.eot_id, tok.answer_end_id))
     s = generate(policy, prompts, scfg, n_samples=cfg.G, seed=seed, pad_id=tok.pad_id)
-    texts = [tok.decode([t for t, m in zip(row, mrow) if m and t != tok.eot_id]) for row, mrow in zip(s.tokens.tolist(), s.mask.tolist())]
+    T = max(1, int(s.lengths.max()))  # drop the columns past the longest output: padding only
+    tokens, mask, logp = s.tokens[:, :T], s.mask[:, :T], s.logprobs[:, :T]
+    texts = [tok.decode([t for t, m in zip(row, mrow) if m and t != tok.eot_id]) for row, mrow in zip(tokens.tolist(), mask.tolist())]
     scored = [reward_fn(text, problems[i // cfg.G]) for i, text in enumerate(texts)]
     B = len(problems)
     rewards = torch.tensor([total for total, _ in scored]).view(B, cfg.G)
     parts = {k: torch.tensor([p[k] for _, p in scored]).view(B, cfg.G) for k in scored[0][1]}
     ids, pmask = left_pad(prompts, tok.pad_id, device)
-    return Rollout(ids, pmask, s.tokens, s.mask, s.logprobs, rewards, parts, texts, s.truncated)
+    return Rollout(ids, pmask, tokens, mask, logp, rewards, parts, texts, s.truncated)
 
 
 def completion_logprobs(model, prompt_ids, prompt_mask, tokens, mask, G: int, temperature: float):
@@ -208,32 +214,40 @@ class GRPOTrainer:
         weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens)
         ref_logp = None
         if self.ref is not None:
-            with torch.no_grad(), autocast(dev):
+            with torch.no_grad(), autocast(dev, cfg.precision):
                 ref_logp = completion_logprobs(self.ref, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, cfg.G, cfg.temperature)[0]
 
         self.policy.train()
         for g in self.opt.param_groups:
             g["lr"] = self.lr_at(self.step_idx)
         B, G = len(problems), cfg.G
-        mb = cfg.micro_batch or B
+        spread = ro.rewards.max(1).values > ro.rewards.min(1).values  # [B]
+        # beta = 0: a group of equal rewards has A = 0 and no KL term, so its gradient is exactly 0 and its
+        # rows are not run at all (DAPO drops such groups too). With beta > 0 their KL term still counts.
+        run_q = (torch.arange(B) if self.ref is not None else spread.nonzero()[:, 0]).to(dev)
+        n_run = len(run_q) * G
         agg = {"kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0, "grad_norm": 0.0}
         for inner in range(cfg.mu):
             self.opt.zero_grad(set_to_none=True)
-            for q0 in range(0, B, mb):
-                qs, rs = slice(q0, q0 + mb), slice(q0 * G, (q0 + mb) * G)
-                with autocast(dev):
-                    logp, ent = completion_logprobs(self.policy, ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs], ro.mask[rs], G, cfg.temperature)
+            for qs in run_q.split(cfg.micro_batch or B):  # micro-batches of questions
+                rs = (qs[:, None] * G + torch.arange(G, device=dev)).view(-1)  # their G rows each
+                T = int(ro.mask[rs].sum(1).max())  # columns past the longest of these rows carry no weight
+                m = ro.mask[rs, :T]
+                with autocast(dev, cfg.precision):
+                    logp, ent = completion_logprobs(self.policy, ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m, G, cfg.temperature)
                 # pi_old: with mu = 1 pi_old = pi_theta (ratio 1, gradient of the ratio); with mu > 1 the sampler's log-probs
-                old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs]
-                loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs], A[rs], weights[rs], cfg)
+                old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs, :T]
+                loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs, :T], A[rs], weights[rs, :T], cfg)
                 loss.backward()
-                m = ro.mask[rs]
-                share = m.shape[0] / len(A)
+                share = len(rs) / n_run
                 if inner == 0:
                     agg["kl"] += st["kl"] * share
                     agg["clip_frac"] += st["clip_frac"] * share
                     agg["entropy"] += ent[m].mean().item() * share
-                    agg["logp_gap"] += (logp.detach() - ro.sampler_logp[rs])[m].abs().mean().item() * share
+                    agg["logp_gap"] += (logp.detach() - ro.sampler_logp[rs, :T])[m].abs().mean().item() * share
+            if n_run == 0:  # nothing to learn from: still the AdamW step that a zero gradient gives
+                for p in self.policy.parameters():
+                    p.grad = torch.zeros_like(p)
             gn = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip)
             agg["grad_norm"] += gn.item() / cfg.mu
             self.opt.step()
@@ -249,7 +263,8 @@ class GRPOTrainer:
             "response_len": lengths.mean().item(),
             "response_len_max": lengths.max().item(),
             "truncated": ro.truncated.float().mean().item(),
-            "zero_spread": (ro.rewards.max(1).values == ro.rewards.min(1).values).float().mean().item(),
+            "zero_spread": 1 - spread.float().mean().item(),
+            "trained_rows": n_run / (B * G),  # share of the N outputs run through the update
             **agg,
             "lr": self.lr_at(self.step_idx - 1),
             "tokens_per_s": n_tokens / (t_sample + t_train),

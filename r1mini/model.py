@@ -136,6 +136,8 @@ class Attention(nn.Module):
         k = self.k_proj(x).view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)  # [B, Hkv, T, hd]
         v = self.v_proj(x).view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if isinstance(cache, SharedPromptCache):  # sampling G outputs per prompt: the prompt's keys are read once
+            return self.o_proj(cache.attend(layer, q, k, v).transpose(1, 2).reshape(B, T, -1))
         if cache is not None:
             k, v = cache.update(layer, k, v)  # all keys so far: [B, Hkv, S, hd]
         if self.n_kv_head != self.n_head:  # grouped-query attention: share each kv head
@@ -219,6 +221,71 @@ class KVCache:
         self.k, self.v = self.k[:, rows], self.v[:, rows]
         self.mask, self.n_valid = self.mask[rows], self.n_valid[rows]
         return self
+
+
+class SharedPromptCache:
+    """The sampler's decode cache when every prompt has G outputs: each prompt's keys/values are kept ONCE
+    (prompt part [n_layer, B, Hkv, P, hd]) and only the generated tokens are cached per output row
+    (suffix part [n_layer, n, Hkv, T_max, hd]). Decoding is bound by reading the cache, and the prompt
+    (the Table 1 template, ~90 tokens) is most of it: reading it once per question instead of G times
+    cuts that traffic by G (the "shared prefix" trick of cascade/Hydragen attention).
+
+    A row's attention is one softmax over [its prompt's keys | its own generated keys]; the prompt
+    part is computed per question for its G rows at once. `slot[r]` = b * G + g places running row r
+    in the full B x G grid (rows leave when they finish: `select`).
+    """
+
+    def __init__(self, prompt: KVCache, G: int, max_new: int):
+        P = prompt.length
+        self.pk, self.pv = prompt.k[:, :, :, :P], prompt.v[:, :, :, :P]  # [L, B, Hkv, P, hd]
+        self.pmask, self.pvalid = prompt.mask[:, :P], prompt.n_valid  # [B, P], [B]
+        L, B, Hkv, _, hd = self.pk.shape
+        self.G = G
+        self.slot = torch.arange(B * G, device=self.pk.device)  # [n]
+        self.sk = self.pk.new_zeros(L, B * G, Hkv, max_new, hd)
+        self.sv = torch.zeros_like(self.sk)
+        self.length = 0  # generated tokens cached so far (the same for every row)
+
+    def past(self):
+        """(no key mask: attend() builds its own, per row count of real tokens before this step [n])."""
+        return None, self.pvalid[self.slot // self.G] + self.length
+
+    def advance(self, mask: torch.Tensor) -> None:
+        if self.length + mask.shape[1] > self.sk.shape[3]:
+            raise ValueError(f"KV cache full: {self.length} + {mask.shape[1]} > {self.sk.shape[3]}")
+        self.length += mask.shape[1]
+
+    def select(self, rows: torch.Tensor) -> "SharedPromptCache":
+        """Keep only these running rows (finished rows stop costing compute)."""
+        self.slot, self.sk, self.sv = self.slot[rows], self.sk[:, rows], self.sv[:, rows]
+        return self
+
+    def _grid(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows [n, Hkv, rep, X] -> [B, Hkv, G * rep, X] (zeros for finished rows): a question's rows side by side."""
+        B, (n, Hkv, rep, X) = self.pk.shape[1], x.shape
+        full = x.new_zeros(B * self.G, Hkv, rep, X)
+        full[self.slot] = x
+        return full.view(B, self.G, Hkv, rep, X).transpose(1, 2).reshape(B, Hkv, self.G * rep, X)
+
+    def _rows(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of _grid: [B, Hkv, G * rep, X] -> [n, Hkv, rep, X]."""
+        B, Hkv, _, X = x.shape
+        return x.view(B, Hkv, self.G, -1, X).transpose(1, 2).reshape(B * self.G, Hkv, -1, X)[self.slot]
+
+    def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """One decode step: q [n, H, 1, hd], new k/v [n, Hkv, 1, hd] -> attention output [n, H, 1, hd]."""
+        n, H, _, hd = q.shape
+        Hkv, t = k.shape[1], self.length
+        self.sk[layer, :, :, t], self.sv[layer, :, :, t] = k[:, :, 0], v[:, :, 0]
+        ks, vs = self.sk[layer, :, :, : t + 1], self.sv[layer, :, :, : t + 1]  # [n, Hkv, t+1, hd]
+        qg = q.view(n, Hkv, H // Hkv, hd) / math.sqrt(hd)  # query heads grouped by the kv head they share
+        s_prompt = self._grid(qg) @ self.pk[layer].transpose(-1, -2)  # [B, Hkv, G*rep, P]: per question
+        s_prompt = s_prompt.masked_fill(~self.pmask[:, None, None, :], float("-inf"))  # left padding
+        s = torch.cat([self._rows(s_prompt), qg @ ks.transpose(-1, -2)], dim=-1)  # [n, Hkv, rep, P + t+1]
+        p = torch.softmax(s.float(), dim=-1).to(q.dtype)
+        P = s_prompt.shape[-1]
+        y = self._rows(self._grid(p[..., :P]) @ self.pv[layer]) + p[..., P:] @ vs  # [n, Hkv, rep, hd]
+        return y.reshape(n, H, 1, hd)
 
 
 class PrefixCache:
@@ -311,7 +378,7 @@ class Transformer(nn.Module):
         if int(pos.max()) >= self.cfg.max_seq_len:
             raise ValueError(f"position {int(pos.max())} exceeds max_seq_len={self.cfg.max_seq_len}")
         cos, sin = self.rope_cos[pos], self.rope_sin[pos]  # [B, T, hd]
-        attn_mask = None if plain else self._attn_mask(past_mask, mask)
+        attn_mask = None if plain or isinstance(cache, SharedPromptCache) else self._attn_mask(past_mask, mask)
         x = self.embed_tokens(idx)
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, attn_mask, cache, i)

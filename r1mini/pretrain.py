@@ -30,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from r1mini.common import (
+    PRECISIONS,
     ConfigError,
     add_config_args,
     atomic_save,
@@ -59,6 +60,7 @@ class PretrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (~1.5x faster here); see common.autocast
     out_root: str = "runs/base"
 
     def validate(self) -> None:
@@ -67,11 +69,13 @@ class PretrainConfig:
                 raise ConfigError(f"pretrain {name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.lr < 1:
             raise ConfigError(f"pretrain lr must be in (0, 1), got {self.lr}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"pretrain precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 PRETRAIN_PRESETS = {
     "smoke": PretrainConfig(model="nano", corpus="smoke", n_docs=10_000, steps=500, batch_size=16, seq_len=128, warmup=50),
-    "cpu": PretrainConfig(model="tiny", corpus="cpu", steps=700, batch_size=32, seq_len=256, warmup=50),
+    "cpu": PretrainConfig(model="tiny", corpus="cpu", steps=700, batch_size=32, seq_len=256, warmup=50, precision="bf16"),
     "gpu": PretrainConfig(model="medium", corpus="gpu", steps=6000, batch_size=64, seq_len=512, lr=1.5e-3, warmup=300),
 }
 
@@ -172,7 +176,7 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         x, y = get_batch(data, cfg.batch_size, cfg.seq_len, rng, device)
-        with autocast(device):
+        with autocast(device, cfg.precision):
             logits = model(x)
         loss = torch.nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)

@@ -4,7 +4,9 @@ Algorithm 1's "sample G outputs {o_i} ~ pi_old(. | q) for each question q" is th
 RL. This file does it the way serious engines do (nanochat's engine, vLLM), in plain torch:
 
 1. left-pad the prompts of different lengths into one batch [B, P] and run it ONCE (prefill);
-2. copy each prompt's KV cache to its G rows (batch B -> B * G), no recomputation;
+2. share each prompt's KV cache with its G rows (batch B -> B * G), no recomputation and no copy:
+   a row attends to its prompt's keys, read once per prompt, and to its own generated keys
+   (model.SharedPromptCache);
 3. decode one token per step for all live rows, appending keys/values to the cache;
 4. a row stops on a stop token (end of text, `</answer>`) or a stop sequence, or at max_new_tokens;
    finished rows are dropped from the running batch (the cache is compacted) so they stop costing compute.
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from r1mini.common import ConfigError, autocast
-from r1mini.model import KVCache, Transformer
+from r1mini.model import KVCache, SharedPromptCache, Transformer
 
 
 @dataclass
@@ -149,9 +151,9 @@ def generate(
 
     with autocast(device):
         if use_cache:  # prefill each prompt once, then copy its cache to its G rows
-            cache = KVCache(model.cfg, B, ids.shape[1] + T_new, device, next(model.parameters()).dtype)
-            logits = model(ids, mask, cache=cache)[:, -1]  # [B, V]
-            cache.select(rows)
+            prompt_cache = KVCache(model.cfg, B, ids.shape[1], device, next(model.parameters()).dtype)
+            logits = model(ids, mask, cache=prompt_cache)[:, -1]  # [B, V]
+            cache = SharedPromptCache(prompt_cache, G, T_new)  # the G rows of a prompt share its keys/values
             logits = logits[rows]  # [N, V]
         else:  # reference: recompute the whole prefix every step
             seq, seq_mask = ids[rows], mask[rows]

@@ -1,6 +1,7 @@
 """GRPO's equations (1)-(3) against float64 loops written out by hand, and the update's gradient
 against a hand-derived case."""
 
+import copy
 import math
 import statistics
 
@@ -9,7 +10,7 @@ import torch
 
 from r1mini.common import ConfigError
 from r1mini.evaluate import zero_prompt
-from r1mini.grpo import GRPOConfig, GRPOTrainer, completion_logprobs, grpo_loss, group_advantages, kl_k3, token_weights
+from r1mini.grpo import GRPOConfig, GRPOTrainer, completion_logprobs, grpo_loss, group_advantages, kl_k3, sample_rollout, token_weights
 from r1mini.model import ModelConfig, Transformer
 from r1mini.sampler import left_pad
 from r1mini.tasks import generate
@@ -190,3 +191,40 @@ def test_trainer_switches_beta0_mu2_and_reference_resets():
     assert any(not torch.equal(v, base[k]) for k, v in before_third.items())  # the policy moved
     tr.step(problems)  # Algorithm 1's outer iteration: pi_ref <- pi_theta before this step
     assert all(torch.equal(v, before_third[k]) for k, v in tr.ref.state_dict().items())
+
+
+def test_beta0_update_skips_equal_reward_groups_and_matches_the_full_gradient():
+    """beta = 0, mu = 1: the trainer runs only the groups with reward spread (and only up to their longest
+    output). Its gradient must equal the full eq. (1) gradient over every row, computed here row by row in
+    float64: at rho = 1 it is -sum_i A_i / (N |o_i|) sum_t grad log pi(o_it | q, o_i<t)."""
+    torch.manual_seed(0)
+    tok = get_tokenizer()
+    model = Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size)).double()
+    problems = generate("add", 2, n=2, seed=0)
+
+    def reward(o, p):  # question 0: every output gets 1 (no spread); question 1: parity of the length
+        r = 1.0 if p is problems[0] else float(len(o) % 2)
+        return r, {"r": r}
+
+    cfg = GRPOConfig(beta=0.0, G=4, max_new_tokens=10, grad_clip=1e9)
+    ref_model = copy.deepcopy(model)
+    ro = sample_rollout(ref_model, tok, problems, zero_prompt, reward, cfg, seed=cfg.seed * 1_000_003)  # the trainer's first draw
+    tr = GRPOTrainer(model, tok, zero_prompt, reward, cfg)
+    stats = tr.step(problems)
+    assert stats["trained_rows"] == 0.5 and stats["zero_spread"] == 0.5
+
+    prompts = [tok.encode(zero_prompt(p), allow_special=True) for p in problems]
+    loss, N = 0.0, 2 * cfg.G
+    for b in range(2):
+        r = ro.rewards[b].tolist()
+        mean, std = statistics.mean(r), statistics.stdev(r)
+        for g in range(cfg.G):
+            i = b * cfg.G + g
+            A = 0.0 if std == 0 else (r[g] - mean) / std  # eq. (3)
+            o = ro.tokens[i][ro.mask[i]].tolist()
+            logits = ref_model(torch.tensor([prompts[b] + o]))[0]
+            logp = torch.log_softmax(logits, -1)[len(prompts[b]) - 1 : -1].gather(-1, torch.tensor(o)[:, None]).sum()
+            loss = loss - A * logp / (N * len(o))
+    loss.backward()
+    for (name, p), q in zip(model.named_parameters(), ref_model.parameters()):  # RMSNorm runs in float32 in both
+        assert (p.grad - q.grad).abs().max() <= 1e-6 * q.grad.abs().max(), name

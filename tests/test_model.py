@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from r1mini.common import ConfigError
-from r1mini.model import KVCache, ModelConfig, Transformer
+from r1mini.model import KVCache, ModelConfig, SharedPromptCache, Transformer
 
 
 def small_model(**kw) -> Transformer:
@@ -101,6 +101,30 @@ def test_kv_cache_incremental_equals_full_forward():
     real = mask.bool()
     assert torch.allclose(inc[real], full[real], atol=1e-5)
     assert cache.n_valid.tolist() == [6, 8] and cache.length == 8
+
+
+def test_shared_prompt_cache_equals_each_sequence_run_alone():
+    """G = 3 different continuations per left-padded prompt, decoded one token at a time through the
+    shared-prompt cache (rows dropped half way), against each prompt + continuation run alone."""
+    m = small_model()
+    prompts = [[4, 5, 6, 7, 8], [9, 10]]
+    G, T = 3, 6
+    ids = torch.tensor([prompts[0], [0, 0, 0] + prompts[1]])
+    mask = torch.tensor([[1] * 5, [0, 0, 0, 1, 1]])
+    cont = torch.randint(1, 61, (2 * G, T), generator=torch.Generator().manual_seed(0))
+    prompt = KVCache(m.cfg, 2, 5, "cpu")
+    m(ids, mask, cache=prompt)
+    cache = SharedPromptCache(prompt, G, T)
+    live = torch.arange(2 * G)
+    for t in range(T):
+        if t == 3:  # rows 1 and 4 finish: the cache keeps the others
+            keep = torch.tensor([0, 2, 3, 5])
+            live, _ = live[keep], cache.select(keep)
+        logits = m(cont[live, t : t + 1], cache=cache)[:, 0]  # [n, V]
+        for r, row in enumerate(live.tolist()):
+            alone = m(torch.tensor([prompts[row // G] + cont[row, : t + 1].tolist()]))[0, -1]
+            assert torch.allclose(logits[r], alone, atol=1e-5), (t, row)
+    assert cache.length == T
 
 
 def test_prefix_cache_matches_full_sequence_values_and_gradients():
