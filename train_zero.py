@@ -89,7 +89,7 @@ ZERO_PRESETS = {
     ),
     # 2 cores: beta = 0 (no pi_ref forward, and groups of equal rewards skip the update: see r1mini/grpo.py)
     # and a bf16 update on a CPU with native bf16 make a step ~1.3 s; the held-out gain comes in the first 75 steps
-    "cpu": ZeroConfig(grpo=GRPOConfig(steps=150, lr=1e-4, beta=0.0, precision="bf16")),
+    "cpu": ZeroConfig(grpo=GRPOConfig(steps=100, lr=1e-4, beta=0.0, precision="bf16")),
     "gpu": ZeroConfig(
         base="gpu", mix="gpu", eval_every=50, curve_n=128, curve_k=8, final_n=256, final_k=16,
         grpo=GRPOConfig(steps=1000, questions=64, G=16, lr=5e-5, max_new_tokens=256),
