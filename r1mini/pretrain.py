@@ -74,7 +74,7 @@ class PretrainConfig:
 
 
 PRETRAIN_PRESETS = {
-    "smoke": PretrainConfig(model="nano", corpus="smoke", n_docs=10_000, steps=500, batch_size=16, seq_len=128, warmup=50),
+    "smoke": PretrainConfig(model="nano", corpus="smoke", n_docs=10_000, steps=300, batch_size=16, seq_len=128, warmup=50),
     "cpu": PretrainConfig(model="tiny", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50, precision="bf16"),
     "gpu": PretrainConfig(model="medium", corpus="gpu", steps=6000, batch_size=64, seq_len=512, lr=1.5e-3, warmup=300),
 }
