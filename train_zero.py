@@ -1,6 +1,6 @@
 """DeepSeek-R1-Zero (sections 2.2.1-2.2.4): pure RL on the base model, no SFT.
 
-    python train_zero.py                  # picks the `gpu` preset on a GPU, else `cpu` (~19 min on 2 cores)
+    python train_zero.py                  # picks the `gpu` preset on a GPU, else `cpu` (~10 min on 2 cores)
     python train_zero.py --preset smoke   # ~20 s on a CPU; CI runs it as a test
     python train_zero.py --resume runs/zero/cpu-20261122-231500   # continue a killed run
 

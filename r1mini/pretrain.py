@@ -6,7 +6,7 @@ base. Ours is a small Llama (r1mini/model.py) trained by next-token prediction o
 shapes). Plain nanoGPT-style loop: random windows of a packed token stream, AdamW, warmup + cosine decay,
 gradient clipping, bf16 autocast on a GPU, a tqdm bar with loss and tokens/s.
 
-    python -m r1mini.pretrain --preset cpu        # ~7.5 minutes on 2 CPU cores -> runs/base/cpu-<hash>/
+    python -m r1mini.pretrain --preset cpu        # ~7 minutes on 2 CPU cores (bf16) -> runs/base/cpu-<hash>/
     python -m r1mini.pretrain --preset smoke      # < 1 minute, for tests
 
 Writes `model.pt` (atomically) and `config.json` (the resolved config) into the run folder. The folder

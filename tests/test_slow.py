@@ -1,5 +1,7 @@
 """Slow end-to-end checks, run with `pytest -m slow` (not in CI): the default CPU run of train_zero.py from
-scratch, base pretraining included, must do what README.md reports it does (about 19 minutes on 2 cores)."""
+scratch, base pretraining included, must do what README.md reports it does (about 10 minutes on 2 cores).
+The thresholds are the issue's goals less a margin for run-to-run noise (about 5 points): the measured run
+went 0.318 -> 0.862."""
 
 import json
 import os
@@ -21,7 +23,8 @@ def test_default_cpu_run_learns(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads(summary.read_text())
     before, after = s["before"]["heldout"], s["after"]["heldout"]
-    assert after["pass@1"] >= before["pass@1"] + 0.25, (before, after)  # held-out pass@1 (k=8, T=0.6)
+    assert after["pass@1"] >= before["pass@1"] + 0.35, (before, after)  # held-out pass@1 (k=8, T=0.6)
+    assert after["pass@1"] >= 0.70, after
     assert after["length"] > before["length"]  # Fig. 3: responses grow
     assert after["format"] >= 0.95
     curve = s["curve"]
