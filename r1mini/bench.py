@@ -6,6 +6,8 @@ with gradients (eq. 1). This measures, side by side in one run, on one machine:
 - sampler_kv_speedup: r1mini.sampler.generate with the KV cache vs recomputing the whole prefix at
   every step (use_cache=False); same model, seed and prompts (~100 tokens, like an R1-Zero prompt),
   no stop tokens, so both run every step. sampler_tok_s = new tokens per second with the cache.
+- sampler_shared_prompt_speedup: the same cached sampling with the G rows of a prompt reading its
+  keys/values from one copy (model.SharedPromptCache) vs a copy per row (share_prompt=False).
 - logprob_peak_mem_ratio_{chunked,fused}, logprob_time_ratio_{chunked,fused}: forward + backward of
   a masked mean of log-probs, starting from hidden states h [1, N, D] and the lm_head weight W [V, D]
   (the naive and chunked kernels compute logits = h @ W^T themselves), each kernel against the naive
@@ -144,8 +146,8 @@ def bench_sampler(model: Transformer, prompts: list[list[int]], G: int, new_toke
     cfg = SamplingConfig(max_new_tokens=new_tokens)  # no stop tokens: every row runs every step
     generate(model, prompts[:1], SamplingConfig(max_new_tokens=2), seed=seed)  # warm-up
     out = {"rows": len(prompts) * G, "new_tokens": new_tokens}
-    for name, use_cache, n in (("cached", True, 3 * repeats), ("recomputed", False, 1)):
-        run = lambda: generate(model, prompts, cfg, n_samples=G, seed=seed, use_cache=use_cache)  # noqa: E731
+    for name, use_cache, share, n in (("cached", True, True, 3 * repeats), ("copied", True, False, 3 * repeats), ("recomputed", False, True, 1)):
+        run = lambda: generate(model, prompts, cfg, n_samples=G, seed=seed, use_cache=use_cache, share_prompt=share)  # noqa: E731
         out[f"{name}_s"], samples = best_seconds(run, device, n)
         out["tokens_total"] = int(samples.mask.sum())
         out[f"{name}_tok_s"] = out["tokens_total"] / out[f"{name}_s"]
@@ -322,6 +324,7 @@ def run(cfg: BenchConfig, device: torch.device) -> dict:
     figures = {
         "sampler_kv_speedup": s["cached_tok_s"] / s["recomputed_tok_s"],
         "sampler_tok_s": s["cached_tok_s"],
+        "sampler_shared_prompt_speedup": s["cached_tok_s"] / s["copied_tok_s"],
         "prefix_cache_speedup": pc["full_s"] / pc["shared_s"],
     }
     for k in ("chunked", "fused"):
@@ -346,6 +349,8 @@ def format_table(report: dict) -> str:
         ("sampler_kv_speedup", f"{f['sampler_kv_speedup']:.1f}x",
          f"{s['rows']} rows x {s['new_tokens']} tokens: {s['cached_tok_s']:.0f} vs {s['recomputed_tok_s']:.0f} tok/s"),
         ("sampler_tok_s", f"{f['sampler_tok_s']:.0f}", "new tokens/s with the KV cache"),
+        ("sampler_shared_prompt_speedup", f"{f['sampler_shared_prompt_speedup']:.2f}x",
+         f"{s['cached_tok_s']:.0f} tok/s shared prompt cache vs {s['copied_tok_s']:.0f} copied to the G rows"),
         ("prefix_cache_speedup", f"{f['prefix_cache_speedup']:.2f}x",
          f"fwd+bwd {pc['rows']} rows: {pc['full_s']:.3f} s full vs {pc['shared_s']:.3f} s shared prompt"),
     ]

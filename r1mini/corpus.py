@@ -77,7 +77,7 @@ WORDS = {
         "cols": ("ones", "tens", "hundreds", "thousands", "ten thousands", "hundred thousands"),
         ":": ": ", ",": ", ", ".": ".", "so": "so", "So": "So",
         "write": "write", "carry": "carry", "borrow": "borrow 1", "now": "now",
-        "recheck": "Wait, let me recheck: {lhs} = {v}, not {bad}.",
+        "recheck": "Wait, let me recheck: {lhs} = {v}, not {bad}.", "confirm": "Wait, let me recheck: {lhs} = {v}. Right.",
         "sub": "Subtract", "add": "Add", "div": "Divide by",
         "try": "Try", "miss": "{v} is not {t}.", "works": "It works: ",
         "answer": "The answer is {a}.",
@@ -86,7 +86,7 @@ WORDS = {
         "cols": ("个位", "十位", "百位", "千位", "万位", "十万位"),
         ":": "：", ",": "，", ".": "。", "so": "所以", "So": "所以",
         "write": "写", "carry": "进", "borrow": "借 1", "now": "变成",
-        "recheck": "等等，让我再检查一下：{lhs} = {v}，不是 {bad}。",
+        "recheck": "等等，让我再检查一下：{lhs} = {v}，不是 {bad}。", "confirm": "等等，让我再检查一下：{lhs} = {v}，没错。",
         "sub": "两边减去", "add": "两边加上", "div": "两边除以",
         "try": "试试", "miss": "{v} 不是 {t}。", "works": "成功：",
         "answer": "答案是 {a}。",
@@ -102,10 +102,12 @@ class _Writer:
     """The text of one worked solution. A *step* is one computation `lhs = value` that the caller writes
     with render(v). At most one slippable step (number slip_at) gets a wrong value v; the rest of the
     solution goes on from v (a wrong answer), or, with reflect, rechecks it at once and redoes the step.
-    From step number switch_at on, the words are those of the other language."""
+    Slippable step number verify_at is rechecked and confirmed right. From step number switch_at on, the
+    words are those of the other language."""
 
-    def __init__(self, lang: str, rng: random.Random, slip_at: int = -1, reflect: bool = False, switch_at: int = -1):
+    def __init__(self, lang: str, rng: random.Random, slip_at: int = -1, reflect: bool = False, switch_at: int = -1, verify_at: int = -1):
         self.lang, self.rng, self.slip_at, self.reflect, self.switch_at = lang, rng, slip_at, reflect, switch_at
+        self.verify_at = verify_at
         self.parts: list[str] = []
         self.steps = self.slippable = 0
 
@@ -119,12 +121,15 @@ class _Writer:
 
     def step(self, lhs: str, value: int, render: Callable[[int], str], delta: int = 1, lo: int | None = None, hi: int | None = None, slip: bool = True) -> int:
         """Write render(v) for v = value (or, at the slip, value +- delta within [lo, hi]); return v."""
-        v = value
+        v, verify = value, False
         if slip:
             if self.slippable == self.slip_at:
                 v = self.rng.choice([x for x in (value - delta, value + delta) if (lo is None or x >= lo) and (hi is None or x <= hi)])
+            verify = self.slippable == self.verify_at
             self.slippable += 1
         self.say(render(v))
+        if verify:
+            self.say(self.t["confirm"].format(lhs=lhs, v=value))
         if v != value and self.reflect:
             self.say(self.t["recheck"].format(lhs=lhs, v=value, bad=v))
             self.say(render(value))
@@ -361,33 +366,38 @@ def _countdown_solution(p: Problem, lang: str, rng: random.Random, wrong: bool, 
     raise AssertionError("unreachable: the last try is the answer")
 
 
-def worked_solution(problem: Problem, lang: str, rng: random.Random, wrong: bool = False, reflect: bool = False, switch: bool = False) -> tuple[str, str]:
+def worked_solution(
+    problem: Problem, lang: str, rng: random.Random, wrong: bool = False, reflect: bool = False, switch: bool = False, verify: bool = False
+) -> tuple[str, str]:
     """(steps text, final answer) of a step-by-step solution in `lang` ("en" or "zh").
 
     wrong: one step goes wrong and the error carries through to a wrong final answer.
     reflect: one step goes wrong, is rechecked ("Wait, let me recheck: ...") and corrected: a right answer.
+    verify: one right step is rechecked and confirmed ("Wait, let me recheck: 7 + 8 = 15. Right.").
     switch: the language changes to the other one at a random step.
-    For countdown the final answer is the expression ("7 * 3 + 5"), which is what the reward checks."""
+    For countdown the final answer is the expression ("7 * 3 + 5"), which is what the reward checks
+    (countdown's search already checks every try, so it takes no verify)."""
     if wrong and reflect:
         raise ValueError("wrong and reflect exclude each other (reflect ends right)")
     if problem.family == "countdown":
         return _countdown_solution(problem, lang, rng, wrong, reflect, switch)
     solve = _SOLVERS[problem.family]
-    if not (wrong or reflect or switch):
+    if not (wrong or reflect or switch or verify):
         w = _Writer(lang, rng)
         answer = solve(w, problem)
         return w.text(), answer
     dry = _Writer(lang, rng)  # a first pass counts the steps
     solve(dry, problem)
+    verify_at = rng.randrange(dry.slippable) if verify and dry.slippable else -1
     switch_at = rng.randrange(1, dry.steps + 1) if switch else -1  # at dry.steps only "So ..." switches
     slips = rng.sample(range(dry.slippable), dry.slippable) if wrong or reflect else [-1]
     for slip_at in slips:  # a slip may leave the answer unchanged (times 0): then slip elsewhere
         state = rng.getstate()
-        w = _Writer(lang, rng, slip_at, reflect, switch_at)
+        w = _Writer(lang, rng, slip_at, reflect, switch_at, verify_at)
         answer = solve(w, problem)
         if switch and w.steps < switch_at:  # the slip dropped a step (a lost carry): switch at the last one
             rng.setstate(state)  # replays the same slip, so the same steps
-            w = _Writer(lang, rng, slip_at, reflect, w.steps)
+            w = _Writer(lang, rng, slip_at, reflect, w.steps, verify_at)
             answer = solve(w, problem)
         if not wrong or answer != problem.answer:
             return w.text(), answer
@@ -540,7 +550,7 @@ def _facts_doc(rng: random.Random, zh: bool) -> str:
 # ----------------------------------------------------------------------------- the corpus
 
 KINDS = ("facts", "direct", "worked", "template", "text")
-RATES = ("zh_questions", "direct_wrong", "step_wrong", "reflect", "zh", "switch", "template_worked", "template_chat")
+RATES = ("zh_questions", "direct_wrong", "step_wrong", "reflect", "verify", "zh", "switch", "template_worked", "template_chat")
 
 
 @dataclass
@@ -559,6 +569,7 @@ class CorpusConfig:
     direct_wrong: float = 0.5  # direct answers that are wrong (direct docs, direct template docs)
     step_wrong: float = 0.1  # worked solutions with one wrong step and a wrong answer
     reflect: float = 0.15  # worked solutions with a wrong step that is rechecked and corrected
+    verify: float = 0.0  # worked solutions with a right step that is rechecked and confirmed
     zh: float = 0.2  # Chinese: worked solutions of English questions, facts, non-reasoning text
     switch: float = 0.2  # worked solutions that change language mid-way
     template_worked: float = 0.4  # template documents that think with a worked solution (else direct)
@@ -573,8 +584,8 @@ class CorpusConfig:
                 raise ConfigError(f"{name} = {getattr(self, name)}: a rate must lie in [0, 1]")
         if sum(getattr(self, k) for k in KINDS) <= 0:
             raise ConfigError(f"at least one of the kind shares {', '.join(KINDS)} must be > 0")
-        if self.step_wrong + self.reflect > 1:
-            raise ConfigError(f"step_wrong + reflect = {self.step_wrong + self.reflect} > 1")
+        if self.step_wrong + self.reflect + self.verify > 1:
+            raise ConfigError(f"step_wrong + reflect + verify = {self.step_wrong + self.reflect + self.verify} > 1")
         if self.n_docs < 1:
             raise ConfigError(f"n_docs must be >= 1, got {self.n_docs}")
         get_mix(self.mix)  # raises ConfigError for a bad mix
@@ -597,17 +608,18 @@ class Document:
     kind: str  # one of KINDS
     text: str
     problem: Problem | None = None
-    tags: tuple[str, ...] = ()  # "wrong", "reflect", "zh", "switch"; template: "worked" / "direct", "chat"
+    tags: tuple[str, ...] = ()  # "wrong", "reflect", "verify", "zh", "switch"; template: "worked" / "direct", "chat"
 
 
 def _solution(cfg: CorpusConfig, p: Problem, rng: random.Random) -> tuple[str, str, list[str]]:
     """A worked solution with the config's noise: (steps, final answer, tags)."""
     r = rng.random()
     wrong, reflect = r < cfg.step_wrong, cfg.step_wrong <= r < cfg.step_wrong + cfg.reflect
+    verify = cfg.step_wrong + cfg.reflect <= r < cfg.step_wrong + cfg.reflect + cfg.verify and p.family != "countdown"
     lang = "zh" if p.lang == "zh" or rng.random() < cfg.zh else "en"
     switch = rng.random() < cfg.switch
-    steps, answer = worked_solution(p, lang, rng, wrong, reflect, switch)
-    tags = [tag for tag, on in (("wrong", wrong), ("reflect", reflect), ("zh", lang == "zh"), ("switch", switch)) if on]
+    steps, answer = worked_solution(p, lang, rng, wrong, reflect, switch, verify)
+    tags = [t for t, on in (("wrong", wrong), ("reflect", reflect), ("verify", verify), ("zh", lang == "zh"), ("switch", switch)) if on]
     return steps, answer, tags
 
 

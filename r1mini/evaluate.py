@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, get_device, pick_preset, write_json
-from r1mini.metrics import has_reflection, majority_vote, mixes_languages, pass_at_k
+from r1mini.metrics import corrects_itself, has_reflection, majority_vote, mixes_languages, pass_at_k
 from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
 from r1mini.sampler import SamplingConfig, generate
 from r1mini.template import r1_zero_prompt
@@ -105,13 +105,15 @@ def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prom
         by_family[r["family"]].append(r)
     result["families"] = {f: summarize(rs, cfg.k) for f, rs in sorted(by_family.items())}
     result["examples"] = [{"question": p.question, "answer": p.answer, "response": outs[0][0]} for p, outs in list(zip(problems, sampled))[:8]]
-    # "aha" candidates (Table 3 analog): responses that reflect and still end correct
-    result["aha"] = [
+    # "aha" candidates (Table 3 analog): responses that reflect and still end correct, those whose recheck
+    # changed a value ("..., not 16") first
+    aha = [
         {"question": p.question, "answer": p.answer, "response": text}
         for p, outs, r in zip(problems, sampled, rows)
         for (text, _), ok, refl in zip(outs, r["correct"], r["reflect"])
         if ok and refl
-    ][:5]
+    ]
+    result["aha"] = sorted(aha, key=lambda a: not corrects_itself(a["response"]))[:5]
     return result
 
 

@@ -17,6 +17,8 @@ A library module (no CLI); its checks: `python -m pytest tests/test_metrics.py`.
 
 from __future__ import annotations
 
+import re
+
 from collections import Counter
 from typing import Callable
 
@@ -70,6 +72,15 @@ def has_reflection(text: str) -> bool:
     """2.2.4 (Table 3, the "aha moment"): the response re-examines itself ("Wait, let me recheck", "等等")."""
     low = text.lower()
     return any(p.lower() in low for p in REFLECTION_PHRASES)
+
+
+def corrects_itself(text: str) -> bool:
+    """A reflection that changed a value: "Wait, let me recheck: 7 + 8 = 15, not 16." (not just "... Right.").
+
+    >>> corrects_itself("7 + 8 = 16. Wait, let me recheck: 7 + 8 = 15, not 16."), corrects_itself("等等，让我再检查一下：7 + 8 = 15，没错。")
+    (True, False)
+    """
+    return has_reflection(text) and re.search(r"(, not|，不是) -?\d", text) is not None
 
 
 def mixes_languages(text: str) -> bool:

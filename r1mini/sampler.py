@@ -123,10 +123,13 @@ def generate(
     pad_id: int = 0,
     use_cache: bool = True,
     compact_at: float = 0.25,
+    share_prompt: bool = True,
 ) -> Samples:
     """Sample n_samples (G) completions for each prompt. See the module docstring.
 
     compact_at: drop finished rows from the running batch once they are this share of it (0 = at once).
+    share_prompt: the G rows of a prompt read its keys/values from one copy (SharedPromptCache); False
+    copies them to every row, the usual way (what `python -m r1mini.bench` compares against).
     """
     cfg.validate()
     device = next(model.parameters()).device
@@ -150,11 +153,16 @@ def generate(
     stop_ids = torch.tensor(cfg.stop_ids, dtype=torch.long, device=device)
 
     with autocast(device):
-        if use_cache:  # prefill each prompt once, then copy its cache to its G rows
-            prompt_cache = KVCache(model.cfg, B, ids.shape[1], device, next(model.parameters()).dtype)
+        dtype = next(model.parameters()).dtype
+        if use_cache and share_prompt:  # prefill each prompt once; its G rows share its keys/values
+            prompt_cache = KVCache(model.cfg, B, ids.shape[1], device, dtype)
             logits = model(ids, mask, cache=prompt_cache)[:, -1]  # [B, V]
-            cache = SharedPromptCache(prompt_cache, G, T_new)  # the G rows of a prompt share its keys/values
+            cache = SharedPromptCache(prompt_cache, G, T_new)
             logits = logits[rows]  # [N, V]
+        elif use_cache:  # prefill each prompt once, then copy its keys/values to its G rows
+            cache = KVCache(model.cfg, B, ids.shape[1] + T_new, device, dtype)
+            logits = model(ids, mask, cache=cache)[:, -1][rows]  # [N, V]
+            cache.select(rows)
         else:  # reference: recompute the whole prefix every step
             seq, seq_mask = ids[rows], mask[rows]
             logits = model(seq, seq_mask)[:, -1]

@@ -15,7 +15,7 @@ from r1mini.model import ModelConfig, Transformer
 TOY = ["--device", "cpu", "--model", "nano", "--prompts", "2", "--G", "2", "--prompt-len", "10", "--new-tokens", "6",
        "--lp-tokens", "256", "--vocab", "8192", "--repeats", "1"]  # fmt: skip
 FIGURES = {
-    "sampler_kv_speedup", "sampler_tok_s", "prefix_cache_speedup", "logprob_peak_mem_ratio_chunked",
+    "sampler_kv_speedup", "sampler_tok_s", "sampler_shared_prompt_speedup", "prefix_cache_speedup", "logprob_peak_mem_ratio_chunked",
     "logprob_peak_mem_ratio_fused", "logprob_time_ratio_chunked", "logprob_time_ratio_fused",
 }  # fmt: skip
 
@@ -56,6 +56,7 @@ def test_figures_are_the_quotients_of_the_raw_numbers(report):
     assert s["rows"] == 2 * 2 and s["tokens_total"] == 4 * 6  # no stop tokens: every row ran every step
     assert math.isclose(f["sampler_tok_s"], s["tokens_total"] / s["cached_s"])
     assert math.isclose(f["sampler_kv_speedup"], s["recomputed_s"] / s["cached_s"])
+    assert math.isclose(f["sampler_shared_prompt_speedup"], s["copied_s"] / s["cached_s"])
     assert math.isclose(f["prefix_cache_speedup"], pc["full_s"] / pc["shared_s"])
     for k in ("chunked", "fused"):
         assert math.isclose(f[f"logprob_peak_mem_ratio_{k}"], lp[k]["peak_bytes"] / lp["naive"]["peak_bytes"])

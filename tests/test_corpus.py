@@ -110,6 +110,26 @@ def test_wrong_solutions_end_wrong_and_reflections_end_right(family):
         worked_solution(generate(family, 2, 1, seed=0)[0], "en", rng, wrong=True, reflect=True)
 
 
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "countdown"])
+def test_verified_solutions_confirm_a_true_step_and_end_right(family):
+    rng = random.Random(3)
+    n = checked = 0
+    for level in LEVELS:
+        for lang in ("en", "zh"):
+            phrase = RECHECK[lang == "zh"]
+            for p in generate(family, level, 30, seed=5, lang=lang):
+                steps, answer = worked_solution(p, lang, rng, verify=True)
+                assert final_ok(p, answer), (p, steps, answer)
+                assert all(ok for _, ok in equations(steps)), steps  # no step is wrong
+                assert steps.count(phrase) <= 1, steps
+                n += 1
+                if phrase in steps:  # a solution with no step to recheck has no recheck
+                    assert ("Right." if lang == "en" else "没错") in steps, steps
+                    assert equations(steps.split(phrase, 1)[1][1:])[0][1], steps  # the confirmed equation is true
+                    checked += 1
+    assert checked >= 0.9 * n, (checked, n)
+
+
 def test_switch_mixes_both_languages():
     rng = random.Random(2)
     for family in FAMILIES:
@@ -189,6 +209,7 @@ def test_kind_and_noise_shares_match_the_config(cpu_docs):
     assert abs(share("direct", "wrong") - cfg.direct_wrong) < 0.03
     assert abs(share("worked", "wrong") - cfg.step_wrong) < 0.02
     assert abs(share("worked", "reflect") - cfg.reflect) < 0.02
+    assert abs(share("worked", "verify") - cfg.verify) < 0.02  # (the cpu mix has no countdown, which takes no verify)
     assert abs(share("worked", "switch") - cfg.switch) < 0.02
     assert abs(share("template", "worked") - cfg.template_worked) < 0.03
     assert abs(share("template", "chat") - cfg.template_chat) < 0.03
@@ -198,7 +219,7 @@ def test_kind_and_noise_shares_match_the_config(cpu_docs):
 
 def test_documents_read_as_their_tags_say(cpu_docs):
     for d in cpu_docs:
-        assert any(r in d.text for r in RECHECK) == ("reflect" in d.tags), d
+        assert any(r in d.text for r in RECHECK) == ("reflect" in d.tags or "verify" in d.tags), d
         if "zh" in d.tags or "switch" in d.tags:
             assert has_chinese(d.text)
         if d.kind != "template" or "chat" in d.tags:

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from r1mini.metrics import cons_at_k, has_reflection, majority_vote, mixes_languages, pass_at_1, pass_at_k
+from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, majority_vote, mixes_languages, pass_at_1, pass_at_k
 
 
 def test_pass_at_k_brute_force():
@@ -119,3 +119,18 @@ def test_has_reflection(text, expected):
 )
 def test_mixes_languages(text, expected):
     assert mixes_languages(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ones: 7 + 8 = 16, write 6 carry 1. Wait, let me recheck: 7 + 8 = 15, not 16. ones: 7 + 8 = 15", True),
+        ("个位：7 + 8 = 16。等等，让我再检查一下：7 + 8 = 15，不是 16。", True),
+        ("ones: 7 + 8 = 15. Wait, let me recheck: 7 + 8 = 15. Right.", False),  # a confirmation changes nothing
+        ("7 + 8 is 15, not 16.", False),  # a correction without a reflection phrase
+        ("Wait, let me recheck: x = 3, not -4.", True),
+        ("", False),
+    ],
+)
+def test_corrects_itself(text, expected):
+    assert corrects_itself(text) is expected

@@ -42,11 +42,11 @@ def greedy_by_hand(model, prompt, n, stop):
     return out
 
 
-@pytest.mark.parametrize("compact_at", [0.0, 0.5, 1.0])
-def test_greedy_cached_equals_recompute_on_left_padded_batch(model, compact_at):
+@pytest.mark.parametrize("compact_at, share_prompt", [(0.0, True), (0.5, True), (1.0, True), (0.0, False), (0.5, False)])
+def test_greedy_cached_equals_recompute_on_left_padded_batch(model, compact_at, share_prompt):
     stop = (3, 7)
     cfg = SamplingConfig(max_new_tokens=20, temperature=0, stop_ids=stop)
-    cached = generate(model, PROMPTS, cfg, n_samples=2, compact_at=compact_at)
+    cached = generate(model, PROMPTS, cfg, n_samples=2, compact_at=compact_at, share_prompt=share_prompt)
     recomputed = generate(model, PROMPTS, cfg, n_samples=2, use_cache=False)
     assert torch.equal(cached.tokens, recomputed.tokens)
     assert torch.equal(cached.mask, recomputed.mask)
