@@ -55,12 +55,16 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+
+
 def autocast(device: torch.device, precision: str = "auto"):
     """The mixed-precision context for a forward pass. "auto": bf16 autocast on a GPU, float32 on a CPU (exact,
     and faster for small decode steps); "bf16": bf16 also on a CPU that has native bf16 (else float32, quietly);
     "fp32": never. Weights, optimizer state and the loss stay float32 in every case."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_precision(precision)
     if precision != "fp32" and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     if precision == "bf16" and device.type == "cpu" and cpu_has_bf16():

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import torch
 
-from r1mini.common import PRECISIONS, ConfigError, autocast
+from r1mini.common import ConfigError, autocast, check_precision
 from r1mini.logprobs import fused_token_logprobs
 from r1mini.sampler import SamplingConfig, generate, left_pad
 
@@ -78,8 +78,7 @@ class GRPOConfig:
             raise ConfigError("mu and questions must be >= 1 and steps >= 0")
         if not 0 < self.epsilon < 1 or self.beta < 0 or self.lr <= 0 or self.temperature <= 0:
             raise ConfigError("need 0 < epsilon < 1, beta >= 0, lr > 0, temperature > 0")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check_precision(self.precision)
 
 
 # ----------------------------------------------------------------------------- the equations

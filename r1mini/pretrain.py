@@ -30,11 +30,11 @@ import torch
 from tqdm import tqdm
 
 from r1mini.common import (
-    PRECISIONS,
     ConfigError,
     add_config_args,
     atomic_save,
     autocast,
+    check_precision,
     cli_main,
     config_from_args,
     get_device,
@@ -69,8 +69,7 @@ class PretrainConfig:
                 raise ConfigError(f"pretrain {name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.lr < 1:
             raise ConfigError(f"pretrain lr must be in (0, 1), got {self.lr}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"pretrain precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check_precision(self.precision)
 
 
 PRETRAIN_PRESETS = {
