@@ -60,7 +60,7 @@ class PretrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (~1.5x faster here); see common.autocast
+    precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (1.24x faster here, docs/results.md); see common.autocast
     out_root: str = "runs/base"
 
     def validate(self) -> None:
