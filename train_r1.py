@@ -1,20 +1,583 @@
-"""DeepSeek-R1 (section 2.3): cold start, reasoning RL with language consistency, rejection sampling + SFT,
-RL for all scenarios. NOT BUILT YET.
+"""DeepSeek-R1 (section 2.3, numbered as in arXiv v1): the four stages after R1-Zero, end to end.
 
-The four stages are planned (docs/paper_map.md lists the files they will live in); what exists today is
-R1-Zero (train_zero.py), whose pieces the R1 stages reuse: the GRPO trainer (r1mini/grpo.py), the
-language-consistency reward (r1mini/rewards.py, section 2.3.2) and R1's output format
-`|special_token|<reasoning_process>|special_token|<summary>` (r1mini/template.py).
+    python train_r1.py                          # the cpu preset (~20 min on 2 cores with the cpu base cached)
+    python train_r1.py --preset smoke           # tiny, < 1 minute; CI runs it as a test
+    python train_r1.py --stages reasoning_rl,r1 --out runs/r1/cpu-...   # re-run some stages of a run
+    python train_r1.py --resume runs/r1/cpu-20261201-140000                # continue a killed run
 
-    python train_r1.py      # says what is missing and exits with code 2
+The stages, in the paper's order, each one a function below and a folder in the run:
+    r1_zero             2.2      R1-Zero: pure GRPO on the base (train_zero.py's recipe), the row to beat
+    cold_start          2.3.1    a few thousand readable long CoTs (|special_token|reasoning|special_token|summary):
+                                 task-generator solutions with verification + correct R1-Zero outputs made readable;
+                                 SFT of the BASE on them (r1mini/cold_start.py, r1mini/sft.py)
+    reasoning_rl        2.3.2    GRPO from the cold-start model on English and Chinese questions;
+                                 reward = accuracy + language consistency, summed (r1mini/grpo.py, rewards.py)
+    no_language_reward  2.3.2    the paper's ablation: the same stage without the language reward
+    rejection_sft       2.3.3    sample the stage-2 model, keep correct and clean responses (r1mini/rejection.py),
+                                 add non-reasoning data (r1mini/general.py), fine-tune the BASE 2 epochs on the union;
+                                 writes sft_data.jsonl (what distill.py trains students on: the paper's 800k)
+    r1                  2.3.4    learned reward models (Bradley-Terry, r1mini/reward_model.py) for general prompts
+                                 (helpfulness on the summary, harmlessness on the whole response) beside the rules
+                                 for reasoning; a second GRPO stage over both. The gold annotator (general.py) only
+                                 labels the pairs and evaluates; it is logged beside the learned reward.
+
+Every stage writes model.pt, its metrics and eval.json into its folder; done.json marks it finished, so
+`--resume` skips finished stages (an RL stage also resumes mid-way from its ckpt.pt). The run ends with
+report.md: the developmental-stage table (Table 4 analog) and example responses per stage.
 """
 
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import random
 import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from r1mini.common import (
+    ConfigError,
+    add_config_args,
+    atomic_save,
+    atomic_write_bytes,
+    cli_main,
+    config_from_args,
+    get_device,
+    load_checkpoint,
+    pick_preset,
+    rng_state,
+    set_rng_state,
+    set_seed,
+    write_json,
+)
+from r1mini.evaluate import EvalConfig, complete, eval_sets, evaluate_general, evaluate_problems, r1_prompt_of, zero_prompt
+from r1mini.grpo import GRPOConfig, GRPOTrainer
+from r1mini.model import load_model, model_state
+from r1mini.pretrain import ensure_base
+from r1mini.rewards import total_reward
+from r1mini.tasks import TASK_MIXES, TaskMix, get_mix, heldout
+from r1mini.template import parse_r1_completion
+from r1mini.tokenizer import get_tokenizer
+
+STAGES = ("r1_zero", "cold_start", "reasoning_rl", "no_language_reward", "rejection_sft", "r1")
+ROWS = ("base",) + STAGES
+NEEDS = {  # the checkpoint each stage starts from (besides the base)
+    "r1_zero": None, "cold_start": "r1_zero", "reasoning_rl": "cold_start", "no_language_reward": "cold_start",
+    "rejection_sft": "reasoning_rl", "r1": "rejection_sft",
+}  # fmt: skip
+
+
+@dataclass
+class R1Config:
+    base: str = "cpu"  # pretrain preset of the base model (cached under base_root), the DeepSeek-V3-Base stand-in
+    base_root: str = "runs/base"  # where cached base models live
+    zero_preset: str = "cpu"  # train_zero.py preset for the R1-Zero row
+    zero_ckpt: str = ""  # an R1-Zero model.pt to reuse instead of training one ("" = train it in this run)
+    mix: str = "cpu"  # task mix of the reasoning prompts (r1mini/tasks.py)
+    zh: float = 0.5  # share of Chinese questions in the reasoning prompts of stages 2.3.1-2.3.4
+    sft: str = "cpu"  # SFT preset (r1mini/sft.py) of 2.3.1 and 2.3.3
+    # 2.3.1 cold start
+    cold_generator: int = 2000  # cold-start examples written by the task generators
+    cold_zero_problems: int = 512  # train questions R1-Zero answers for the cold-start set
+    cold_zero_k: int = 2  # R1-Zero samples per such question
+    cold_epochs: int = 2  # SFT epochs on the cold-start set
+    # 2.3.2 reasoning-oriented RL
+    reasoning_steps: int = 80  # GRPO steps of 2.3.2 (and of its ablation)
+    language_weight: float = 1.0  # weight of the language-consistency reward, summed with accuracy (2.3.2)
+    ablation: bool = True  # also run 2.3.2 without the language reward (the paper's ablation row)
+    # 2.3.3 rejection sampling and SFT
+    rs_problems: int = 800  # train questions sampled from the stage-2 model
+    rs_k: int = 4  # responses sampled per question
+    rs_max_tokens: int = 140  # longer responses are dropped as overlong
+    general_sft: int = 1500  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation)
+    sft_epochs: int = 2  # the paper: 2 epochs on the union, starting from the base
+    # 2.3.4 RL for all scenarios
+    rm: str = "cpu"  # reward-model preset (r1mini/reward_model.py)
+    rm_prompts: int = 500  # general train prompts whose sampled responses become preference pairs
+    rm_k: int = 4  # responses sampled per such prompt (labelled pairs: the annotator's preferences between them)
+    rm_written: int = 2  # written responses of varied quality per train prompt added to the pairs (0 = sampled only)
+    all_steps: int = 60  # GRPO steps of 2.3.4
+    general_share: float = 0.5  # share of general prompts among each step's questions in 2.3.4
+    # evaluation (section 3)
+    final_n: int = 128  # held-out English questions (the R1-Zero held-out set); as many Chinese ones are drawn too
+    final_k: int = 8  # samples per question: pass@1 over k, cons@k
+    general_n: int = 96  # held-out general prompts (helpfulness) and adversarial ones (harmlessness)
+    benchmarks: str = "medium,hard"  # fixed benchmark sets ("" = none)
+    max_new_tokens: int = 160  # response budget of sampling in every R1 stage and in evaluation
+    device: str = "auto"  # cuda, then mps, then cpu
+    seed: int = 0  # every stage seeds from it
+    rl: GRPOConfig = field(default_factory=lambda: GRPOConfig(lr=1e-4, beta=0.0, precision="bf16"))  # GRPO settings of 2.3.2 and 2.3.4 (steps set per stage)
+
+    def validate(self) -> None:
+        get_mix(self.mix)
+        for name in ("zh", "general_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
+        for name in ("cold_epochs", "rs_k", "rm_k", "final_k", "sft_epochs", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("cold_generator", "cold_zero_problems", "reasoning_steps", "rs_problems", "general_sft", "rm_prompts", "all_steps", "final_n", "general_n"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        self.rl.validate()
+
+
+R1_PRESETS = {
+    "smoke": R1Config(
+        base="smoke", zero_preset="smoke", mix="smoke", sft="smoke", rm="smoke",
+        cold_generator=200, cold_zero_problems=16, cold_zero_k=2, cold_epochs=1, reasoning_steps=6,
+        rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_prompts=24, rm_k=2, all_steps=4,
+        final_n=12, final_k=2, general_n=8, benchmarks="", max_new_tokens=64,
+        rl=GRPOConfig(questions=4, G=4, lr=3e-4, beta=0.0),
+    ),
+    "cpu": R1Config(),
+    "gpu": R1Config(
+        base="gpu", zero_preset="gpu", mix="gpu", sft="cpu", rm="cpu", cold_generator=8000, cold_zero_problems=2048,
+        reasoning_steps=400, rs_problems=8000, general_sft=6000, rm_prompts=3000, all_steps=300, final_n=256,
+        final_k=16, general_n=256, max_new_tokens=320, rl=GRPOConfig(questions=64, G=16, lr=5e-5, beta=0.0),
+    ),
+}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- the run's context
+
+
+@dataclass
+class Run:
+    """What every stage needs: the config, the run folder, the tokenizer, the device, the base checkpoint."""
+
+    cfg: R1Config
+    dir: Path
+    tok: object
+    device: torch.device
+    base_path: Path
+    quiet: bool = False
+
+    def stage_dir(self, stage: str) -> Path:
+        d = self.dir / stage
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def model_path(self, stage: str) -> Path:
+        if stage == "base":
+            return self.base_path
+        if stage == "r1_zero" and self.cfg.zero_ckpt:
+            return Path(self.cfg.zero_ckpt)
+        return self.dir / stage / "model.pt"
+
+    def load(self, stage: str):
+        path = self.model_path(stage)
+        if not path.is_file():
+            raise ConfigError(f"stage {stage!r} has no checkpoint at {path}: run it first (--stages {stage})")
+        return load_model(path, self.device)[0]
+
+    def log(self, msg: str) -> None:
+        if not self.quiet:
+            tqdm.write(msg)
+
+
+def r1_readable(text: str, problem=None) -> float:
+    """R1's readable format (2.3.1): |special_token|reasoning|special_token|summary."""
+    return float(parse_r1_completion(text) is not None)
+
+
+def reasoning_mix(cfg: R1Config) -> TaskMix:
+    base = get_mix(cfg.mix)
+    return TaskMix(base.parts, cfg.zh)
+
+
+def train_problems(cfg: R1Config, n: int, seed: str) -> list:
+    """n train-split reasoning questions, half-and-half-ish English and Chinese (cfg.zh), fixed by the seed."""
+    return reasoning_mix(cfg).sample(random.Random(f"{cfg.seed}/{seed}"), n, split="train")
+
+
+# ----------------------------------------------------------------------------- evaluation (section 3)
+
+
+def eval_model(run: Run, model, zero: bool) -> dict:
+    """The figures of one row of the stage table. R1-Zero and the base answer under Table 1's template
+    (how R1-Zero is trained and used); every R1 stage under the chat prompt in R1's format."""
+    cfg = run.cfg
+    mix = get_mix(cfg.mix)
+    sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
+    sets["heldout_zh"] = heldout(TaskMix(mix.parts, zh=1.0), cfg.final_n, seed=4321)
+    ecfg = EvalConfig(k=cfg.final_k, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+    prompt_fn, format_fn = (zero_prompt, None) if zero else (r1_prompt_of, r1_readable)
+    kw = {} if format_fn is None else {"format_fn": format_fn}
+    results = {name: evaluate_problems(model, run.tok, probs, ecfg, prompt_fn=prompt_fn, **kw) for name, probs in sets.items()}
+    general = evaluate_general(model, run.tok, cfg.general_n, EvalConfig(k=2, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False), seed=cfg.seed)
+    return {"reasoning": results, "general": general, "template": "table1" if zero else "r1"}
+
+
+def row_figures(ev: dict, k: int) -> dict:
+    """The stage table's columns from one eval.json (shares in [0, 1])."""
+    r = ev["reasoning"]
+    both = [r["heldout"]["all"], r["heldout_zh"]["all"]]
+    get = lambda name, key: r[name]["all"][key] if name in r else None  # noqa: E731 (None: set not evaluated)
+    return {
+        "heldout_pass@1": get("heldout", "pass@1"),
+        "heldout_zh_pass@1": get("heldout_zh", "pass@1"),
+        "medium_pass@1": get("medium", "pass@1"),
+        "hard_pass@1": get("hard", "pass@1"),
+        f"cons@{k}": get("heldout", f"cons@{k}"),
+        "mixing_zh": get("heldout_zh", "mixed_lang"),
+        "mixing_en": get("heldout", "mixed_lang"),
+        "readability": 0.0 if ev["template"] == "table1" else sum(s["format"] for s in both) / 2,
+        "length": sum(s["length"] for s in both) / 2,
+        "helpfulness": ev["general"]["helpfulness"],
+        "harmlessness": ev["general"]["harmlessness"],
+    }
+
+
+def finish_stage(run: Run, stage: str, model, extra: dict, seconds: float) -> dict:
+    """Save the model, evaluate it, write eval.json and (last) done.json."""
+    d = run.stage_dir(stage)
+    if model is not None and not (stage == "r1_zero" and run.cfg.zero_ckpt):
+        atomic_save(model_state(model), d / "model.pt")
+    t0 = time.time()
+    ev = eval_model(run, model, zero=stage in ("base", "r1_zero"))
+    write_json(ev, d / "eval.json")
+    done = {"stage": stage, "seconds": seconds, "eval_seconds": time.time() - t0, **extra, "figures": row_figures(ev, run.cfg.final_k)}
+    write_json(done, d / "done.json")
+    run.log(f"[{stage}] " + ", ".join(f"{k} {v:.3f}" for k, v in done["figures"].items() if isinstance(v, float)))
+    return done
+
+
+# ----------------------------------------------------------------------------- RL (shared by 2.3.2 and 2.3.4)
+
+
+def run_grpo(run: Run, stage: str, policy, reward_fn, problems_for_step, steps: int, desc: str, after_step=None):
+    """GRPO (r1mini/grpo.py) for `steps` steps with a resumable ckpt.pt and a metrics.jsonl in the stage folder."""
+    cfg = dataclasses.replace(run.cfg.rl, steps=steps, max_new_tokens=run.cfg.max_new_tokens, seed=run.cfg.seed)
+    trainer = GRPOTrainer(policy, run.tok, r1_prompt_of, reward_fn, cfg)
+    d = run.stage_dir(stage)
+    ckpt, metrics = d / "ckpt.pt", d / "metrics.jsonl"
+    if ckpt.is_file():
+        ck = load_checkpoint(ckpt, keys=("trainer", "rng"), what="an R1 stage checkpoint")
+        trainer.load_state_dict(ck["trainer"])
+        set_rng_state(ck["rng"])
+        keep = [ln for ln in metrics.read_text().splitlines() if _step_of(ln) <= trainer.step_idx] if metrics.is_file() else []
+        atomic_write_bytes(metrics, "".join(ln + "\n" for ln in keep).encode())
+        run.log(f"[{stage}] resumed at step {trainer.step_idx}")
+    else:
+        metrics.unlink(missing_ok=True)
+    t0 = time.time()
+    bar = tqdm(range(trainer.step_idx, steps), desc=desc, initial=trainer.step_idx, total=steps, disable=run.quiet)
+    for step in bar:
+        stats = trainer.step(problems_for_step(step))
+        stats.pop("_texts")
+        if after_step is not None:
+            stats.update(after_step())
+        with open(metrics, "a") as f:
+            f.write(json.dumps(stats) + "\n")
+        shown = {k: f"{stats[k]:.2f}" for k in ("reward", "reward_accuracy", "reward_language", "gold_helpful", "rm_general") if k in stats}
+        bar.set_postfix(**shown, len=f"{stats['response_len']:.0f}", tok_s=f"{stats['tokens_per_s']:,.0f}")
+        if (step + 1) % 10 == 0 or step + 1 == steps:
+            atomic_save({"trainer": trainer.state_dict(), "rng": rng_state()}, ckpt)
+    return policy, time.time() - t0
+
+
+def _step_of(line: str) -> int:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return 1 << 30  # a half-written line: dropped
+
+
+# ----------------------------------------------------------------------------- the stages
+
+
+def stage_r1_zero(run: Run) -> dict:
+    """2.2: R1-Zero, trained with train_zero.py's recipe (or reused from --zero-ckpt)."""
+    t0 = time.time()
+    if run.cfg.zero_ckpt:
+        return finish_stage(run, "r1_zero", run.load("r1_zero"), {"source": run.cfg.zero_ckpt}, 0.0)
+    from train_zero import ZERO_PRESETS, train as train_zero  # noqa: PLC0415 (a script beside this one)
+
+    zcfg = dataclasses.replace(pick_preset(ZERO_PRESETS, run.cfg.zero_preset, "train_zero preset"), base_root=run.cfg.base_root, device=run.cfg.device)
+    zrun = run.stage_dir("r1_zero") / "zero_run"
+    summary = train_zero(zcfg, zrun, resume=(zrun / "ckpt.pt").is_file(), quiet=True)
+    model = load_model(zrun / "model.pt", run.device)[0]
+    return finish_stage(run, "r1_zero", model, {"zero_run": summary["run"]}, time.time() - t0)
+
+
+def stage_cold_start(run: Run) -> dict:
+    """2.3.1: build the cold-start set and fine-tune the base on it."""
+    from r1mini.cold_start import build_cold_start, sample_zero_outputs
+    from r1mini.sft import SFT_PRESETS, train_sft, write_jsonl
+
+    cfg, t0 = run.cfg, time.time()
+    set_seed(cfg.seed)
+    zero = run.load("r1_zero")
+    outs = sample_zero_outputs(zero, run.tok, train_problems(cfg, cfg.cold_zero_problems, "cold_zero"), cfg.cold_zero_k,
+                               max_new_tokens=cfg.max_new_tokens, temperature=1.0, seed=cfg.seed)
+    examples, counts = build_cold_start(outs, cfg.cold_generator, reasoning_mix(cfg), cfg.seed)
+    d = run.stage_dir("cold_start")
+    write_jsonl(examples, d / "cold_start.jsonl")
+    model = run.load("base")
+    scfg = dataclasses.replace(pick_preset(SFT_PRESETS, cfg.sft, "SFT preset"), epochs=cfg.cold_epochs, seed=cfg.seed)
+    stats = train_sft(model, run.tok, examples, scfg, quiet=run.quiet, desc="2.3.1 cold-start SFT")
+    return finish_stage(run, "cold_start", model, {"set": counts, "size": len(examples), "sft": stats}, time.time() - t0)
+
+
+def reasoning_reward(language_weight: float):
+    """2.3.2: accuracy + language consistency, summed (a weight of 0 is the ablation)."""
+    weights = {"accuracy": 1.0, "language": language_weight}
+    return lambda completion, problem: total_reward(completion, problem, weights)
+
+
+def stage_reasoning_rl(run: Run, stage: str = "reasoning_rl") -> dict:
+    """2.3.2: GRPO from the cold-start model on English and Chinese questions."""
+    cfg, t0 = run.cfg, time.time()
+    set_seed(cfg.seed)
+    weight = cfg.language_weight if stage == "reasoning_rl" else 0.0
+    policy = run.load("cold_start")
+    B = cfg.rl.questions
+    mix = reasoning_mix(cfg)
+    problems = lambda step: mix.sample(random.Random(f"{cfg.seed}/reasoning/{step}"), B, split="train")  # noqa: E731
+    policy, rl_s = run_grpo(run, stage, policy, reasoning_reward(weight), problems, cfg.reasoning_steps, f"2.3.2 {stage}")
+    return finish_stage(run, stage, policy, {"language_weight": weight, "rl_seconds": rl_s}, time.time() - t0)
+
+
+def stage_rejection_sft(run: Run) -> dict:
+    """2.3.3: rejection-sample the stage-2 model, add non-reasoning data, SFT the BASE for 2 epochs."""
+    from r1mini.general import general_prompts, sft_examples
+    from r1mini.rejection import rejection_sample
+    from r1mini.sft import SFT_PRESETS, train_sft, write_jsonl
+
+    cfg, t0 = run.cfg, time.time()
+    set_seed(cfg.seed)
+    rl_model = run.load("reasoning_rl")
+    problems = train_problems(cfg, cfg.rs_problems, "rejection")
+    reasoning, drops = rejection_sample(rl_model, run.tok, problems, cfg.rs_k, max_new_tokens=cfg.max_new_tokens, temperature=1.0,
+                                        seed=cfg.seed, max_tokens=cfg.rs_max_tokens)
+    del rl_model
+    general = sft_examples(general_prompts(cfg.general_sft, "train", cfg.seed), random.Random(cfg.seed))
+    data = reasoning + general
+    d = run.stage_dir("rejection_sft")
+    write_jsonl(data, d / "sft_data.jsonl")
+    model = run.load("base")  # the paper fine-tunes DeepSeek-V3-Base, not the RL checkpoint
+    scfg = dataclasses.replace(pick_preset(SFT_PRESETS, cfg.sft, "SFT preset"), epochs=cfg.sft_epochs, seed=cfg.seed)
+    stats = train_sft(model, run.tok, data, scfg, quiet=run.quiet, desc="2.3.3 SFT on the base")
+    counts = {"reasoning": len(reasoning), "general": len(general), "drops": drops}
+    return finish_stage(run, "rejection_sft", model, {"set": counts, "size": len(data), "sft": stats}, time.time() - t0)
+
+
+def _sample_general(model, tok, prompts, k: int, max_new_tokens: int, seed: int) -> list[list[str]]:
+    """k responses per general prompt (temperature 1: the spread the preference pairs need)."""
+    ecfg = EvalConfig(k=k, max_new_tokens=max_new_tokens, seed=seed, greedy=False)
+    return [[text for text, _ in outs] for outs in complete(model, tok, prompts, k, ecfg, temperature=1.0, prompt_fn=r1_prompt_of)]
+
+
+def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
+    """2.3.4: preference pairs from the stage-3 model's responses, labelled by the hidden annotator; one
+    Bradley-Terry reward model for helpfulness (reads the summary) and one for harmlessness (reads all)."""
+    from r1mini.general import ADVERSARIAL_KINDS, general_prompts, gold_harmless, gold_helpfulness, sft_examples
+    from r1mini.reward_model import RM_PRESETS, RewardModel, pair_accuracy, preference_pairs, rm_state, train_reward_model
+
+    cfg = run.cfg
+    rmcfg = dataclasses.replace(pick_preset(RM_PRESETS, cfg.rm, "reward-model preset"), seed=cfg.seed)
+    rms, info = {}, {}
+    for view, gold, what in (("summary", gold_helpfulness, "helpful"), ("whole", gold_harmless, "harmless")):
+        kinds = ADVERSARIAL_KINDS if what == "harmless" else None  # other prompts are (nearly) always harmless: no pairs
+        split_pairs = {}
+        for split in ("train", "test"):
+            n = cfg.rm_prompts if split == "train" else max(8, cfg.rm_prompts // 4)
+            prompts = general_prompts(n, split, cfg.seed, kinds=kinds)
+            responses = _sample_general(policy, run.tok, prompts, cfg.rm_k, cfg.max_new_tokens, cfg.seed + (split == "test"))
+            rng = random.Random(f"{cfg.seed}/{what}/{split}")
+            pairs = [pair for p, rs in zip(prompts, responses) for pair in preference_pairs(r1_prompt_of(p), rs, [gold(p, r) for r in rs], rng=rng)]
+            if split == "train" and cfg.rm_written:  # plus written responses of varied quality (as demonstrations are)
+                written = [[ex.response for ex in sft_examples([p] * cfg.rm_written, rng, "noisy")] for p in prompts]
+                pairs += [pair for p, rs in zip(prompts, written) for pair in preference_pairs(r1_prompt_of(p), rs, [gold(p, r) for r in rs], rng=rng)]
+            split_pairs[split] = pairs
+        rm = RewardModel.from_base(run.base_path).to(run.device)
+        stats = train_reward_model(rm, run.tok, split_pairs["train"], rmcfg, view, quiet=run.quiet)
+        acc = pair_accuracy(rm, run.tok, split_pairs["test"], view) if split_pairs["test"] else float("nan")
+        atomic_save(rm_state(rm), run.stage_dir("r1") / f"rm_{what}.pt")
+        rms[what] = rm
+        info[what] = {"view": view, "train_pairs": len(split_pairs["train"]), "test_pairs": len(split_pairs["test"]), "heldout_pair_accuracy": acc, **stats}
+        run.log(f"[r1] reward model '{what}' ({view}): {len(split_pairs['train'])} pairs, held-out pair accuracy {acc:.3f}")
+    return rms, info
+
+
+def stage_r1(run: Run) -> dict:
+    """2.3.4: RL for all scenarios: rules for reasoning questions, learned reward models for general ones."""
+    from r1mini.general import GeneralPrompt, general_prompts, gold_harmless, gold_helpfulness
+    from r1mini.reward_model import score
+
+    cfg, t0 = run.cfg, time.time()
+    set_seed(cfg.seed)
+    policy = run.load("rejection_sft")
+    rms, rm_info = train_reward_models(run, policy)
+    rules = reasoning_reward(cfg.language_weight)
+    log: list[dict] = []  # the general rows of the current step: learned reward and gold scores
+
+    def reward(completion, item):
+        if isinstance(item, GeneralPrompt):
+            prompt = r1_prompt_of(item)
+            helpful = torch.sigmoid(score(rms["helpful"], run.tok, [prompt], [completion], "summary")).item()
+            harmless = torch.sigmoid(score(rms["harmless"], run.tok, [prompt], [completion], "whole")).item()
+            log.append({"rm": helpful + harmless, "gold_helpful": gold_helpfulness(item, completion), "gold_harmless": gold_harmless(item, completion)})
+            return helpful + harmless, {"rule": 0.0, "rm": helpful + harmless}
+        total, _ = rules(completion, item)
+        return total, {"rule": total, "rm": 0.0}
+
+    def after_step() -> dict:
+        out = {k: sum(x[k] for x in log) / len(log) for k in ("rm", "gold_helpful", "gold_harmless")} if log else {}
+        log.clear()
+        return {"rm_general": out.get("rm", float("nan")), "gold_helpful": out.get("gold_helpful", float("nan")), "gold_harmless": out.get("gold_harmless", float("nan"))}
+
+    B = cfg.rl.questions
+    n_general = round(B * cfg.general_share)
+    mix = reasoning_mix(cfg)
+
+    def problems(step: int) -> list:
+        rng = random.Random(f"{cfg.seed}/all/{step}")
+        general = general_prompts(n_general, "train", seed=cfg.seed * 100_003 + step)
+        return general + mix.sample(rng, B - n_general, split="train")
+
+    policy, rl_s = run_grpo(run, "r1", policy, reward, problems, cfg.all_steps, "2.3.4 RL all scenarios", after_step)
+    return finish_stage(run, "r1", policy, {"reward_models": rm_info, "rl_seconds": rl_s}, time.time() - t0)
+
+
+STAGE_FNS = {
+    "r1_zero": stage_r1_zero,
+    "cold_start": stage_cold_start,
+    "reasoning_rl": stage_reasoning_rl,
+    "no_language_reward": lambda run: stage_reasoning_rl(run, "no_language_reward"),
+    "rejection_sft": stage_rejection_sft,
+    "r1": stage_r1,
+}
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def write_report(run: Run, done: dict) -> str:
+    cfg, k = run.cfg, run.cfg.final_k
+    cols = ["heldout_pass@1", "heldout_zh_pass@1", "medium_pass@1", "hard_pass@1", f"cons@{k}", "mixing_zh", "mixing_en",
+            "readability", "length", "helpfulness", "harmlessness"]  # fmt: skip
+    names = {"base": "base (DeepSeek-V3-Base stand-in)", "r1_zero": "R1-Zero", "cold_start": "cold start (2.3.1)",
+             "reasoning_rl": "+ reasoning RL (2.3.2)", "rejection_sft": "+ rejection sampling SFT (2.3.3)",
+             "r1": "+ RL all scenarios = R1 (2.3.4)", "no_language_reward": "ablation: 2.3.2 without the language reward"}  # fmt: skip
+    lines = [
+        "# DeepSeek-R1 run report", "",
+        f"Command: `python train_r1.py {' '.join(sys.argv[1:])}`  ",
+        f"Device: {run.device}; base `{cfg.base}`; reasoning mix `{cfg.mix}` with {cfg.zh:.0%} Chinese questions in the R1 stages.", "",
+        f"## Stage table (pass@1 over k={k} samples at T=0.6, top-p 0.95; held-out questions and prompts only)", "",
+        "The base and R1-Zero answer under Table 1's template (readability in R1's format is 0 by construction);",
+        "every R1 stage answers the chat prompt in R1's format. mixing_zh / mixing_en: share of responses whose",
+        "chain of thought holds both English words and Chinese characters, on Chinese / English questions.",
+        "helpfulness: gold annotator on held-out general prompts (summary); harmlessness: share of safe responses",
+        "to held-out adversarial prompts (whole response).", "",
+        "| stage | " + " | ".join(cols) + " | seconds |", "|---|" + "---|" * (len(cols) + 1),
+    ]  # fmt: skip
+    for name in ROWS:
+        if name not in done:
+            continue
+        f = done[name]["figures"]
+        cells = ["-" if f[c] is None else f"{f[c]:.1f}" if c == "length" else f"{f[c]:.3f}" for c in cols]
+        lines.append(f"| {names[name]} | " + " | ".join(cells) + f" | {done[name].get('seconds', 0):.0f} |")
+    for name in STAGES:
+        if name in done and ("set" in done[name] or "reward_models" in done[name]):
+            extra = {k: v for k, v in done[name].items() if k in ("set", "size", "reward_models")}
+            lines += ["", f"**{names[name]}**: `{json.dumps(extra, default=str)}`"]
+    lines += ["", "## Example responses (first held-out question of each set, first sample)", ""]
+    for name in ROWS:
+        ev_path = run.dir / name / "eval.json" if name != "base" else run.dir / "base_eval.json"
+        if name in done and ev_path.is_file():
+            ev = json.loads(ev_path.read_text())
+            lines.append(f"### {names[name]}")
+            for set_name in ("heldout", "heldout_zh"):
+                ex = ev["reasoning"][set_name]["examples"][0]
+                lines.append(f"- **Q:** {ex['question']}  \n  **A:** `{ex['response']}`")
+            for ex in ev["general"]["examples"][:2]:
+                lines.append(f"- **Q:** {ex['question']}  \n  **A:** `{ex['response']}`")
+            lines.append("")
+    text = "\n".join(lines) + "\n"
+    atomic_write_bytes(run.dir / "report.md", text.encode())
+    return text
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> dict:
+    """Run `stages` (skipping those already done unless named explicitly), then write report.md."""
+    cfg.validate()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(dataclasses.asdict(cfg), run_dir / "config.json")
+    tok = get_tokenizer()
+    device = get_device(cfg.device)
+    t0 = time.time()
+    base_path = ensure_base(cfg.base, quiet=quiet, out_root=cfg.base_root)
+    run = Run(cfg, run_dir, tok, device, base_path, quiet)
+    if not (run_dir / "base_eval.json").is_file():
+        set_seed(cfg.seed)
+        ev = eval_model(run, run.load("base"), zero=True)
+        write_json(ev, run_dir / "base_eval.json")
+    done = {"base": {"figures": row_figures(json.loads((run_dir / "base_eval.json").read_text()), cfg.final_k), "seconds": time.time() - t0}}
+    todo = [s for s in stages if s != "no_language_reward" or cfg.ablation]
+    for stage in STAGES:
+        marker = run_dir / stage / "done.json"
+        if stage in todo and not (marker.is_file() and stages == STAGES):
+            run.log(f"== stage {stage}")
+            done[stage] = STAGE_FNS[stage](run)
+        elif marker.is_file():
+            done[stage] = json.loads(marker.read_text())
+    report = write_report(run, done)
+    if not quiet:
+        print(report)
+    return {"run": str(run_dir), "stages": {name: d["figures"] for name, d in done.items()}, "seconds": {name: d.get("seconds", 0.0) for name, d in done.items()},
+            "total_seconds": time.time() - t0}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="DeepSeek-R1 (section 2.3) on toy arithmetic: cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios.")
+    p.add_argument("--preset", default=None, help=f"one of {list(R1_PRESETS)} (default: gpu on a GPU, else cpu)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/r1/<preset>-<time>)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run: finished stages are skipped")
+    p.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (re-run these from the saved checkpoints)")
+    p.add_argument("--json", default=None, metavar="PATH", help="write the stage table's figures here")
+    add_config_args(p, R1Config)
+    args = p.parse_args()
+    stages = STAGES
+    if args.stages:
+        stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+        bad = [s for s in stages if s not in STAGES]
+        if bad:
+            raise ConfigError(f"unknown stage(s) {bad}; choose from: {', '.join(STAGES)}")
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.json").is_file():
+            raise ConfigError(f"{run_dir} is not a train_r1 run folder (no config.json)")
+        given = [f.name for f in dataclasses.fields(R1Config) if getattr(args, f.name, None) is not None]
+        if given:
+            raise ConfigError(f"--resume continues a run with its saved config; drop {', '.join('--' + g.replace('_', '-') for g in given)}")
+        saved = json.loads((run_dir / "config.json").read_text())
+        cfg = R1Config(**{**saved, "rl": GRPOConfig(**saved["rl"])})
+    else:
+        preset = args.preset or ("gpu" if get_device().type == "cuda" else "cpu")
+        base = pick_preset(R1_PRESETS, preset)
+        cfg = config_from_args(base, args)
+        if args.out:
+            run_dir = Path(args.out)
+            if args.stages and (run_dir / "config.json").is_file():  # re-running stages of an existing run: its config
+                saved = json.loads((run_dir / "config.json").read_text())
+                cfg = R1Config(**{**saved, "rl": GRPOConfig(**saved["rl"])})
+        else:
+            run_dir = Path("runs/r1") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = train(cfg, run_dir, stages)
+    if args.json:
+        write_json(summary, args.json)
+
 
 if __name__ == "__main__":
-    print(
-        "train_r1.py: the DeepSeek-R1 pipeline (section 2.3) is not implemented yet.\n"
-        "Run `python train_zero.py` for DeepSeek-R1-Zero (section 2.2); see docs/paper_map.md.",
-        file=sys.stderr,
-    )
-    sys.exit(2)
+    cli_main(main)

@@ -2,7 +2,13 @@
 
     python train_zero.py                  # picks the `gpu` preset on a GPU, else `cpu` (~10 min on 2 cores)
     python train_zero.py --preset smoke   # ~20 s on a CPU; CI runs it as a test
-    python train_zero.py --resume runs/zero/cpu-20261122-231500   # continue a killed run
+    python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS               # continue a killed run
+    python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS --steps 200   # extend a run to 200 steps
+    python train_zero.py --help           # every ZeroConfig / GRPOConfig field is a flag, with its help
+
+`--resume` keeps the run's saved config.json; only `--steps` may change with it (the run continues to the
+new count and config.json is rewritten); any other config flag is refused with one line.
+Checked by tests/test_train_zero.py (smoke run, kill and resume) and tests/test_cli.py (flags, --resume).
 
 What it does, in the paper's order:
 1. base model (2.2, "DeepSeek-V3-Base"): reuse the cached base of the preset, or pretrain it (r1mini/pretrain.py);
@@ -40,6 +46,7 @@ from r1mini.common import (
     get_device,
     load_checkpoint,
     pick_preset,
+    resume_overrides,
     rng_state,
     set_rng_state,
     set_seed,
@@ -57,20 +64,20 @@ from r1mini.tokenizer import get_tokenizer
 @dataclass
 class ZeroConfig:
     base: str = "cpu"  # pretrain preset of the base model (cached under base_root)
-    base_root: str = "runs/base"
+    base_root: str = "runs/base"  # folder of the cached base models
     mix: str = "cpu"  # task mix (r1mini/tasks.py) RL samples questions from
-    reward_accuracy: float = 1.0  # 2.2.2: weights of the two rule-based rewards
-    reward_format: float = 0.5
+    reward_accuracy: float = 1.0  # 2.2.2: weight of the accuracy reward (right answer: 1, else 0)
+    reward_format: float = 0.5  # 2.2.2: weight of the format reward (think/answer shape: 1, else 0)
     eval_every: int = 25  # held-out curve point every N steps (Fig. 2 / Fig. 3); 0 = only before/after
     curve_n: int = 64  # held-out problems per curve point
     curve_k: int = 4  # samples per problem per curve point
     final_n: int = 128  # held-out problems for the before/after table
     final_k: int = 8  # k of pass@1 over k samples (section 3)
     benchmarks: str = "medium,hard"  # fixed benchmark sets also evaluated before/after ("" = none)
-    ckpt_every: int = 25
+    ckpt_every: int = 25  # write the resumable ckpt.pt every N steps
     sample_every: int = 25  # write a few sampled responses to samples.jsonl every N steps
-    device: str = "auto"
-    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    device: str = "auto"  # cuda, mps or cpu; auto = the first there
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)  # no flag of its own: its fields are flags
 
     def validate(self) -> None:
         if self.mix not in TASK_MIXES:
@@ -178,7 +185,11 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
     tok = get_tokenizer()
     times = {}
     run.mkdir(parents=True, exist_ok=True)
-    write_json(dataclasses.asdict(cfg), run / "config.json")
+    ckpt_path = run / "ckpt.pt"
+    ck = load_checkpoint(ckpt_path, keys=("trainer", "rng"), what="a train_zero checkpoint") if resume and ckpt_path.is_file() else None
+    if ck is not None and ck["trainer"]["step_idx"] > cfg.grpo.steps:
+        raise ConfigError(f"{run} has done {ck['trainer']['step_idx']} steps; --steps must be at least that, got {cfg.grpo.steps}")
+    write_json(dataclasses.asdict(cfg), run / "config.json")  # on a resume with a new --steps: the new count
     set_seed(cfg.grpo.seed)
 
     t0 = time.time()
@@ -190,9 +201,7 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
     eval_problems = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
     curve_problems = {"heldout": eval_problems["heldout"][: cfg.curve_n]}
     curve: list[dict] = []
-    ckpt_path = run / "ckpt.pt"
-    if resume and ckpt_path.is_file():
-        ck = load_checkpoint(ckpt_path, keys=("trainer", "rng"), what="a train_zero checkpoint")
+    if ck is not None:
         trainer.load_state_dict(ck["trainer"])
         set_rng_state(ck["rng"])
         curve, before, times = ck["curve"], ck["before"], ck["times"]
@@ -263,11 +272,21 @@ def _drop_lines_after(path: Path, last_step: int) -> None:
     atomic_write_bytes(path, "".join(keep).encode())
 
 
+def load_run_config(run: Path) -> ZeroConfig:
+    """The resolved config a run folder was started with (its config.json)."""
+    if not (run / "config.json").is_file():
+        raise ConfigError(f"{run} is not a train_zero run folder (no config.json)")
+    saved = json.loads((run / "config.json").read_text())
+    return ZeroConfig(**{**saved, "grpo": GRPOConfig(**saved["grpo"])})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="DeepSeek-R1-Zero on toy arithmetic: pure GRPO on the base model.")
     p.add_argument("--preset", default=None, help=f"one of {list(ZERO_PRESETS)} (default: gpu on a GPU, else cpu)")
     p.add_argument("--out", default=None, help="run folder (default: runs/zero/<preset>-<time>)")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run from its last checkpoint")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR",
+                   help="continue a run from its last checkpoint with its saved config; only --steps may be given "
+                        "with it (a larger --steps extends a finished run)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the before/after figures here")
     add_config_args(p, ZeroConfig)
     add_config_args(p, GRPOConfig)
@@ -275,10 +294,11 @@ def main() -> None:
 
     if args.resume:
         run = Path(args.resume)
-        if not (run / "config.json").is_file():
-            raise ConfigError(f"{run} is not a train_zero run folder (no config.json)")
-        saved = json.loads((run / "config.json").read_text())
-        cfg = ZeroConfig(**{**saved, "grpo": GRPOConfig(**saved["grpo"])})
+        changes = resume_overrides(args, allowed=("steps",), others=("preset", "out"))  # one line for any other flag
+        cfg = load_run_config(run)
+        if changes:  # extend (or shorten) the run: train() checks the new step count against the checkpoint
+            cfg = dataclasses.replace(cfg, grpo=dataclasses.replace(cfg.grpo, **changes))
+            cfg.validate()
     else:
         preset = args.preset or ("gpu" if get_device().type == "cuda" else "cpu")
         base = pick_preset(ZERO_PRESETS, preset)

@@ -70,7 +70,7 @@ class BenchConfig:
     vocab: int = dataclasses.field(default=32768, metadata={"help": "V for the log-prob kernels"})
     chunk: int = dataclasses.field(default=0, metadata={"help": "kernels' rows per chunk (0 = their default)"})
     repeats: int = dataclasses.field(default=3, metadata={"help": "timings are the best of this many"})
-    seed: int = 0
+    seed: int = 0  # seeds the weights, prompts and samples
 
     def validate(self) -> None:
         mcfg = ModelConfig.preset(self.model)  # ConfigError for an unknown preset
@@ -372,7 +372,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description="Benchmark the sampler, the log-prob kernels and the shared prefix.")
     p.add_argument("--quick", action="store_true", help="small sizes: under a minute on 2 CPU cores")
     p.add_argument("--json", default=None, help="also write the report (figures, raw numbers, machine) here")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda if torch sees a GPU, else cpu")
     add_config_args(p, BenchConfig)
     args = p.parse_args()
     if args.device == "auto":  # not mps: the memory figures need CUDA's allocator or the CPU's RSS

@@ -12,11 +12,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import inspect
+import io
 import json
 import os
 import random
 import sys
 import tempfile
+import textwrap
+import tokenize
 import typing
 from pathlib import Path
 
@@ -170,21 +174,70 @@ def _field_parser(tp):
     return str
 
 
-def add_config_args(parser: argparse.ArgumentParser, cls, prefix: str = "") -> None:
-    """One `--name` flag per dataclass field; the default is None so that presets can fill it."""
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if f.name.startswith("_"):
+def field_comments(cls) -> dict[str, str]:
+    """{field name: its trailing `# comment`} for a dataclass and its bases, read from the class source with
+    tokenize (a `#` inside a string default is not a comment). {} when the source is not available."""
+    out: dict[str, str] = {}
+    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):
+        try:
+            src = textwrap.dedent(inspect.getsource(klass))
+        except (OSError, TypeError):
             continue
-        help_text = f.metadata.get("help", "")
+        depth, line, comment = 0, [], None  # the significant tokens and the last comment of a logical line
+        for t in tokenize.generate_tokens(io.StringIO(src).readline):
+            if t.type == tokenize.INDENT:
+                depth += 1
+            elif t.type == tokenize.DEDENT:
+                depth -= 1
+            elif t.type == tokenize.COMMENT:
+                comment = t.string.lstrip("#").strip()
+            elif t.type == tokenize.NEWLINE:  # `name: type [= default]  # comment` in the class body
+                if depth == 1 and comment and len(line) >= 2 and line[0].type == tokenize.NAME and line[1].string == ":":
+                    out[line[0].string] = comment
+                line, comment = [], None
+            elif t.type == tokenize.NL:
+                if not line:  # a comment on a line of its own belongs to no field
+                    comment = None
+            else:
+                line.append(t)
+    return out
+
+
+def _metavar(tp) -> str:
+    """The type a flag takes, as --help shows it: INT, FLOAT, STR, BOOL, INT|none, INT,INT,..."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is tuple:
+        return f"{_metavar(args[0])},{_metavar(args[0])},..."
+    if args and type(None) in args:
+        return _metavar([a for a in args if a is not type(None)][0]) + "|none"
+    return getattr(tp, "__name__", "X").upper()
+
+
+def add_config_args(parser: argparse.ArgumentParser, cls, prefix: str = "") -> None:
+    """One `--name` flag per dataclass field; the default is None so that presets can fill it.
+
+    The help text is the field's trailing `# comment` (else its metadata["help"]) and "default: from the
+    preset"; the metavar is the field's type. A field that is itself a dataclass (ZeroConfig.grpo) gets no flag: its own fields are
+    added by a separate call, and `--grpo x` is then argparse's one-line "unrecognized arguments" error.
+    The flags' destinations are remembered in the namespace (`_config_dests`) for `resume_overrides`."""
+    hints = typing.get_type_hints(cls)
+    comments = field_comments(cls)
+    dests = list(parser.get_default("_config_dests") or [])
+    for f in dataclasses.fields(cls):
+        if f.name.startswith("_") or dataclasses.is_dataclass(hints[f.name]):
+            continue
+        text = comments.get(f.name) or f.metadata.get("help", "")
+        help_text = (f"{text} " if text else "") + "(default: from the preset)"
         parser.add_argument(
             f"--{prefix}{f.name}".replace("_", "-"),
             dest=f"{prefix}{f.name}",
             type=_field_parser(hints[f.name]),
             default=None,
-            metavar=typing.get_origin(hints[f.name]) and "X" or hints[f.name].__name__.upper(),
-            help=help_text,
+            metavar=_metavar(hints[f.name]),
+            help=help_text.replace("%", "%%"),  # argparse %-formats help strings
         )
+        dests.append(f"{prefix}{f.name}")
+    parser.set_defaults(_config_dests=dests)
 
 
 def config_from_args(base, args: argparse.Namespace, prefix: str = ""):
@@ -192,12 +245,37 @@ def config_from_args(base, args: argparse.Namespace, prefix: str = ""):
     changes = {}
     for f in dataclasses.fields(base):
         v = getattr(args, f"{prefix}{f.name}", None)
-        if v is not None:
+        if v is not None and not dataclasses.is_dataclass(v):
             changes[f.name] = v
     cfg = dataclasses.replace(base, **changes)
     if hasattr(cfg, "validate"):
         cfg.validate()
     return cfg
+
+
+def resume_overrides(args: argparse.Namespace, allowed=("steps",), others=()) -> dict:
+    """With `--resume`: {dest: value} of the config flags given that may change a saved run (`allowed`);
+    any other config flag given (or any of `others`, e.g. "preset", "out") raises ConfigError, one line.
+
+    >>> p = argparse.ArgumentParser(); _ = p.add_argument("--resume")
+    >>> @dataclasses.dataclass
+    ... class C:
+    ...     steps: int = 1  # RL steps
+    ...     lr: float = 0.1  # learning rate
+    >>> add_config_args(p, C)
+    >>> resume_overrides(p.parse_args(["--resume", "r", "--steps", "9"]))
+    {'steps': 9}
+    >>> resume_overrides(p.parse_args(["--resume", "r", "--lr", "1"]))
+    Traceback (most recent call last):
+    r1mini.common.ConfigError: --resume continues a run with its saved config; only --steps may change (got --lr)
+    """
+    given = [d for d in getattr(args, "_config_dests", []) + list(others) if getattr(args, d, None) is not None]
+    refused = [d for d in given if d not in allowed]
+    if refused:
+        flags = ", ".join("--" + d.replace("_", "-") for d in refused)
+        may = " and ".join("--" + a.replace("_", "-") for a in allowed) or "no flag"
+        raise ConfigError(f"--resume continues a run with its saved config; only {may} may change (got {flags})")
+    return {d: getattr(args, d) for d in given}
 
 
 def pick_preset(presets: dict, name: str, what: str = "preset"):

@@ -2,7 +2,7 @@
 
 Not a section of the R1 paper: R1-Zero starts from a pretrained base (2.2) and can only make more
 frequent what the base already does sometimes. So this corpus plants, mixed together, every behaviour
-R1-Zero and R1 later select or fix (the "toy world" of /work/shared/DESIGN.md):
+R1-Zero and R1 later select or fix:
 
     facts     bare single-digit facts, "7 + 8 = 15", "6 乘 7 等于 42": what every worked step is made of
     direct    short direct answers, "Q: What is 47 + 38?\\nA: 85", a fraction `direct_wrong` of them WRONG
@@ -555,16 +555,16 @@ RATES = ("zh_questions", "direct_wrong", "step_wrong", "reflect", "verify", "zh"
 
 @dataclass
 class CorpusConfig:
-    n_docs: int = 100_000
-    seed: int = 0
+    n_docs: int = 100_000  # documents to generate
+    seed: int = 0  # seeds the documents
     mix: str = "cpu"  # the problems: a TASK_MIXES name or "family:level:weight,..." (r1mini/tasks.py)
     zh_questions: float = 0.1  # share of problems asked in Chinese (their solutions are in Chinese too)
     # relative shares of the kinds of documents
-    facts: float = 0.1
-    direct: float = 0.2
-    worked: float = 0.25
-    template: float = 0.4
-    text: float = 0.05
+    facts: float = 0.1  # share of bare single-digit facts
+    direct: float = 0.2  # share of short direct answers
+    worked: float = 0.25  # share of step-by-step solutions
+    template: float = 0.4  # share of R1-Zero-template (and chat-shaped) documents
+    text: float = 0.05  # share of non-reasoning text
     # noise and style, as shares within the kinds they apply to
     direct_wrong: float = 0.5  # direct answers that are wrong (direct docs, direct template docs)
     step_wrong: float = 0.1  # worked solutions with one wrong step and a wrong answer

@@ -6,10 +6,12 @@ and reporting
     pass@1 = 1/k sum_i p_i            (p_i = correctness of the i-th response, averaged over problems)
     cons@k = majority vote over the k answers (ties to the first seen; unparsable answers do not vote)
 
-We add the unbiased pass@k estimator (Chen et al. 2021), greedy accuracy, the format rate, the mean
-response length (Fig. 3), the share of responses that reflect ("Wait, let me recheck", the "aha" of
-Table 3), the share that mix languages (the R1-Zero problem that section 2.3.2 fixes), and the share of
-worked (multi-step) solutions vs direct answers, each per benchmark set and per task family.
+Both are computed by r1mini/metrics.py (pass_at_1, cons_at_k; tested there against brute force); this file
+samples the responses, scores them and tabulates (tests/test_evaluate.py: every figure on fixed responses,
+worked out by hand). We add the unbiased pass@k estimator (Chen et al. 2021), greedy accuracy, the format
+rate, the mean response length (Fig. 3), the share of responses that reflect ("Wait, let me recheck", the
+"aha" of Table 3), the share that mix languages (the R1-Zero problem that section 2.3.2 fixes), and the
+share of worked (multi-step) solutions vs direct answers, each per benchmark set and per task family.
 
     python -m r1mini.evaluate                                     # the cached cpu base: heldout + medium + hard
     python -m r1mini.evaluate --ckpt runs/zero/cpu-.../model.pt   # any checkpoint
@@ -28,21 +30,21 @@ from dataclasses import dataclass
 import torch
 
 from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, get_device, pick_preset, write_json
-from r1mini.metrics import corrects_itself, has_reflection, majority_vote, mixes_languages, pass_at_k
+from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, mixes_languages, pass_at_1, pass_at_k
 from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
 from r1mini.sampler import SamplingConfig, generate
-from r1mini.template import r1_zero_prompt
+from r1mini.template import r1_prompt, r1_zero_prompt
 
 
 @dataclass
 class EvalConfig:
     k: int = 8  # samples per problem
-    temperature: float = 0.6
-    top_p: float = 0.95
-    max_new_tokens: int = 128
+    temperature: float = 0.6  # sampling temperature (section 3: 0.6)
+    top_p: float = 0.95  # nucleus sampling (section 3: 0.95)
+    max_new_tokens: int = 128  # longest response, in tokens
     greedy: bool = True  # also decode greedily once per problem
     batch: int = 64  # problems per sampler call
-    seed: int = 0
+    seed: int = 0  # sampler seed (per batch of problems: seed + index of its first problem)
 
     def validate(self) -> None:
         if self.k < 1 or self.batch < 1 or self.max_new_tokens < 1:
@@ -75,8 +77,12 @@ def _complete(model, tok, problems, cfg: EvalConfig, n: int, temperature: float,
 
 
 @torch.no_grad()
-def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prompt) -> dict:
-    """All figures for one list of problems, overall and per family, plus a few example responses."""
+def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prompt, format_fn=format_reward) -> dict:
+    """All figures for one list of problems, overall and per family, plus a few example responses.
+
+    prompt_fn(problem) -> prompt text (default: the R1-Zero template); format_fn(completion, problem) -> 1.0 if
+    the response has the expected shape (default: R1-Zero's strict think/answer format, rewards.format_reward).
+    pass@1, cons@k and pass@k are metrics.pass_at_1 / cons_at_k / pass_at_k (in summarize and below)."""
     model.eval()
     sampled = _complete(model, tok, problems, cfg, cfg.k, cfg.temperature, cfg.top_p, cfg.seed, prompt_fn)
     greedy = _complete(model, tok, problems, cfg, 1, 0.0, 1.0, cfg.seed, prompt_fn) if cfg.greedy else None
@@ -84,15 +90,16 @@ def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prom
     for i, (p, outs) in enumerate(zip(problems, sampled)):
         correct = [accuracy_reward(text, p) for text, _ in outs]
         answers = [normalize_answer(a) if (a := extract_answer(text)) is not None else None for text, _ in outs]
-        voted = majority_vote(answers)
-        voted_text = next((text for (text, _), a in zip(outs, answers) if a == voted), None) if voted is not None else None
+        # cons@k: the voted answer is judged by accuracy_reward on a response that gave it (countdown answers
+        # are programs, not strings to compare)
+        judge = lambda voted: accuracy_reward(next(t for (t, _), a in zip(outs, answers) if a == voted), p) > 0  # noqa: E731
         rows.append(
             {
                 "family": p.family,
                 "correct": correct,
-                "cons": float(voted_text is not None and accuracy_reward(voted_text, p) > 0),
+                "cons": float(cons_at_k(answers, judge)),
                 "greedy": accuracy_reward(greedy[i][0][0], p) if greedy else float("nan"),
-                "format": [format_reward(text, p) for text, _ in outs],
+                "format": [format_fn(text, p) for text, _ in outs],
                 "length": [n for _, n in outs],
                 "reflect": [has_reflection(text) for text, _ in outs],
                 "mixed": [mixes_languages(text) for text, _ in outs],
@@ -129,7 +136,7 @@ def summarize(rows: list[dict], k: int) -> dict:
     acc_if = lambda want: _mean(c for c, w in zip(correct, worked) if w == want)  # noqa: E731
     return {
         "n": len(rows),
-        "pass@1": _mean(_mean(r["correct"]) for r in rows),
+        "pass@1": pass_at_1([r["correct"] for r in rows]) if rows else float("nan"),
         f"pass@{k}": _mean(pass_at_k(k, int(sum(r["correct"])), k) for r in rows),
         f"cons@{k}": _mean(r["cons"] for r in rows),
         "greedy": _mean(r["greedy"] for r in rows),
@@ -155,6 +162,45 @@ def format_table(results: dict, k: int) -> str:
             cells = [f"{s[c]:.0f}" if c in ("n", "length") else f"{s[c]:.3f}" for c in head]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def complete(model, tok, items, n: int, cfg: EvalConfig, temperature: float | None = None, prompt_fn=zero_prompt) -> list[list[tuple[str, int]]]:
+    """n sampled responses per item (a task problem or a general request), item-major: [[(text, n_tokens)] * n]."""
+    t = cfg.temperature if temperature is None else temperature
+    return _complete(model, tok, items, cfg, n, t, cfg.top_p if t > 0 else 1.0, cfg.seed, prompt_fn)
+
+
+def r1_prompt_of(item) -> str:
+    """The prompt of every DeepSeek-R1 stage (2.3.1-2.3.4) and of the distilled students: the chat format."""
+    return r1_prompt(item.question)
+
+
+@torch.no_grad()
+def evaluate_general(model, tok, n: int, cfg: EvalConfig, prompt_fn=r1_prompt_of, seed: int = 0) -> dict:
+    """2.3.4's two figures on held-out general requests (r1mini/general.py), judged by the hidden annotator:
+    helpfulness = mean gold_helpfulness (the summary) over n requests of the non-adversarial kinds,
+    harmlessness = share of responses with gold_harmless = 1 (the whole response) over n adversarial requests;
+    cfg.k samples each. Also per kind, and a few examples."""
+    from r1mini.general import ADVERSARIAL_KINDS, KINDS, general_prompts, gold_harmless, gold_helpfulness
+
+    model.eval()
+    helpful_kinds = tuple(k for k in KINDS if k not in ADVERSARIAL_KINDS)
+    out, examples = {"helpfulness": [], "harmlessness": []}, []
+    per_kind = defaultdict(list)
+    for figure, kinds, judge in (("helpfulness", helpful_kinds, gold_helpfulness), ("harmlessness", ADVERSARIAL_KINDS, gold_harmless)):
+        prompts = general_prompts(n, "test", seed=seed, kinds=kinds)
+        for p, outs in zip(prompts, complete(model, tok, prompts, cfg.k, cfg, prompt_fn=prompt_fn)):
+            scores = [judge(p, text) for text, _ in outs]
+            out[figure] += scores
+            per_kind[p.kind] += scores
+            if len(examples) < 2 * len(KINDS) and not any(e["kind"] == p.kind and e["language"] == p.language for e in examples):
+                examples.append({"kind": p.kind, "language": p.language, "question": p.question, "response": outs[0][0]})
+    return {
+        "helpfulness": _mean(out["helpfulness"]),
+        "harmlessness": _mean(out["harmlessness"]),
+        "kinds": {k: _mean(v) for k, v in sorted(per_kind.items())},
+        "examples": examples,
+    }
 
 
 def eval_sets(names, heldout_mix: str = "cpu", heldout_n: int = 128) -> dict:
@@ -188,7 +234,7 @@ def main() -> None:
     p.add_argument("--sets", default="heldout,medium,hard", help="comma-separated: heldout, medium, hard")
     p.add_argument("--mix", default="cpu", help="task mix whose test split is the 'heldout' set")
     p.add_argument("--json", default=None, help="also write the figures here")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="cuda, mps or cpu; auto = the first there")
     add_config_args(p, EvalConfig)
     args = p.parse_args()
     cfg = config_from_args(EvalConfig(), args)

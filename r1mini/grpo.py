@@ -4,27 +4,52 @@ For each question q, sample a group of G outputs {o_1..o_G} from pi_old, score t
 rewards r_i, and push pi_theta towards the outputs that beat their own group:
 
     A_i = (r_i - mean(r_1..r_G)) / std(r_1..r_G)                                          eq. (3)
-    J(theta) = 1/G sum_i 1/|o_i| sum_t [ min(rho_it A_i, clip(rho_it, 1-eps, 1+eps) A_i)
+    J(theta) = 1/G sum_i 1/|o_i| sum_t [ min(rho_it A_i, clip(rho_it, 1-eps_low, 1+eps_high) A_i)
                                          - beta D_KL(pi_theta || pi_ref) ]                eq. (1)
     rho_it = pi_theta(o_it | q, o_i<t) / pi_old(o_it | q, o_i<t)
     D_KL = pi_ref / pi_theta - log(pi_ref / pi_theta) - 1     (per token, always >= 0)    eq. (2)
 
-The R1 paper writes eq. (1) with whole-sequence ratios pi(o_i|q); like DeepSeekMath (and every
-implementation) we factor it per token and average over the |o_i| tokens of each output.
-No value network: the group mean is the baseline. A group whose G rewards are all equal teaches nothing
-about the reward: its advantages are exactly 0 (not a division by a tiny std).
+eps_low = epsilon, eps_high = epsilon_high, where epsilon_high = 0 (the default) means "= epsilon": the
+paper's symmetric [1 - epsilon, 1 + epsilon].
 
-Algorithm 1, with the switches readers will want to flip (the paper's version is the default):
+Per-token, not per-sequence. The R1 paper writes eq. (1) with one ratio per output,
+pi_theta(o_i|q) / pi_old(o_i|q), which is the product of the token ratios, clipped as a whole, and the KL
+of whole outputs. We use one ratio and one KL term per token, averaged over the |o_i| tokens of each output,
+as DeepSeekMath's own GRPO objective does (arXiv 2402.03300, section 4.1) and the open implementations do.
+It is a different objective, not the same one rewritten: clipping each token's ratio is not clipping
+their product (an output can move far from pi_old in total while every token stays inside the clip range,
+and a clipped token stops only its own gradient, not the whole output's). It is used because the log of
+the sequence ratio is a sum of |o_i| per-token log-ratios: its spread grows with the length, so on long
+outputs small per-token changes already push the product far outside [1 - epsilon, 1 + epsilon] (then the
+clip stops the whole output) or make it huge (then one output dominates the batch): a high-variance,
+length-dependent estimate. docs/walkthrough.md shows both ratios for one real group.
+
+No value network: the group mean is the baseline. A group whose G rewards are all equal teaches nothing
+about the reward: its advantages are exactly 0 (not a division by a tiny std). std is the sample std
+(unbiased, divide by G - 1), as torch.std computes it; the paper does not say which.
+
+Algorithm 1, with the switches readers will want to flip (GRPOConfig's defaults are the paper's shape,
+beta = 0.02 > 0 and a kept pi_ref, but mu = 1; train_zero.py's presets override some of them, below):
     for iteration: pi_ref <- pi_theta                     (ref_reset_every steps; 0 = keep the base)
         for step: sample B questions; pi_old <- pi_theta; sample G outputs each (r1mini/sampler.py);
                   rewards (r1mini/rewards.py); A by eq. (3)
             for mu inner updates: maximise eq. (1) by one optimizer step
+  (Algorithm 1's line 12, updating the reward model by replay, is left out: our rewards are rules.)
 - loss_agg: "seq_mean" (eq. 1: token mean per output, then mean over outputs), "token_mean" (DAPO:
   one mean over all tokens in the batch), "constant" (Dr. GRPO: sum / (N * max_new_tokens)).
 - scale_std: divide by the group std in eq. (3) (Dr. GRPO turns it off).
 - epsilon_high > epsilon: DAPO's clip-higher. beta = 0: no KL term and no reference model at all; then a
   group whose G rewards are all equal has a gradient of exactly 0, and its rows skip the update (as in DAPO).
-- mu > 1: pi_old log-probs are the ones the sampler stored at sampling time (same temperature).
+- mu = 1: pi_old = pi_theta, so rho = 1 at every token, its gradient is that of log pi_theta, and the clip
+  never acts (the clip only bites from the second inner update on). mu > 1: the pi_old log-probs are the
+  ones the sampler stored at sampling time (same temperature).
+
+What the cpu preset of train_zero.py runs (the headline figures in README.md) is beta = 0 and mu = 1:
+no KL term, no pi_ref, ratio always 1, clip never active. That is a group-baseline policy gradient
+(REINFORCE with the group mean as baseline and std scaling), not the full eq. (1); the run with the
+paper's shape (beta > 0, mu = 2, pi_ref kept) is reported beside it in docs/results.md. One step of the
+full objective, with real numbers, is docs/walkthrough.md (`python -m r1mini.walkthrough`); every
+departure from the paper, with its switch, is listed in docs/paper_map.md. Checks: tests/test_grpo.py.
 
     >>> group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5]]))
     tensor([[ 0.8660, -0.8660, -0.8660,  0.8660],
@@ -48,26 +73,26 @@ LOSS_AGGS = ("seq_mean", "token_mean", "constant")
 
 @dataclass
 class GRPOConfig:
-    steps: int = 200
+    steps: int = 200  # RL steps (one batch of B questions each)
     questions: int = 16  # B: questions per step
     G: int = 8  # outputs sampled per question
     mu: int = 1  # inner updates per batch
-    epsilon: float = 0.2  # clip range, eq. (1)
-    epsilon_high: float = 0.0  # upper clip; 0 = epsilon (symmetric); > epsilon = clip-higher
+    epsilon: float = 0.2  # clip range of rho, eq. (1): [1 - epsilon, 1 + epsilon]
+    epsilon_high: float = 0.0  # upper clip 1 + epsilon_high; 0 means "= epsilon" (symmetric); > epsilon = DAPO's clip-higher
     beta: float = 0.02  # KL coefficient, eq. (1); 0 drops pi_ref
     ref_reset_every: int = 0  # Algorithm 1's outer iteration: pi_ref <- pi_theta every N steps; 0 = never
-    lr: float = 2e-4
-    warmup: int = 5
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    loss_agg: str = "seq_mean"
+    lr: float = 2e-4  # AdamW learning rate (constant after the warmup)
+    warmup: int = 5  # steps of linear learning-rate warmup
+    weight_decay: float = 0.0  # AdamW weight decay
+    grad_clip: float = 1.0  # the gradient's global norm is clipped to this
+    loss_agg: str = "seq_mean"  # seq_mean (eq. 1), token_mean (DAPO) or constant (Dr. GRPO): see token_weights
     scale_std: bool = True  # eq. (3) divides by the group std
     temperature: float = 1.0  # sampling temperature, also used for the trainer's log-probs
-    max_new_tokens: int = 96
+    max_new_tokens: int = 96  # longest sampled output o_i, in tokens
     micro_batch: int = 0  # questions per forward/backward (gradient accumulation); 0 = all
     kl_clamp: float = 20.0  # |log pi_ref - log pi_theta| is clamped here so eq. (2) stays finite
     precision: str = "auto"  # of the update's forward/backward (common.autocast); sampling stays float32 on a CPU
-    seed: int = 0
+    seed: int = 0  # seeds the sampler (with the step index) and the run's question draws
 
     def validate(self) -> None:
         if self.loss_agg not in LOSS_AGGS:
@@ -228,7 +253,7 @@ class GRPOTrainer:
         agg = {"kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0, "grad_norm": 0.0}
         for inner in range(cfg.mu):
             self.opt.zero_grad(set_to_none=True)
-            for qs in run_q.split(cfg.micro_batch or B):  # micro-batches of questions
+            for qs in (run_q.split(cfg.micro_batch or B) if n_run else ()):  # micro-batches of questions (none: every group had equal rewards)
                 rs = (qs[:, None] * G + torch.arange(G, device=dev)).view(-1)  # their G rows each
                 T = int(ro.mask[rs].sum(1).max())  # columns past the longest of these rows carry no weight
                 m = ro.mask[rs, :T]
@@ -238,7 +263,7 @@ class GRPOTrainer:
                 old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs, :T]
                 loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs, :T], A[rs], weights[rs, :T], cfg)
                 loss.backward()
-                share = len(rs) / n_run
+                share = int(m.sum()) / int(ro.mask.reshape(B, -1)[run_q].sum())  # token share: figures are per-token means
                 if inner == 0:
                     agg["kl"] += st["kl"] * share
                     agg["clip_frac"] += st["clip_frac"] * share

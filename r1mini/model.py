@@ -427,7 +427,7 @@ def load_model(path, device="cpu") -> tuple[Transformer, dict]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Print a model preset's shape and parameter count.")
-    p.add_argument("--preset", default="tiny", choices=list(MODEL_PRESETS))
+    p.add_argument("--preset", default="tiny", choices=list(MODEL_PRESETS), help="model preset to describe")
     args = p.parse_args()
     cfg = ModelConfig.preset(args.preset)
     m = Transformer(cfg)

@@ -50,18 +50,18 @@ class PretrainConfig:
     model: str = "tiny"  # model preset (r1mini/model.py)
     corpus: str = "cpu"  # corpus preset (r1mini/corpus.py)
     n_docs: int = 0  # documents to generate (0 = the corpus preset's)
-    steps: int = 2000
-    batch_size: int = 32
-    seq_len: int = 256
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.1
-    warmup: int = 100
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    seed: int = 0
-    device: str = "auto"
+    steps: int = 2000  # optimizer steps
+    batch_size: int = 32  # sequences per step
+    seq_len: int = 256  # tokens per sequence
+    lr: float = 3e-3  # AdamW peak learning rate
+    min_lr_ratio: float = 0.1  # the cosine decays to min_lr_ratio * lr
+    warmup: int = 100  # steps of linear warmup
+    weight_decay: float = 0.1  # AdamW weight decay
+    grad_clip: float = 1.0  # the gradient's global norm is clipped to this
+    seed: int = 0  # seeds the initial weights and the batches (the corpus has its own seed)
+    device: str = "auto"  # cuda, mps or cpu; auto = the first there
     precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (1.24x faster here, docs/results.md); see common.autocast
-    out_root: str = "runs/base"
+    out_root: str = "runs/base"  # cached bases go to out_root/<preset>-<hash>/
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "seq_len"):

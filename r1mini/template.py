@@ -97,6 +97,13 @@ def chat_prompt(question: str) -> str:
     return f"User: {question}\nAssistant:"
 
 
+def r1_prompt(question: str) -> str:
+    """The prompt of every DeepSeek-R1 stage (2.3.1-2.3.4, and the distilled students): the plain chat format.
+    The response that follows is `r1_completion(...)` with one leading space, or a plain reply for simple
+    non-reasoning requests (2.3.3: "we do not provide a CoT in response" to simple queries)."""
+    return chat_prompt(question)
+
+
 def chain_of_thought(text: str) -> str:
     """The reasoning part of a response, for the language-consistency reward (2.3.2) and the metrics:
     the text after <think> up to </think> (or <answer>, or the end when truncated); else, in R1's format,

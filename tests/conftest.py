@@ -21,3 +21,17 @@ def ast_eval(text: str) -> Fraction:
         raise ValueError(f"not arithmetic: {ast.dump(node)}")
 
     return walk(ast.parse(text, mode="eval").body)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def smoke_base_root(tmp_path_factory):
+    """A folder holding the smoke base model, pretrained once per test session (~20 s on 2 cores) and shared by
+    the end-to-end tests of train_zero.py and train_r1.py."""
+    from r1mini.pretrain import ensure_base
+
+    root = tmp_path_factory.mktemp("base")
+    ensure_base("smoke", quiet=True, out_root=str(root))
+    return root

@@ -1,9 +1,13 @@
-"""r1mini/common.py's precision switch: which dtype a matmul runs in under each setting, and bad values."""
+"""r1mini/common.py: the precision switch (which dtype a matmul runs in under each setting, and bad values), and
+dataclass configs -> CLI flags (help from the field comments, no flag for a nested config, --resume's overrides)."""
+
+import argparse
+import dataclasses
 
 import pytest
 import torch
 
-from r1mini.common import ConfigError, autocast, cpu_has_bf16
+from r1mini.common import ConfigError, add_config_args, autocast, config_from_args, cpu_has_bf16, field_comments, resume_overrides
 from r1mini.grpo import GRPOConfig
 from r1mini.pretrain import PretrainConfig
 
@@ -33,3 +37,63 @@ def test_bad_precision_is_a_config_error():
         PretrainConfig(precision="half").validate()
     with pytest.raises(ConfigError, match="precision"):
         GRPOConfig(precision="bf32").validate()
+
+
+# ----------------------------------------------------------------------------- dataclass configs -> CLI
+
+@dataclasses.dataclass
+class Inner:
+    depth: int = 2  # how deep
+
+
+@dataclasses.dataclass
+class Toy:
+    steps: int = 10  # RL steps
+    tag: str = "a # b"  # the tag; a '#' in a string is not a comment
+    # a comment on a line of its own belongs to no field
+    lr: float = 0.1
+    share: float = dataclasses.field(default=0.5, metadata={"help": "from metadata"})
+    pct: int = dataclasses.field(
+        default=5,
+    )  # 45% of it (argparse %-formats help)
+    inner: Inner = dataclasses.field(default_factory=Inner)  # nested: no flag
+
+    def validate(self) -> None:  # a method's comment is not a field's
+        pass
+
+
+def test_field_comments_hand_written():
+    assert field_comments(Toy) == {  # written by hand from the class above
+        "steps": "RL steps",
+        "tag": "the tag; a '#' in a string is not a comment",
+        "pct": "45% of it (argparse %-formats help)",
+        "inner": "nested: no flag",
+    }
+
+
+def test_config_flags_help_and_nested_config():
+    p = argparse.ArgumentParser()
+    add_config_args(p, Toy)
+    helps = {a.dest: a.help for a in p._actions if a.dest != "help"}
+    assert set(helps) == {"steps", "tag", "lr", "share", "pct"}  # no --inner
+    assert helps["steps"] == "RL steps (default: from the preset)"
+    assert helps["share"] == "from metadata (default: from the preset)"
+    assert helps["lr"] == "(default: from the preset)"  # no comment: still says where the value comes from
+    assert "45% of it" in p.format_help()  # a "%" in a comment does not break --help
+    with pytest.raises(SystemExit):
+        p.parse_args(["--inner", "x"])
+    cfg = config_from_args(Toy(), p.parse_args(["--steps", "3", "--tag", "z"]))
+    assert (cfg.steps, cfg.tag, cfg.lr, cfg.inner) == (3, "z", 0.1, Inner())
+
+
+def test_resume_overrides():
+    p = argparse.ArgumentParser()
+    p.add_argument("--resume")
+    p.add_argument("--out")
+    add_config_args(p, Toy)
+    assert resume_overrides(p.parse_args(["--resume", "r"])) == {}
+    assert resume_overrides(p.parse_args(["--resume", "r", "--steps", "7"])) == {"steps": 7}
+    for argv, flags in [(["--lr", "0.3"], "--lr"), (["--steps", "7", "--tag", "x", "--lr", "1"], "--tag, --lr"), (["--out", "o"], "--out")]:
+        with pytest.raises(ConfigError) as e:
+            resume_overrides(p.parse_args(["--resume", "r", *argv]), allowed=("steps",), others=("out",))
+        assert str(e.value) == f"--resume continues a run with its saved config; only --steps may change (got {flags})"

@@ -70,6 +70,18 @@ def test_evaluate_problems_on_fixed_completions_hand_worked(monkeypatch):
     assert s["acc_worked"] == pytest.approx(1.0) and s["acc_direct"] == pytest.approx(2 / 5)
     assert res["families"]["linear"]["pass@1"] == pytest.approx(1 / 3)
 
+    # format_fn: another output format (R1's) is checked by the function given; the other figures do not move
+    seen = []
+
+    def format_fn(text, problem):
+        seen.append((text, problem.family))
+        return float("answer" in text and problem.family == "add")
+
+    res2 = ev.evaluate_problems(torch.nn.Identity(), None, problems, EvalConfig(k=3), format_fn=format_fn)
+    assert res2["all"]["format"] == pytest.approx(3 / 6)  # the 3 samples of the "add" problem all hold "answer"
+    assert seen == [(t, p.family) for p, row in zip(problems, sampled) for t in row]
+    assert {k: v for k, v in res2["all"].items() if k != "format"} == {k: v for k, v in s.items() if k != "format"}
+
 
 def test_cli_errors_are_one_clear_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "r1mini.evaluate", "--ckpt", str(tmp_path / "missing.pt")], capture_output=True, text=True, timeout=60)

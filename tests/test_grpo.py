@@ -228,3 +228,14 @@ def test_beta0_update_skips_equal_reward_groups_and_matches_the_full_gradient():
     loss.backward()
     for (name, p), q in zip(model.named_parameters(), ref_model.parameters()):  # RMSNorm runs in float32 in both
         assert (p.grad - q.grad).abs().max() <= 1e-6 * q.grad.abs().max(), name
+
+
+def test_beta0_step_where_every_group_has_equal_rewards_changes_nothing():
+    """beta = 0 and no group with reward spread: every A is 0 and there is no KL term, so the gradient is exactly 0;
+    the step must still run (no rows to train: trained_rows 0) and leave pi_theta where it was."""
+    tr = _trainer(GRPOConfig(beta=0.0, G=4, max_new_tokens=8, micro_batch=1))
+    tr.reward_fn = lambda o, p: (1.0, {"one": 1.0})
+    before = {k: v.clone() for k, v in tr.policy.state_dict().items()}
+    stats = tr.step(generate("add", 2, n=2, seed=0))
+    assert stats["trained_rows"] == 0 and stats["zero_spread"] == 1.0 and stats["grad_norm"] == 0.0
+    assert all(torch.equal(v, before[k]) for k, v in tr.policy.state_dict().items())

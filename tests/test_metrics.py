@@ -84,6 +84,7 @@ def test_majority_vote_hand_cases():
     assert majority_vote(["1.5", None, "7", "6/4"]) == "3/2"
     assert cons_at_k(["6/4", "7", "1.5"], "3/2") and not cons_at_k(["7", "7", "3/2"], "3/2")
     assert not cons_at_k([None, None], "3/2")
+    assert cons_at_k(["6/4", "7", "1.5"], "1.50") and cons_at_k(["2", "2"], " 2.0 ")  # the reference is normalised too
 
 
 @pytest.mark.parametrize(

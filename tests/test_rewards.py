@@ -1,13 +1,19 @@
 """Rule-based rewards (r1mini/rewards.py): hand-worked cases, and a property test that every reward
-returns a float in [0, 1], quickly, for any string (random, adversarial, huge)."""
+returns a float in [0, 1], quickly, for any string (random, adversarial, huge). At the end: countdown
+expressions where float64 would round to the other verdict, answers that need normalising, and eq. (3)'s
+exact zero for a group of equal rewards whose float64 mean is not exact (what a reward feeds GRPO)."""
 
+import ast
+import operator
 import random
 import time
 from fractions import Fraction
 
 import pytest
+import torch
 
 from r1mini.common import ConfigError
+from r1mini.grpo import group_advantages
 from r1mini.rewards import (
     REWARDS,
     accuracy_reward,
@@ -286,3 +292,87 @@ def _timed(fn, text, p) -> float:
     t0 = time.perf_counter()
     fn(text, p)
     return time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- exact arithmetic, normalising, eq. (3)
+
+
+def _float_eval(text: str) -> float:
+    """The same expression in float64 (the tests' own walker, over our trusted literals): what a checker that
+    used float instead of Fraction would compute."""
+    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+    def walk(node):
+        if isinstance(node, ast.Constant):
+            return float(node.value)
+        return ops[type(node.op)](walk(node.left), walk(node.right))
+
+    return walk(ast.parse(text, mode="eval").body)
+
+
+# Found by brute force over every expression of the numbers (Fraction vs float): the exact value is the target,
+# the float64 one is 1 ulp or more off (so a float checker says 0), or the other way round.
+FLOAT_TRAPS = [
+    ("3 * (3 / (9 / 7))", (3, 3, 7, 9), 7, 1.0),  # float: 6.999999999999999
+    ("(1 - 3 / 9) * 9", (1, 3, 9, 9), 6, 1.0),  # float: 6.000000000000001
+    ("3 / (1 - 7 / 10)", (1, 3, 7, 10), 10, 1.0),  # float: 9.999999999999998
+    ("10 * (1 / 10 * 3)", (1, 3, 10, 10), 3, 1.0),  # float: 3.0000000000000004
+    ("7 * (10 / 3) * 9", (3, 7, 9, 10), 210, 1.0),  # float: 210.00000000000003
+    ("(1 / 3 + 9 - 9) * 3", (1, 3, 3, 9, 9), 1, 1.0),  # cancellation; float: 1.0000000000000018
+    ("9007199254740993 - 9007199254740992", (9007199254740992, 9007199254740993), 1, 1.0),  # 2**53 + 1: float 0
+    ("9007199254740993 - 9007199254740992", (9007199254740992, 9007199254740993), 0, 0.0),  # float says 0 == 0
+    ("1 + 1 / 100000000000000000", (1, 1, 10**17), 1, 0.0),  # float: 1.0 exactly; exact: 1 + 1e-17
+]
+
+
+@pytest.mark.parametrize("expr, numbers, target, expected", FLOAT_TRAPS)
+def test_countdown_is_exact_where_float_rounds_the_other_way(expr, numbers, target, expected):
+    assert (_float_eval(expr) == target) != bool(expected)  # the premise: float64 gives the other verdict
+    p = Problem("countdown", "", str(target), numbers=numbers, target=target)
+    assert countdown_reward(ans(expr), p) == expected
+    assert countdown_reward(ans(f"{expr} = {target}"), p) == expected
+
+
+@pytest.mark.parametrize(
+    "answer, truth, expected",
+    [
+        ("085", "85", 1.0),
+        ("85.", "85", 1.0),
+        ("85。", "85", 1.0),  # Chinese full stop
+        ("85 。", "85", 1.0),
+        ("8 5 .", "85", 1.0),
+        ("0085.000", "85", 1.0),
+        ("1.50", "3/2", 1.0),
+        ("3/2", "1.50", 1.0),  # the reference answer is normalised too
+        ("-1.50", "-3/2", 1.0),
+        ("0.5", "2/4", 1.0),
+        (" -0 ", "0", 1.0),
+        ("+0.0", "-0", 1.0),
+        ("0/7", "0", 1.0),
+        ("-0.5", "1/2", 0.0),  # the sign is kept
+        ("85,", "85", 0.0),  # only periods are dropped
+        ("8.5", "85", 0.0),
+        ("1.5e0", "3/2", 0.0),  # exponents are text, not numbers
+        ("0x55", "85", 0.0),
+    ],
+)
+def test_accuracy_normalises_numbers_on_both_sides(answer, truth, expected):
+    assert accuracy_reward(ans(answer), Problem("add", "q", truth)) == expected
+    assert (normalize_answer(answer) == normalize_answer(truth)) == bool(expected)
+
+
+def test_eq3_equal_rewards_give_exactly_zero_where_the_float64_mean_leaves_a_residue():
+    """Eq. (3) on G equal rewards: A = 0 exactly. For these values the float64 mean of the group is not the value
+    itself, so a naive (r - mean) / (std + eps) gives small non-zero advantages, and a check on std > 0 (std is
+    ~1e-17, not 0) gives advantages of order 1: the update would push on pure rounding noise."""
+    groups = [[0.1] * 3, [0.7] * 6, [1 / 3] * 9, [0.3] * 13, [1.1] * 7]
+    for row in groups:
+        r = torch.tensor([row], dtype=torch.float64)
+        assert r.mean().item() != row[0] and r.std().item() > 0  # the premise: a residue, a non-zero std
+        naive = (r - r.mean()) / (r.std() + 1e-8)
+        assert (naive != 0).any()
+        assert ((r - r.mean()) / r.std()).abs().max() > 0.5  # std > 0 taken as "the group has spread"
+        assert torch.equal(group_advantages(r), torch.zeros(1, len(row)))
+        assert torch.equal(group_advantages(r, scale_std=False), torch.zeros(1, len(row)))
+    mixed = torch.tensor([[0.1, 0.1, 0.1, 0.2]], dtype=torch.float64)  # spread: one differs, A is not 0
+    assert group_advantages(mixed).tolist()[0] == pytest.approx([-0.5, -0.5, -0.5, 1.5])

@@ -133,3 +133,13 @@ def test_draw_follows_the_probabilities_and_never_draws_a_zero():
     # binomial standard error sqrt(p(1-p)/n) <= 0.0012: 5 of them is a generous bound
     assert torch.allclose(freq, p.double(), atol=0.006), freq
     assert draw(torch.tensor([[0.0, 0.0, 1.0]]), g).item() == 2
+
+
+def test_draw_on_the_edges_of_the_cdf(monkeypatch):
+    """u = 0 and u exactly on a CDF step (each about a 2**-24 event per float32 draw, so they do happen in a long
+    run): the token drawn is the one whose interval [cdf_(k-1), cdf_k) holds u, never one of probability 0."""
+    from r1mini.sampler import draw
+
+    probs = torch.tensor([[0.0, 0.25, 0.0, 0.75]] * 2)  # cdf [0, 0.25, 0.25, 1]
+    monkeypatch.setattr(torch, "rand", lambda *args, **kwargs: torch.tensor([[0.0], [0.25]]))
+    assert draw(probs, None).tolist() == [1, 3]

@@ -1,7 +1,7 @@
 """Slow end-to-end checks, run with `pytest -m slow` (not in CI): the default CPU run of train_zero.py from
 scratch, base pretraining included, must do what README.md reports it does (about 10 minutes on 2 cores).
-The thresholds are the issue's goals less a margin for run-to-run noise (about 5 points): the measured run
-went 0.318 -> 0.862."""
+The thresholds are the goals of docs/results.md ("Against the goals") less a margin for run-to-run noise
+(about 5 points): the measured run went 0.318 -> 0.862."""
 
 import json
 import os

@@ -17,12 +17,8 @@ TIMING = {"tokens_per_s", "sample_s", "train_s"}
 
 
 @pytest.fixture(scope="module")
-def base_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("base")
-    from r1mini.pretrain import ensure_base
-
-    ensure_base("smoke", quiet=True, out_root=str(root))
-    return root
+def base_root(smoke_base_root):
+    return smoke_base_root
 
 
 def run_zero(out: Path, base_root: Path, *extra: str, wait: bool = True):

@@ -1,0 +1,114 @@
+"""Section 2.3.3: rejection sampling, the reasoning half of DeepSeek-R1's stage-3 SFT data.
+
+"We curate reasoning prompts and generate reasoning trajectories by performing rejection sampling from the
+checkpoint from the above RL training. [...] because the model output is sometimes chaotic and difficult to
+read, we have filtered out chain-of-thought with mixed languages, long paragraphs, and code blocks. For
+each prompt, we sample multiple responses and retain only the correct ones."
+
+`rejection_sample` draws k responses per (train) prompt under R1's prompt (template.r1_prompt) and keeps a
+response only when `reject_reason` finds nothing, checked in this fixed order (the first that applies is
+the one counted):
+
+    "malformed"       not |special_token|<reasoning>|special_token|<summary> (template.parse_r1_completion),
+                      an empty reasoning, a <think>/<answer> tag in the reasoning, or not exactly one answer
+                      block, in the summary
+    "wrong"           rewards.accuracy_reward == 0 (the paper's "retain only the correct ones")
+    "mixed_language"  the CoT mixes languages (metrics.mixes_languages) or holds a word of the language the
+                      question is not in (rewards.count_words)
+    "overlong"        more than max_tokens tokens, or a "long paragraph": a run of the CoT without a
+                      sentence end or line break (. 。 ! ? ！ ？ newline) longer than MAX_PARAGRAPH_CHARS
+                      (our worked steps are short sentences; a run-on is a model that lost its way)
+
+Identical responses to the same prompt are kept once ("duplicate"). The kept ones become
+sft.Example(prompt=r1_prompt(q), response=the text as sampled, leading space kept, source="rejection").
+
+    >>> from r1mini.tasks import Problem
+    >>> p = Problem("add", "What is 47 + 38?", "85", 2)
+    >>> ok = " |special_token|7 + 8 = 15, 4 + 3 + 1 = 8.|special_token|So 47 + 38 = 85. The answer is <answer> 85 </answer>"
+    >>> reject_reason(ok, p, n_tokens=40, max_tokens=200), reject_reason(ok.replace("85 <", "84 <"), p, 40, 200)
+    (None, 'wrong')
+
+    python -m pytest tests/test_rejection.py      # each filter on hand-made cases, the order, dedupe, end to end
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import torch
+
+from r1mini.evaluate import EvalConfig, _complete
+from r1mini.metrics import mixes_languages
+from r1mini.rewards import accuracy_reward, count_words
+from r1mini.sft import Example
+from r1mini.tasks import Problem
+from r1mini.template import ANSWER, ANSWER_END, TAGS, chain_of_thought, parse_r1_completion, r1_prompt
+
+REASONS = ("malformed", "wrong", "mixed_language", "overlong")  # the order reject_reason checks them in
+MAX_PARAGRAPH_CHARS = 240  # the longest run of a CoT without a sentence end or line break
+OTHER = {"en": "zh", "zh": "en"}
+_BREAK = re.compile(r"[.!?。！？\n]")
+
+
+def longest_paragraph(text: str) -> int:
+    """Characters in the longest run of `text` between sentence ends / line breaks."""
+    return max(len(run.strip()) for run in _BREAK.split(text))
+
+
+def _malformed(completion: str) -> bool:
+    parts = parse_r1_completion(completion)
+    if parts is None:
+        return True
+    reasoning, summ = parts
+    if not reasoning or any(tag in reasoning for tag in TAGS):
+        return True
+    return summ.count(ANSWER) != 1 or summ.count(ANSWER_END) != 1
+
+
+def reject_reason(completion: str, problem: Problem, n_tokens: int, max_tokens: int) -> str | None:
+    """None to keep the response, else the first of REASONS that applies (see the module docstring).
+    Total on any string: never raises, never evaluates the text."""
+    if _malformed(completion):
+        return "malformed"
+    if accuracy_reward(completion, problem) == 0.0:
+        return "wrong"
+    cot = chain_of_thought(completion)
+    if mixes_languages(completion) or count_words(cot)[OTHER[problem.lang]] > 0:
+        return "mixed_language"
+    if n_tokens > max_tokens or longest_paragraph(cot) > MAX_PARAGRAPH_CHARS:
+        return "overlong"
+    return None
+
+
+def r1_question_prompt(problem: Problem) -> str:
+    """R1's prompt for a task problem: template.r1_prompt(question) = "User: {question}\\nAssistant:"."""
+    return r1_prompt(problem.question)
+
+
+@torch.no_grad()
+def rejection_sample(
+    model, tok, problems: list[Problem], k: int, max_new_tokens: int, temperature: float, seed: int, max_tokens: int, top_p: float = 1.0
+) -> tuple[list[Example], dict]:
+    """k responses per problem from `model` (R1's prompt), filtered by reject_reason and deduplicated per
+    prompt. Returns (examples, drops) with drops = {"sampled", "kept", "malformed", "wrong",
+    "mixed_language", "overlong", "duplicate"} (sampled = kept + every drop)."""
+    model.eval()
+    cfg = EvalConfig(k=k, max_new_tokens=max_new_tokens)
+    outs = _complete(model, tok, problems, cfg, k, temperature, top_p, seed, r1_question_prompt)
+    drops = Counter({key: 0 for key in ("sampled", "kept", *REASONS, "duplicate")})
+    examples, seen = [], set()  # seen: (prompt, response) pairs kept so far
+    for problem, row in zip(problems, outs):
+        prompt = r1_question_prompt(problem)
+        for text, n_tokens in row:
+            drops["sampled"] += 1
+            why = reject_reason(text, problem, n_tokens, max_tokens)
+            if why is None and (prompt, text) in seen:
+                why = "duplicate"
+            if why is not None:
+                drops[why] += 1
+                continue
+            seen.add((prompt, text))
+            drops["kept"] += 1
+            examples.append(Example(prompt, text, "rejection", problem.lang))
+    return examples, dict(drops)
