@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from r1mini.rewards import accuracy_reward
 from r1mini.sft import read_jsonl
 from r1mini.template import parse_r1_completion
 
@@ -61,8 +60,6 @@ def test_every_stage_writes_its_checkpoint_eval_and_row(smoke):
 
 def test_cold_start_set_is_readable_correct_and_bilingual(smoke):
     run, _, _ = smoke
-    from r1mini.tasks import Problem  # noqa: F401 (the set is checked through its own answers)
-
     examples = read_jsonl(run / "cold_start" / "cold_start.jsonl")
     d = done(run, "cold_start")
     assert d["size"] == len(examples) >= 200
@@ -86,8 +83,6 @@ def test_reasoning_rl_sums_accuracy_and_language_and_the_ablation_drops_it(smoke
 
 def test_rejection_set_keeps_only_correct_clean_responses_and_adds_general_data(smoke):
     run, _, _ = smoke
-    from r1mini.rejection import reject_reason  # noqa: F401
-
     data = read_jsonl(run / "rejection_sft" / "sft_data.jsonl")
     d = done(run, "rejection_sft")
     assert d["size"] == len(data) == d["set"]["reasoning"] + d["set"]["general"]
