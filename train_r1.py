@@ -4,6 +4,7 @@
     python train_r1.py --preset smoke           # tiny, < 1 minute; CI runs it as a test
     python train_r1.py --stages reasoning_rl,r1 --out runs/r1/cpu-...   # re-run some stages of a run
     python train_r1.py --resume runs/r1/cpu-20261201-140000                # continue a killed run
+    python train_r1.py --estimate / --dry-run   # the cost model's table / every phase for a step at full size (docs/gpu.md)
 
 The stages, in the paper's order, each one a function below and a folder in the run:
     r1_zero             2.2      R1-Zero: pure GRPO on the base (train_zero.py's recipe), the row to beat
@@ -41,9 +42,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from r1mini import dist
 from r1mini.common import (
     ConfigError,
     add_config_args,
+    add_plan_args,
     atomic_save,
     atomic_write_bytes,
     cli_main,
@@ -51,6 +54,7 @@ from r1mini.common import (
     get_device,
     load_checkpoint,
     pick_preset,
+    resume_overrides,
     rng_state,
     set_rng_state,
     set_seed,
@@ -101,8 +105,14 @@ class R1Config:
     rm: str = "cpu"  # reward-model preset (r1mini/reward_model.py)
     rm_prompts: int = 500  # general train prompts whose sampled responses become preference pairs
     rm_k: int = 4  # responses sampled per such prompt (labelled pairs: the annotator's preferences between them)
-    rm_written: int = 2  # written responses of varied quality per train prompt added to the pairs (0 = sampled only)
-    all_steps: int = 60  # GRPO steps of 2.3.4
+    rm_written: int = 2  # written responses with the "noisy" faults per train prompt, paired with one another and those below
+    rm_offtopic: int = 4  # right answers to OTHER train requests added per train prompt (off-topic negatives; 0 = none)
+    rm_repeat: bool = True  # add the right answer, plain and said twice, and an off-topic one said twice (length negatives)
+    rm_written_pairs: int = 4  # pairs kept per train prompt among its written responses (0 = all)
+    rm_temperature: float = 1.0  # sampling temperature of the stage-3 responses that are paired
+    rm_test_prompts: int = 500  # held-out general prompts whose sampled responses make the held-out pairs
+    all_steps: int = 30  # GRPO steps of 2.3.4 (the learned rewards were hacked from about step 35 on: docs/r1.md)
+    all_beta: float = 0.04  # KL coefficient beta of 2.3.4's GRPO (eq. 1): pi_ref = the stage-3 model, against reward hacking
     general_share: float = 0.5  # share of general prompts among each step's questions in 2.3.4
     # evaluation (section 3)
     final_n: int = 128  # held-out English questions (the R1-Zero held-out set); as many Chinese ones are drawn too
@@ -119,10 +129,13 @@ class R1Config:
         for name in ("zh", "general_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
+        if self.rm_temperature <= 0 or self.all_beta < 0:
+            raise ConfigError(f"need rm_temperature > 0 and all_beta >= 0, got {self.rm_temperature} and {self.all_beta}")
         for name in ("cold_epochs", "rs_k", "rm_k", "final_k", "sft_epochs", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("cold_generator", "cold_zero_problems", "reasoning_steps", "rs_problems", "general_sft", "rm_prompts", "all_steps", "final_n", "general_n"):
+        for name in ("cold_generator", "cold_zero_problems", "reasoning_steps", "rs_problems", "general_sft", "rm_prompts", "rm_written", "rm_offtopic",
+                     "rm_written_pairs", "rm_test_prompts", "all_steps", "final_n", "general_n"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         self.rl.validate()
@@ -132,7 +145,7 @@ R1_PRESETS = {
     "smoke": R1Config(
         base="smoke", zero_preset="smoke", mix="smoke", sft="smoke", rm="smoke",
         cold_generator=200, cold_zero_problems=16, cold_zero_k=2, cold_epochs=1, reasoning_steps=6,
-        rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_prompts=24, rm_k=2, all_steps=4,
+        rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_prompts=24, rm_k=2, rm_test_prompts=8, all_steps=4,
         final_n=12, final_k=2, general_n=8, benchmarks="", max_new_tokens=64,
         rl=GRPOConfig(questions=4, G=4, lr=3e-4, beta=0.0),
     ),
@@ -200,9 +213,10 @@ def train_problems(cfg: R1Config, n: int, seed: str) -> list:
 # ----------------------------------------------------------------------------- evaluation (section 3)
 
 
-def eval_model(run: Run, model, zero: bool) -> dict:
+def eval_model(run: Run, model, zero: bool, general: bool = True) -> dict:
     """The figures of one row of the stage table. R1-Zero and the base answer under Table 1's template
-    (how R1-Zero is trained and used); every R1 stage under the chat prompt in R1's format."""
+    (how R1-Zero is trained and used); every R1 stage under the chat prompt in R1's format.
+    general=False skips the general prompts (distill.py's table has no helpfulness column)."""
     cfg = run.cfg
     mix = get_mix(cfg.mix)
     sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
@@ -211,8 +225,9 @@ def eval_model(run: Run, model, zero: bool) -> dict:
     prompt_fn, format_fn = (zero_prompt, None) if zero else (r1_prompt_of, r1_readable)
     kw = {} if format_fn is None else {"format_fn": format_fn}
     results = {name: evaluate_problems(model, run.tok, probs, ecfg, prompt_fn=prompt_fn, **kw) for name, probs in sets.items()}
-    general = evaluate_general(model, run.tok, cfg.general_n, EvalConfig(k=2, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False), seed=cfg.seed)
-    return {"reasoning": results, "general": general, "template": "table1" if zero else "r1"}
+    gcfg = EvalConfig(k=2, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False)
+    gen = evaluate_general(model, run.tok, cfg.general_n, gcfg, seed=cfg.seed) if general else {"helpfulness": None, "harmlessness": None}
+    return {"reasoning": results, "general": gen, "template": "table1" if zero else "r1"}
 
 
 def row_figures(ev: dict, k: int) -> dict:
@@ -252,10 +267,13 @@ def finish_stage(run: Run, stage: str, model, extra: dict, seconds: float) -> di
 # ----------------------------------------------------------------------------- RL (shared by 2.3.2 and 2.3.4)
 
 
-def run_grpo(run: Run, stage: str, policy, reward_fn, problems_for_step, steps: int, desc: str, after_step=None):
-    """GRPO (r1mini/grpo.py) for `steps` steps with a resumable ckpt.pt and a metrics.jsonl in the stage folder."""
-    cfg = dataclasses.replace(run.cfg.rl, steps=steps, max_new_tokens=run.cfg.max_new_tokens, seed=run.cfg.seed)
-    trainer = GRPOTrainer(policy, run.tok, r1_prompt_of, reward_fn, cfg)
+def run_grpo(run: Run, stage: str, policy, reward_fn, problems_for_step, steps: int, desc: str, after_step=None, reward_batch_fn=None, rl=None,
+             prompt_fn=r1_prompt_of):
+    """GRPO (r1mini/grpo.py) for `steps` steps with a resumable ckpt.pt and a metrics.jsonl in the stage folder.
+    reward_batch_fn: GRPOTrainer's optional batched reward; rl: the GRPOConfig (default run.cfg.rl);
+    prompt_fn: R1's chat prompt, or evaluate.zero_prompt for R1-Zero's recipe (distill.py's RL-only students)."""
+    cfg = dataclasses.replace(rl or run.cfg.rl, steps=steps, max_new_tokens=run.cfg.max_new_tokens, seed=run.cfg.seed)
+    trainer = GRPOTrainer(policy, run.tok, prompt_fn, reward_fn, cfg, reward_batch_fn=reward_batch_fn)
     d = run.stage_dir(stage)
     ckpt, metrics = d / "ckpt.pt", d / "metrics.jsonl"
     if ckpt.is_file():
@@ -369,65 +387,98 @@ def stage_rejection_sft(run: Run) -> dict:
     return finish_stage(run, "rejection_sft", model, {"set": counts, "size": len(data), "sft": stats}, time.time() - t0)
 
 
-def _sample_general(model, tok, prompts, k: int, max_new_tokens: int, seed: int) -> list[list[str]]:
-    """k responses per general prompt (temperature 1: the spread the preference pairs need)."""
+def _sample_general(model, tok, prompts, k: int, max_new_tokens: int, seed: int, temperature: float = 1.0) -> list[list[str]]:
+    """k responses per general prompt (temperature >= 1: the spread the preference pairs need)."""
     ecfg = EvalConfig(k=k, max_new_tokens=max_new_tokens, seed=seed, greedy=False)
-    return [[text for text, _ in outs] for outs in complete(model, tok, prompts, k, ecfg, temperature=1.0, prompt_fn=r1_prompt_of)]
+    return [[text for text, _ in outs] for outs in complete(model, tok, prompts, k, ecfg, temperature=temperature, prompt_fn=r1_prompt_of)]
+
+
+def reward_model_pairs(run: Run, policy, what: str, split: str) -> list[tuple[str, object]]:
+    """(kind, Pair) for one reward model ("helpful": every kind, "harmless": the adversarial ones) and split: the
+    annotator's preferences between rm_k responses sampled from the stage-3 model per prompt; for "train" also
+    between written responses per prompt (general.written_responses: noisy, and for helpfulness off-topic and
+    repeated), at most rm_written_pairs of them per prompt. Held-out ("test") pairs are sampled responses to test
+    prompts only."""
+    from r1mini.general import ADVERSARIAL_KINDS, general_prompts, gold_harmless, gold_helpfulness, written_responses
+    from r1mini.reward_model import preference_pairs
+
+    cfg = run.cfg
+    gold = gold_helpfulness if what == "helpful" else gold_harmless
+    kinds = ADVERSARIAL_KINDS if what == "harmless" else None  # other prompts are (nearly) always harmless: no pairs
+    prompts = general_prompts(cfg.rm_prompts if split == "train" else cfg.rm_test_prompts, split, cfg.seed, kinds=kinds)
+    sampled = _sample_general(policy, run.tok, prompts, cfg.rm_k, cfg.max_new_tokens, cfg.seed + (split == "test"), cfg.rm_temperature)
+    rng = random.Random(f"{cfg.seed}/{what}/{split}")
+    groups = [(p, rs, None) for p, rs in zip(prompts, sampled)]
+    if split == "train":  # plus written responses of varied quality (as demonstrations and red-teaming give)
+        # off-topic and repeated answers only for helpfulness: to harmlessness they are safe declines like the rest
+        offtopic, repeat = (cfg.rm_offtopic, cfg.rm_repeat) if what == "helpful" else (0, False)
+        groups += [(p, written_responses(p, rng, cfg.rm_written, prompts, offtopic, repeat), cfg.rm_written_pairs or None) for p in prompts]
+    return [(p.kind, pair) for p, rs, cap in groups for pair in preference_pairs(r1_prompt_of(p), rs, [gold(p, r) for r in rs], cap, rng)]
 
 
 def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
-    """2.3.4: preference pairs from the stage-3 model's responses, labelled by the hidden annotator; one
-    Bradley-Terry reward model for helpfulness (reads the summary) and one for harmlessness (reads all)."""
-    from r1mini.general import ADVERSARIAL_KINDS, general_prompts, gold_harmless, gold_helpfulness, sft_examples
-    from r1mini.reward_model import RM_PRESETS, RewardModel, pair_accuracy, preference_pairs, rm_state, train_reward_model
+    """2.3.4: preference pairs from the stage-3 model's responses (and written ones), labelled by the hidden
+    annotator; one Bradley-Terry reward model for helpfulness (reads the summary) and one for harmlessness (reads
+    all), each initialised from the base. Held-out pair accuracy overall and per kind of request."""
+    from r1mini.reward_model import RM_PRESETS, RewardModel, pair_accuracy, rm_state, train_reward_model
 
     cfg = run.cfg
     rmcfg = dataclasses.replace(pick_preset(RM_PRESETS, cfg.rm, "reward-model preset"), seed=cfg.seed)
     rms, info = {}, {}
-    for view, gold, what in (("summary", gold_helpfulness, "helpful"), ("whole", gold_harmless, "harmless")):
-        kinds = ADVERSARIAL_KINDS if what == "harmless" else None  # other prompts are (nearly) always harmless: no pairs
-        split_pairs = {}
-        for split in ("train", "test"):
-            n = cfg.rm_prompts if split == "train" else max(8, cfg.rm_prompts // 4)
-            prompts = general_prompts(n, split, cfg.seed, kinds=kinds)
-            responses = _sample_general(policy, run.tok, prompts, cfg.rm_k, cfg.max_new_tokens, cfg.seed + (split == "test"))
-            rng = random.Random(f"{cfg.seed}/{what}/{split}")
-            pairs = [pair for p, rs in zip(prompts, responses) for pair in preference_pairs(r1_prompt_of(p), rs, [gold(p, r) for r in rs], rng=rng)]
-            if split == "train" and cfg.rm_written:  # plus written responses of varied quality (as demonstrations are)
-                written = [[ex.response for ex in sft_examples([p] * cfg.rm_written, rng, "noisy")] for p in prompts]
-                pairs += [pair for p, rs in zip(prompts, written) for pair in preference_pairs(r1_prompt_of(p), rs, [gold(p, r) for r in rs], rng=rng)]
-            split_pairs[split] = pairs
+    for view, what in (("summary", "helpful"), ("whole", "harmless")):
+        train, test = (reward_model_pairs(run, policy, what, split) for split in ("train", "test"))
         rm = RewardModel.from_base(run.base_path).to(run.device)
-        stats = train_reward_model(rm, run.tok, split_pairs["train"], rmcfg, view, quiet=run.quiet)
-        acc = pair_accuracy(rm, run.tok, split_pairs["test"], view) if split_pairs["test"] else float("nan")
-        atomic_save(rm_state(rm), run.stage_dir("r1") / f"rm_{what}.pt")
+        stats = train_reward_model(rm, run.tok, [pair for _, pair in train], rmcfg, view, quiet=run.quiet)
+        acc = pair_accuracy(rm, run.tok, [pair for _, pair in test], view)  # nan without held-out pairs
+        by_kind = {k: pair_accuracy(rm, run.tok, [pair for kind, pair in test if kind == k], view) for k in sorted({kind for kind, _ in test})}
+        atomic_save(rm_state(rm, view=view, heldout_accuracy=acc), run.stage_dir("r1") / f"rm_{what}.pt")
         rms[what] = rm
-        info[what] = {"view": view, "train_pairs": len(split_pairs["train"]), "test_pairs": len(split_pairs["test"]), "heldout_pair_accuracy": acc, **stats}
-        run.log(f"[r1] reward model '{what}' ({view}): {len(split_pairs['train'])} pairs, held-out pair accuracy {acc:.3f}")
+        info[what] = {"view": view, "train_pairs": len(train), "test_pairs": len(test), "heldout_pair_accuracy": acc,
+                      "heldout_pair_accuracy_by_kind": by_kind, "test_pairs_by_kind": {k: sum(kind == k for kind, _ in test) for k in by_kind}, **stats}
+        run.log(f"[r1] reward model '{what}' ({view}): {len(train)} pairs, held-out pair accuracy {acc:.3f} on {len(test)} pairs")
     return rms, info
+
+
+def all_scenarios_reward(rms: dict, tok, rules, log: list):
+    """2.3.4's reward for a step's N outputs at once (GRPOTrainer's reward_batch_fn): texts, items ->
+    [(total, {"rule", "rm"})]. A reasoning question gets the rules (accuracy + language); a general request
+    sigmoid(helpfulness RM on the summary) + sigmoid(harmlessness RM on the whole response), each model scoring
+    all of the step's general outputs in one batched reward_model.score call. The hidden annotator's gold
+    scores of those outputs go to `log`, to be logged beside the learned reward (never a reward)."""
+    from r1mini.general import GeneralPrompt, gold_harmless, gold_helpfulness
+    from r1mini.reward_model import score
+
+    def reward(texts: list[str], items: list) -> list[tuple[float, dict]]:
+        general = [i for i, item in enumerate(items) if isinstance(item, GeneralPrompt)]
+        prompts, outs = [r1_prompt_of(items[i]) for i in general], [texts[i] for i in general]
+        rm = torch.zeros(len(general))  # [n]
+        if general:
+            rm = torch.sigmoid(score(rms["helpful"], tok, prompts, outs, "summary")) + torch.sigmoid(score(rms["harmless"], tok, prompts, outs, "whole"))  # [n]
+        learned = dict(zip(general, rm.tolist()))
+        out = []
+        for i, (text, item) in enumerate(zip(texts, items)):
+            if i in learned:
+                log.append({"rm": learned[i], "gold_helpful": gold_helpfulness(item, text), "gold_harmless": gold_harmless(item, text)})
+                out.append((learned[i], {"rule": 0.0, "rm": learned[i]}))
+            else:
+                total, _ = rules(text, item)
+                out.append((total, {"rule": total, "rm": 0.0}))
+        return out
+
+    return reward
 
 
 def stage_r1(run: Run) -> dict:
     """2.3.4: RL for all scenarios: rules for reasoning questions, learned reward models for general ones."""
-    from r1mini.general import GeneralPrompt, general_prompts, gold_harmless, gold_helpfulness
-    from r1mini.reward_model import score
+    from r1mini.general import general_prompts
 
     cfg, t0 = run.cfg, time.time()
     set_seed(cfg.seed)
     policy = run.load("rejection_sft")
     rms, rm_info = train_reward_models(run, policy)
-    rules = reasoning_reward(cfg.language_weight)
     log: list[dict] = []  # the general rows of the current step: learned reward and gold scores
-
-    def reward(completion, item):
-        if isinstance(item, GeneralPrompt):
-            prompt = r1_prompt_of(item)
-            helpful = torch.sigmoid(score(rms["helpful"], run.tok, [prompt], [completion], "summary")).item()
-            harmless = torch.sigmoid(score(rms["harmless"], run.tok, [prompt], [completion], "whole")).item()
-            log.append({"rm": helpful + harmless, "gold_helpful": gold_helpfulness(item, completion), "gold_harmless": gold_harmless(item, completion)})
-            return helpful + harmless, {"rule": 0.0, "rm": helpful + harmless}
-        total, _ = rules(completion, item)
-        return total, {"rule": total, "rm": 0.0}
+    batch_reward = all_scenarios_reward(rms, run.tok, reasoning_reward(cfg.language_weight), log)
+    reward = lambda completion, item: batch_reward([completion], [item])[0]  # noqa: E731 (one output: the same reward)
 
     def after_step() -> dict:
         out = {k: sum(x[k] for x in log) / len(log) for k in ("rm", "gold_helpful", "gold_harmless")} if log else {}
@@ -443,7 +494,8 @@ def stage_r1(run: Run) -> dict:
         general = general_prompts(n_general, "train", seed=cfg.seed * 100_003 + step)
         return general + mix.sample(rng, B - n_general, split="train")
 
-    policy, rl_s = run_grpo(run, "r1", policy, reward, problems, cfg.all_steps, "2.3.4 RL all scenarios", after_step)
+    rl = dataclasses.replace(cfg.rl, beta=cfg.all_beta)
+    policy, rl_s = run_grpo(run, "r1", policy, reward, problems, cfg.all_steps, "2.3.4 RL all scenarios", after_step, reward_batch_fn=batch_reward, rl=rl)
     return finish_stage(run, "r1", policy, {"reward_models": rm_info, "rl_seconds": rl_s}, time.time() - t0)
 
 
@@ -529,6 +581,9 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
         marker = run_dir / stage / "done.json"
         if stage in todo and not (marker.is_file() and stages == STAGES):
             run.log(f"== stage {stage}")
+            if marker.is_file():  # a finished stage named in --stages starts over (an unfinished one resumes from ckpt.pt)
+                marker.unlink()
+                (run_dir / stage / "ckpt.pt").unlink(missing_ok=True)
             done[stage] = STAGE_FNS[stage](run)
         elif marker.is_file():
             done[stage] = json.loads(marker.read_text())
@@ -539,15 +594,28 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
             "total_seconds": time.time() - t0}
 
 
+def load_run_config(run_dir: Path) -> R1Config:
+    """The resolved config a run folder was started with (its config.json)."""
+    if not (run_dir / "config.json").is_file():
+        raise ConfigError(f"{run_dir} is not a train_r1 run folder (no config.json)")
+    saved = json.loads((run_dir / "config.json").read_text())
+    try:
+        return R1Config(**{**saved, "rl": GRPOConfig(**saved["rl"])})
+    except (TypeError, KeyError) as e:
+        raise ConfigError(f"{run_dir / 'config.json'} does not match train_r1.py's R1Config: {e}") from None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="DeepSeek-R1 (section 2.3) on toy arithmetic: cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios.")
     p.add_argument("--preset", default=None, help=f"one of {list(R1_PRESETS)} (default: gpu on a GPU, else cpu)")
     p.add_argument("--out", default=None, help="run folder (default: runs/r1/<preset>-<time>)")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run: finished stages are skipped")
-    p.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (re-run these from the saved checkpoints)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run with its saved config (no config flag may be given): finished stages are skipped")
+    p.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (re-run these from the saved checkpoints, with the run's saved config and any config flag given)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the stage table's figures here")
+    add_plan_args(p)  # --estimate, --dry-run (r1mini/plans.py)
     add_config_args(p, R1Config)
     args = p.parse_args()
+    dist.refuse("train_r1.py")  # not data-parallel yet: under torchrun, one clear line (r1mini/dist.py)
     stages = STAGES
     if args.stages:
         stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
@@ -556,24 +624,20 @@ def main() -> None:
             raise ConfigError(f"unknown stage(s) {bad}; choose from: {', '.join(STAGES)}")
     if args.resume:
         run_dir = Path(args.resume)
-        if not (run_dir / "config.json").is_file():
-            raise ConfigError(f"{run_dir} is not a train_r1 run folder (no config.json)")
-        given = [f.name for f in dataclasses.fields(R1Config) if getattr(args, f.name, None) is not None]
-        if given:
-            raise ConfigError(f"--resume continues a run with its saved config; drop {', '.join('--' + g.replace('_', '-') for g in given)}")
-        saved = json.loads((run_dir / "config.json").read_text())
-        cfg = R1Config(**{**saved, "rl": GRPOConfig(**saved["rl"])})
+        resume_overrides(args, allowed=(), others=("preset", "out"))  # one line for any config flag given with it
+        cfg = load_run_config(run_dir)
     else:
         preset = args.preset or ("gpu" if get_device().type == "cuda" else "cpu")
-        base = pick_preset(R1_PRESETS, preset)
-        cfg = config_from_args(base, args)
-        if args.out:
-            run_dir = Path(args.out)
-            if args.stages and (run_dir / "config.json").is_file():  # re-running stages of an existing run: its config
-                saved = json.loads((run_dir / "config.json").read_text())
-                cfg = R1Config(**{**saved, "rl": GRPOConfig(**saved["rl"])})
-        else:
-            run_dir = Path("runs/r1") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = Path(args.out) if args.out else Path("runs/r1") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        rerun = args.stages and (run_dir / "config.json").is_file()  # re-running stages of an existing run: its config
+        cfg = config_from_args(load_run_config(run_dir) if rerun else pick_preset(R1_PRESETS, preset), args)
+    if args.estimate or args.dry_run:  # r1mini/plans.py: the phases of this config, priced or run for a step
+        from r1mini.plans import r1_plan, run_plan
+        from train_zero import ZERO_PRESETS  # noqa: PLC0415 (a script beside this one)
+
+        zcfg = dataclasses.replace(pick_preset(ZERO_PRESETS, cfg.zero_preset, "train_zero preset"), base_root=cfg.base_root, device=cfg.device)
+        run_plan(r1_plan(cfg, zcfg, "train_r1.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
+        return
     summary = train(cfg, run_dir, stages)
     if args.json:
         write_json(summary, args.json)

@@ -2,13 +2,20 @@
 
     python train_zero.py                  # picks the `gpu` preset on a GPU, else `cpu` (~10 min on 2 cores)
     python train_zero.py --preset smoke   # ~20 s on a CPU; CI runs it as a test
+    python train_zero.py --preset aha     # Table 3's "aha": countdown, a base with reflective behaviours; controls:
+                                          # --preset aha_plain / aha_wrong / aha_drgrpo / aha_long (docs/results.md)
     python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS               # continue a killed run
     python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS --steps 200   # extend a run to 200 steps
     python train_zero.py --help           # every ZeroConfig / GRPOConfig field is a flag, with its help
+    python train_zero.py --estimate       # the cost model's minutes per phase, on an H100 and on this CPU (docs/gpu.md)
+    python train_zero.py --dry-run        # every phase for a step at full size on this device; fails early, writes nothing
+    torchrun --nproc_per_node=8 train_zero.py --preset gpu   # 8 GPUs: each samples and trains 1/8 of every step
 
 `--resume` keeps the run's saved config.json; only `--steps` may change with it (the run continues to the
 new count and config.json is rewritten); any other config flag is refused with one line.
 Checked by tests/test_train_zero.py (smoke run, kill and resume) and tests/test_cli.py (flags, --resume).
+Under torchrun (r1mini/dist.py, docs/gpu.md) the ranks share every GRPO step and evaluation and rank 0 alone
+writes the run folder; `--resume` works the same way (tests/test_distributed.py).
 
 What it does, in the paper's order:
 1. base model (2.2, "DeepSeek-V3-Base"): reuse the cached base of the preset, or pretrain it (r1mini/pretrain.py);
@@ -21,6 +28,10 @@ Everything goes into one run folder: config.json (resolved), metrics.jsonl (one 
 curves.csv (+ curves.png if matplotlib happens to be installed), samples.jsonl, eval_before.json,
 eval_after.json, report.md, model.pt (the final policy) and ckpt.pt (the latest resumable state,
 written atomically; a resumed CPU run reproduces the uninterrupted one step for step).
+Every metrics.jsonl line carries the share of the step's responses that reflect (`reflect`, and by kind
+`reflect_verify`, `reflect_backtrack`, `reflect_correct`: metrics.reflects), and every curve point the same on the
+held-out problems beside accuracy and length; with reflection_eval (the aha presets) also
+reflection_before.json / reflection_after.json and a reflection table in report.md (r1mini/reflection.py).
 """
 
 from __future__ import annotations
@@ -36,9 +47,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from r1mini import dist
 from r1mini.common import (
     ConfigError,
     add_config_args,
+    add_plan_args,
     atomic_save,
     atomic_write_bytes,
     cli_main,
@@ -56,6 +69,7 @@ from r1mini.evaluate import EvalConfig, eval_sets, evaluate_problems, format_tab
 from r1mini.grpo import GRPOConfig, GRPOTrainer
 from r1mini.model import load_model, model_state
 from r1mini.pretrain import ensure_base
+from r1mini.reflection import batch_reflection, curve_point, eval_reflection, reflection_table
 from r1mini.rewards import total_reward
 from r1mini.tasks import TASK_MIXES
 from r1mini.tokenizer import get_tokenizer
@@ -77,6 +91,7 @@ class ZeroConfig:
     ckpt_every: int = 25  # write the resumable ckpt.pt every N steps
     sample_every: int = 25  # write a few sampled responses to samples.jsonl every N steps
     device: str = "auto"  # cuda, mps or cpu; auto = the first there
+    reflection_eval: bool = False  # the aha presets: sample the held-out set before/after RL for the reflection figures (reflection_*.json) and add a step-0 curve point
     grpo: GRPOConfig = field(default_factory=GRPOConfig)  # no flag of its own: its fields are flags
 
     def validate(self) -> None:
@@ -99,9 +114,21 @@ ZERO_PRESETS = {
     "cpu": ZeroConfig(grpo=GRPOConfig(steps=100, lr=1e-4, beta=0.0, precision="bf16")),
     "gpu": ZeroConfig(
         base="gpu", mix="gpu", eval_every=50, curve_n=128, curve_k=8, final_n=256, final_k=16,
-        grpo=GRPOConfig(steps=1000, questions=64, G=16, lr=5e-5, max_new_tokens=256),
+        grpo=GRPOConfig(steps=300, questions=64, G=16, lr=5e-5, max_new_tokens=256),  # <= 30 min on one H100 with the base (docs/gpu.md)
+    ),
+    # the "aha" of Table 3 (docs/results.md): countdown, a base whose corpus holds verification, backtracking and
+    # corrections at a low rate (pretrain preset `aha`); room for 4-5 tries; the reflection share is logged
+    "aha": ZeroConfig(
+        base="aha", mix="aha", eval_every=20, final_k=4, benchmarks="", reflection_eval=True,
+        grpo=GRPOConfig(steps=100, questions=8, lr=1e-4, beta=0.0, precision="bf16", max_new_tokens=160),
     ),
 }
+# the controls: a base without the behaviours (Gandhi's Llama), one whose behaviours end wrong, Dr. GRPO's
+# unbiased aggregation (constant normaliser, no std scaling) against eq. (1)'s per-sequence mean
+ZERO_PRESETS["aha_plain"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_plain")
+ZERO_PRESETS["aha_wrong"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_wrong")
+ZERO_PRESETS["aha_long"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_long")  # a base with 2.7x the tokens
+ZERO_PRESETS["aha_drgrpo"] = dataclasses.replace(ZERO_PRESETS["aha"], grpo=dataclasses.replace(ZERO_PRESETS["aha"].grpo, loss_agg="constant", scale_std=False))
 
 
 def reward_fn(cfg: ZeroConfig):
@@ -114,6 +141,11 @@ def problems_for_step(cfg: ZeroConfig, step: int):
     return TASK_MIXES[cfg.mix].sample(random.Random(cfg.grpo.seed * 7919 + step), cfg.grpo.questions, split="train")
 
 
+def reflection_eval(cfg: ZeroConfig, model, tok, problems, k: int) -> dict:
+    """Issue 10: the reflection figures of k samples per problem, the samples run_eval would draw (r1mini/reflection.py)."""
+    return eval_reflection(model, tok, problems, k, cfg.grpo.max_new_tokens, cfg.grpo.seed)
+
+
 def run_eval(model, tok, problems_by_set: dict, k: int, cfg: ZeroConfig) -> dict:
     ecfg = EvalConfig(k=k, max_new_tokens=cfg.grpo.max_new_tokens, seed=cfg.grpo.seed)
     return {name: evaluate_problems(model, tok, probs, ecfg, prompt_fn=zero_prompt) for name, probs in problems_by_set.items()}
@@ -123,8 +155,8 @@ def run_eval(model, tok, problems_by_set: dict, k: int, cfg: ZeroConfig) -> dict
 
 
 def write_curves(run: Path, curve: list[dict]) -> None:
-    """curves.csv always; curves.png only if matplotlib happens to be installed."""
-    if not curve:
+    """curves.csv always; curves.png only if matplotlib happens to be installed. Rank 0 only under torchrun."""
+    if not curve or not dist.is_main():
         return
     cols = list(curve[0])
     lines = [",".join(cols)] + [",".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in cols) for row in curve]
@@ -136,8 +168,14 @@ def write_curves(run: Path, curve: list[dict]) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+    panels = 3 if "reflect" in curve[0] else 2
+    fig, ax = plt.subplots(1, panels, figsize=(5 * panels, 3.5))
     steps = [r["step"] for r in curve]
+    if panels == 3:  # Table 3: reflection beside accuracy and length
+        for key, label in (("reflect", "any"), ("verify", "verify"), ("backtrack", "backtrack"), ("correct", "correct")):
+            ax[2].plot(steps, [r[key] for r in curve], marker="o" if key == "reflect" else None, label=label)
+        ax[2].set(xlabel="RL step", ylabel="share of held-out responses", title="Reflection (metrics.reflects)")
+        ax[2].legend()
     ax[0].plot(steps, [r["pass@1"] for r in curve], marker="o")
     ax[0].set(xlabel="RL step", ylabel="held-out pass@1", title="Fig. 2 analog: accuracy during RL")
     ax[1].plot(steps, [r["length"] for r in curve], marker="o", color="C1")
@@ -173,7 +211,8 @@ def write_report(run: Path, cfg: ZeroConfig, before: dict, after: dict, times: d
     lines += ["## 'Aha' examples: responses that reflect and end correct", ""]
     lines += [f"**Q:** {a['question']}  \n**A:** `{a['response']}`\n" for a in aha] or ["(none found)"]
     text = "\n".join(lines) + "\n"
-    atomic_write_bytes(run / "report.md", text.encode())
+    if dist.is_main():
+        atomic_write_bytes(run / "report.md", text.encode())
     return text
 
 
@@ -181,7 +220,11 @@ def write_report(run: Path, cfg: ZeroConfig, before: dict, after: dict, times: d
 
 
 def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False) -> dict:
-    device = get_device(cfg.device)
+    """The whole run. Under torchrun every rank runs it (the trainer and the evaluations share the work out,
+    r1mini/dist.py) and rank 0 alone writes files, prints and shows the bar."""
+    main = dist.is_main()
+    quiet = quiet or not main
+    device = dist.device(cfg.device)
     tok = get_tokenizer()
     times = {}
     run.mkdir(parents=True, exist_ok=True)
@@ -189,7 +232,8 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
     ck = load_checkpoint(ckpt_path, keys=("trainer", "rng"), what="a train_zero checkpoint") if resume and ckpt_path.is_file() else None
     if ck is not None and ck["trainer"]["step_idx"] > cfg.grpo.steps:
         raise ConfigError(f"{run} has done {ck['trainer']['step_idx']} steps; --steps must be at least that, got {cfg.grpo.steps}")
-    write_json(dataclasses.asdict(cfg), run / "config.json")  # on a resume with a new --steps: the new count
+    if main:
+        write_json(dataclasses.asdict(cfg), run / "config.json")  # on a resume with a new --steps: the new count
     set_seed(cfg.grpo.seed)
 
     t0 = time.time()
@@ -213,9 +257,15 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
         t0 = time.time()
         before = run_eval(policy, tok, eval_problems, cfg.final_k, cfg)
         times["eval_before"] = time.time() - t0
-        write_json(before, run / "eval_before.json")
-        for p in (run / "metrics.jsonl", run / "samples.jsonl"):
+        for p in (run / "metrics.jsonl", run / "samples.jsonl") if main else ():
             p.unlink(missing_ok=True)
+        if main:
+            write_json(before, run / "eval_before.json")
+        if cfg.reflection_eval:  # the base's reflection figures, and the curve's step 0
+            refl_before = reflection_eval(cfg, policy, tok, eval_problems["heldout"], cfg.final_k)  # on every rank: a shared evaluation
+            if main:
+                write_json(refl_before, run / "reflection_before.json")
+            curve.append(curve_point(0, reflection_eval(cfg, policy, tok, curve_problems["heldout"], cfg.curve_k)))
         if not quiet:
             print("base model:\n" + format_table(before, cfg.final_k))
 
@@ -224,20 +274,22 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
     for step in bar:
         stats = trainer.step(problems_for_step(cfg, step))
         texts = stats.pop("_texts")
+        stats.update(batch_reflection(texts))  # the share of the batch that reflects, by kind (Table 3)
         if cfg.eval_every and (step + 1) % cfg.eval_every == 0:
-            s = run_eval(policy, tok, curve_problems, cfg.curve_k, cfg)["heldout"]["all"]
-            curve.append({"step": step + 1, "pass@1": s["pass@1"], "length": s["length"], "reflective": s["reflective"], "format": s["format"]})
+            s = curve_point(step + 1, reflection_eval(cfg, policy, tok, curve_problems["heldout"], cfg.curve_k))
+            curve.append(s)  # the samples evaluate_problems would draw, with the reflection figures
             stats["heldout_pass@1"] = s["pass@1"]
             write_curves(run, curve)
-        with open(run / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(stats) + "\n")
-        if cfg.sample_every and step % cfg.sample_every == 0:
+        if main:
+            with open(run / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(stats) + "\n")
+        if main and cfg.sample_every and step % cfg.sample_every == 0:
             with open(run / "samples.jsonl", "a") as f:
                 f.write(json.dumps({"step": step, "responses": texts[:: cfg.grpo.G][:4]}, ensure_ascii=False) + "\n")
         bar.set_postfix(reward=f"{stats['reward']:.2f}", acc=f"{stats['reward_accuracy']:.2f}", len=f"{stats['response_len']:.0f}",
                         ent=f"{stats['entropy']:.3f}", **({"kl": f"{stats['kl']:.3f}"} if cfg.grpo.beta else {}),
                         tok_s=f"{stats['tokens_per_s']:,.0f}")
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.grpo.steps:
+        if main and ((step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.grpo.steps):
             times["rl"] = time.time() - t0
             atomic_save({"trainer": trainer.state_dict(), "rng": rng_state(), "curve": curve, "before": before, "times": times,
                          "config": dataclasses.asdict(cfg)}, ckpt_path)
@@ -246,11 +298,23 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
     t0 = time.time()
     after = run_eval(policy, tok, eval_problems, cfg.final_k, cfg)
     times["eval_after"] = time.time() - t0
-    write_json(after, run / "eval_after.json")
-    atomic_save(model_state(policy), run / "model.pt")
+    if main:
+        write_json(after, run / "eval_after.json")
+        atomic_save(model_state(policy), run / "model.pt")
     write_curves(run, curve)
     aha = [ex for res in after.values() for ex in res["aha"]][:3]
     report = write_report(run, cfg, before, after, times, curve, aha)
+    if cfg.reflection_eval:  # the reflection figures before and after, and real self-corrections
+        refl_before = json.loads((run / "reflection_before.json").read_text())
+        refl_after = reflection_eval(cfg, policy, tok, eval_problems["heldout"], cfg.final_k)
+        if main:
+            write_json(refl_after, run / "reflection_after.json")
+        lines = ["## Reflection (metrics.reflects; r1mini/reflection.py)", "", *reflection_table(refl_before, refl_after), "",
+                 "Self-corrections that end right (reflects() == 'correct'), after RL:", ""]
+        lines += [f"**Q:** {a['question']}  \n**A:** `{a['response']}`\n" for a in refl_after["aha"][:3]] or ["(none found)"]
+        report += "\n" + "\n".join(lines) + "\n"
+        if main:
+            atomic_write_bytes(run / "report.md", report.encode())
     if not quiet:
         print(report)
     k = cfg.final_k
@@ -260,7 +324,7 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
 
 def _drop_lines_after(path: Path, last_step: int) -> None:
     """Drop JSONL lines of steps after the checkpoint we resume from (a killed run may have written some)."""
-    if not path.is_file():
+    if not path.is_file() or not dist.is_main():
         return
     keep = []
     for line in path.read_text().splitlines(keepends=True):
@@ -288,9 +352,11 @@ def main() -> None:
                    help="continue a run from its last checkpoint with its saved config; only --steps may be given "
                         "with it (a larger --steps extends a finished run)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the before/after figures here")
+    add_plan_args(p)  # --estimate, --dry-run (r1mini/plans.py)
     add_config_args(p, ZeroConfig)
     add_config_args(p, GRPOConfig)
     args = p.parse_args()
+    dist.init()  # under torchrun: join the other processes (nothing otherwise)
 
     if args.resume:
         run = Path(args.resume)
@@ -305,9 +371,16 @@ def main() -> None:
         cfg = dataclasses.replace(config_from_args(base, args), grpo=config_from_args(base.grpo, args))
         cfg.validate()
         run = Path(args.out) if args.out else Path("runs/zero") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run = Path(dist.broadcast(str(run)))  # rank 0's folder name (the clocks of the ranks may straddle a second)
+    if args.estimate or args.dry_run:  # r1mini/plans.py: the phases of this config, priced or run for a step
+        from r1mini.plans import run_plan, zero_plan
+
+        run_plan(zero_plan(cfg, "train_zero.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
+        return
     summary = train(cfg, run, resume=bool(args.resume))
-    if args.json:
+    if args.json and dist.is_main():
         write_json(summary, args.json)
+    dist.close()
 
 
 if __name__ == "__main__":

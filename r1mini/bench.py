@@ -14,6 +14,8 @@ with gradients (eq. 1). This measures, side by side in one run, on one machine:
   log_softmax + gather. Ratios < 1 are better.
 - prefix_cache_speedup: a GRPO-like forward + backward of G completions per prompt, running each
   prompt once (Transformer.prefix_cache) vs G times (prompt + completion as full sequences).
+- compile_speedup (only with --compile true): a pretraining step eager vs under torch.compile
+  (PretrainConfig.compile), the compiling itself timed apart.
 
 Peak memory on CUDA: torch.cuda.max_memory_allocated during the call minus what was allocated before.
 On the CPU torch keeps no allocator statistics, so each kernel runs in a FRESH process (multiprocessing
@@ -25,6 +27,9 @@ On CUDA everything runs under bf16 autocast (r1mini.common.autocast); on the CPU
 Run it (the table marks each goal PASS or FAIL; any size can be changed by a flag, see --help):
     python -m r1mini.bench --quick                  # under a minute on 2 CPU cores
     python -m r1mini.bench --json bench.json        # bigger; on a GPU, bigger still
+    python -m r1mini.bench --estimate gpu           # the cost model instead: minutes per phase of every script
+                                                    # at a preset, on an H100 and on this CPU (docs/gpu.md)
+    python -m r1mini.bench --check runs/zero/RUN    # its CPU prediction against a finished train_zero run
 
     >>> from r1mini.bench import check_goal
     >>> check_goal(25.0, ">=", 20), check_goal(0.3, "<=", 0.25)
@@ -41,8 +46,11 @@ import math
 import multiprocessing
 import os
 import platform
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -70,6 +78,7 @@ class BenchConfig:
     vocab: int = dataclasses.field(default=32768, metadata={"help": "V for the log-prob kernels"})
     chunk: int = dataclasses.field(default=0, metadata={"help": "kernels' rows per chunk (0 = their default)"})
     repeats: int = dataclasses.field(default=3, metadata={"help": "timings are the best of this many"})
+    compile: bool = dataclasses.field(default=False, metadata={"help": "also time a pretraining step under torch.compile against eager (compiling takes minutes on a CPU)"})
     seed: int = 0  # seeds the weights, prompts and samples
 
     def validate(self) -> None:
@@ -284,6 +293,39 @@ def bench_prefix_cache(model: Transformer, prompts: list[list[int]], G: int, new
     return out
 
 
+# ----------------------------------------------------------------------------- torch.compile
+
+
+def bench_compile(model: Transformer, batch: int, seq_len: int, repeats: int, seed: int) -> dict:
+    """A pretraining step (forward, loss, backward, AdamW: PretrainConfig.compile's case) eager and under
+    torch.compile, the same weights and batch; the first compiled call (the compiling) is timed apart.
+    The two take turns, so that a busy moment of the machine hits both."""
+    from r1mini.pretrain import make_optimizer
+
+    device = next(model.parameters()).device
+    opt = make_optimizer(model, 1e-4, 0.0, device)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(1, model.cfg.vocab_size, (batch, seq_len + 1), generator=g).to(device)
+
+    def step(fwd) -> None:
+        with autocast(device):
+            logits = fwd(x[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    compiled = torch.compile(model)
+    step(model)  # warm-up
+    out = {"batch": batch, "seq_len": seq_len}
+    out["compile_s"], _ = best_seconds(lambda: step(compiled), device, 1)
+    out["eager_s"] = out["compiled_s"] = math.inf
+    for _ in range(repeats):
+        for name, fwd in (("eager", model), ("compiled", compiled)):
+            out[f"{name}_s"] = min(out[f"{name}_s"], best_seconds(lambda: step(fwd), device, 1)[0])  # noqa: B023
+    return out
+
+
 # ----------------------------------------------------------------------------- the report
 
 
@@ -320,6 +362,8 @@ def run(cfg: BenchConfig, device: torch.device) -> dict:
         "prefix_cache": bench_prefix_cache(model.train(), prompts, cfg.G, cfg.new_tokens, cfg.repeats, cfg.seed),
         "logprobs": bench_logprobs(cfg.lp_tokens, cfg.vocab, model.cfg.n_embd, device, cfg.chunk, cfg.repeats, cfg.seed),
     }
+    if cfg.compile:
+        raw["compile"] = bench_compile(model.train(), cfg.prompts, 2 * cfg.prompt_len, cfg.repeats, cfg.seed)
     s, lp, pc = raw["sampler"], raw["logprobs"], raw["prefix_cache"]
     figures = {
         "sampler_kv_speedup": s["cached_tok_s"] / s["recomputed_tok_s"],
@@ -327,6 +371,8 @@ def run(cfg: BenchConfig, device: torch.device) -> dict:
         "sampler_shared_prompt_speedup": s["cached_tok_s"] / s["copied_tok_s"],
         "prefix_cache_speedup": pc["full_s"] / pc["shared_s"],
     }
+    if cfg.compile:
+        figures["compile_speedup"] = raw["compile"]["eager_s"] / raw["compile"]["compiled_s"]
     for k in ("chunked", "fused"):
         figures[f"logprob_peak_mem_ratio_{k}"] = lp[k]["peak_bytes"] / lp["naive"]["peak_bytes"]
         figures[f"logprob_time_ratio_{k}"] = lp[k]["seconds"] / lp["naive"]["seconds"]
@@ -359,6 +405,10 @@ def format_table(report: dict) -> str:
                      f"{mib(k):.0f} vs {mib('naive'):.0f} MiB naive"))
         rows.append((f"logprob_time_ratio_{k}", f"{f[f'logprob_time_ratio_{k}']:.2f}",
                      f"{lp[k]['seconds']:.3f} vs {lp['naive']['seconds']:.3f} s naive"))
+    if "compile" in raw:
+        c = raw["compile"]
+        rows.append(("compile_speedup", f"{f['compile_speedup']:.2f}x", f"pretraining step {c['batch']} x {c['seq_len']}: "
+                     f"{c['eager_s']:.3f} s eager vs {c['compiled_s']:.3f} s compiled (compiling: {c['compile_s']:.0f} s)"))
     lines = [f"{'figure':<30} {'value':>8}  {'goal':<12}  detail"]
     lines += [f"{n:<30} {v:>8}  {goal.get(n, ''):<12}  {d}" for n, v, d in rows]
     lines.append(
@@ -368,13 +418,46 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+SCRIPTS = ("train_zero.py", "train_r1.py", "distill.py")  # the scripts whose phases --estimate prices
+
+
+def estimate(preset: str, out=print) -> int:
+    """The cost model's table (r1mini/cost.py) of every script at `preset`: minutes per phase on an H100 and on this
+    CPU. The presets live in the scripts and library code never imports a script, so each script prints its own
+    (`python SCRIPT --preset PRESET --estimate`); a script without that preset or flag says so in one line.
+    Returns how many scripts printed a table."""
+    root = Path(__file__).resolve().parent.parent
+    done = 0
+    for script in SCRIPTS:
+        r = subprocess.run([sys.executable, str(root / script), "--preset", preset, "--estimate"], capture_output=True, text=True, cwd=root)
+        if r.returncode == 0:
+            out(r.stdout.strip() + "\n")
+            done += 1
+        else:
+            out(f"## {script} --preset {preset}: no estimate ({(r.stderr.strip().splitlines() or ['exit code ' + str(r.returncode)])[-1]})\n")
+    return done
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description="Benchmark the sampler, the log-prob kernels and the shared prefix.")
+    p = argparse.ArgumentParser(description="Benchmark the sampler, the log-prob kernels and the shared prefix; or price a preset.")
+    p.add_argument("--estimate", default=None, metavar="PRESET", help="instead: print the cost model's minutes per phase of "
+                   "train_zero.py, train_r1.py and distill.py at this preset, on an H100 and on this CPU (r1mini/cost.py)")
+    p.add_argument("--check", default=None, metavar="RUN_DIR", help="instead: the cost model's CPU prediction for a finished "
+                   "train_zero.py run folder against its measured phase times (calibrates this CPU 3 times)")
     p.add_argument("--quick", action="store_true", help="small sizes: under a minute on 2 CPU cores")
     p.add_argument("--json", default=None, help="also write the report (figures, raw numbers, machine) here")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda if torch sees a GPU, else cpu")
     add_config_args(p, BenchConfig)
     args = p.parse_args()
+    if args.check:
+        from r1mini.plans import check_zero_run
+
+        check_zero_run(args.check)
+        return
+    if args.estimate:
+        if not estimate(args.estimate):
+            raise ConfigError(f"no script has a preset {args.estimate!r}")
+        return
     if args.device == "auto":  # not mps: the memory figures need CUDA's allocator or the CPU's RSS
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:

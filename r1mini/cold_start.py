@@ -36,8 +36,8 @@ from collections import Counter
 
 import torch
 
-from r1mini.corpus import _parse_side, worked_solution
-from r1mini.evaluate import EvalConfig, _complete, is_worked, zero_prompt
+from r1mini.corpus import parse_linear_side, worked_solution
+from r1mini.evaluate import EvalConfig, complete, is_worked, zero_prompt
 from r1mini.rewards import accuracy_reward, count_words
 from r1mini.sft import Example
 from r1mini.tasks import Problem, TaskMix, evaluate, get_mix, math_text, parse_expr
@@ -93,7 +93,7 @@ def check_steps(problem: Problem, answer: str) -> list[str]:
     if problem.family == "expr":
         return _ops(parse_expr(math))
     if problem.family == "linear":
-        sides = [_parse_side(side) for side in math.split(" = ")]  # "3x + 5" -> (3, 5); "20" -> (0, 20)
+        sides = [parse_linear_side(side) for side in math.split(" = ")]  # "3x + 5" -> (3, 5); "20" -> (0, 20)
         return [_linear_side(a, b, int(answer)) for a, b in sides if a]  # "3 * 5 + 5 = 20" (= the right side)
     a, op, b = math.split()
     inverse = {"+": "-", "-": "+", "*": "/"}[op]
@@ -191,8 +191,8 @@ def rewrite_zero_output(problem: Problem, completion: str) -> Example | None:
 def sample_zero_outputs(model, tok, problems: list[Problem], k: int, max_new_tokens: int, temperature: float, seed: int) -> list[tuple[Problem, str]]:
     """k R1-Zero completions per problem under Table 1's template (evaluate.zero_prompt), problem-major."""
     model.eval()
-    cfg = EvalConfig(k=k, max_new_tokens=max_new_tokens)
-    outs = _complete(model, tok, problems, cfg, k, temperature, 1.0, seed, zero_prompt)
+    cfg = EvalConfig(k=k, max_new_tokens=max_new_tokens, top_p=1.0, seed=seed)
+    outs = complete(model, tok, problems, k, cfg, temperature=temperature, prompt_fn=zero_prompt)
     return [(p, text) for p, row in zip(problems, outs) for text, _ in row]
 
 

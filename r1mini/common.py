@@ -213,6 +213,14 @@ def _metavar(tp) -> str:
     return getattr(tp, "__name__", "X").upper()
 
 
+def add_plan_args(p: argparse.ArgumentParser) -> None:
+    """--estimate and --dry-run, the same on every script (they hand their config to r1mini/plans.py)."""
+    p.add_argument("--estimate", action="store_true", help="print the cost model's minutes per phase on an H100 and on this CPU "
+                   "(calibrated, ~10 s; r1mini/cost.py) and exit")
+    p.add_argument("--dry-run", action="store_true", help="run every phase for a step at full size on this device, print the "
+                   "measured s/step and projected total beside the cost model's, fail early on lengths or memory; writes nothing")
+
+
 def add_config_args(parser: argparse.ArgumentParser, cls, prefix: str = "") -> None:
     """One `--name` flag per dataclass field; the default is None so that presets can fill it.
 

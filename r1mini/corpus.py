@@ -21,6 +21,15 @@ R1-Zero and R1 later select or fix:
     text      non-reasoning text for R1's later stages (2.3.3): greetings, "who are you", number words
               and their translations, simple facts, short dialogues, in English and Chinese
 
+The "aha" corpora (2.2.4, Table 3; presets aha, aha_plain, aha_wrong): countdown_style = "behaviors" writes countdown
+as a search (countdown_trace) with the cognitive behaviours of Gandhi et al. 2025 at low rates, one knob each:
+cd_backtrack (a try that misses is given up: "That gives 56, not 26. Wait, let me try another way."),
+cd_correct (a slipped try is rechecked: "Wait, let me recheck: 8 * 7 = 56, not 26."), cd_verify (the final
+try is checked again: "... Right."); behavior_wrong makes a share of the solutions with a behaviour (these and
+the arithmetic's reflect / verify) end with a wrong answer. At their defaults the knobs change no document and
+are left out of corpus_key (the cache key of a base), so the older presets' cached bases keep their hash
+(tests/test_corpus.py checks both).
+
 Every problem comes from the TRAIN split of r1mini/tasks.py: no test or benchmark problem is ever posed here.
 A template document (the prompt is Table 1 with the question in it; the completion thinks step by step):
 
@@ -51,7 +60,7 @@ import argparse
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable, Iterator
 
 from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset
@@ -81,6 +90,8 @@ WORDS = {
         "sub": "Subtract", "add": "Add", "div": "Divide by",
         "try": "Try", "miss": "{v} is not {t}.", "works": "It works: ",
         "answer": "The answer is {a}.",
+        "gives": "That gives {v}, not {t}.", "another": "Wait, let me try another way.", "again": "Let me try another way.",
+        "check": "Wait, let me check: {steps}. Right.",
     },
     "zh": {
         "cols": ("个位", "十位", "百位", "千位", "万位", "十万位"),
@@ -90,6 +101,8 @@ WORDS = {
         "sub": "两边减去", "add": "两边加上", "div": "两边除以",
         "try": "试试", "miss": "{v} 不是 {t}。", "works": "成功：",
         "answer": "答案是 {a}。",
+        "gives": "得到 {v}，不是 {t}。", "another": "等等，换一种方法。", "again": "换一种方法。",
+        "check": "等等，让我验证一下：{steps}，没错。",
     },
 }  # fmt: skip
 OTHER = {"en": "zh", "zh": "en"}
@@ -102,12 +115,13 @@ class _Writer:
     """The text of one worked solution. A *step* is one computation `lhs = value` that the caller writes
     with render(v). At most one slippable step (number slip_at) gets a wrong value v; the rest of the
     solution goes on from v (a wrong answer), or, with reflect, rechecks it at once and redoes the step.
-    Slippable step number verify_at is rechecked and confirmed right. From step number switch_at on, the
+    Slippable step number verify_at is rechecked and confirmed right. Slippable step number late_at slips
+    with no recheck (a reflective solution that still ends wrong). From step number switch_at on, the
     words are those of the other language."""
 
-    def __init__(self, lang: str, rng: random.Random, slip_at: int = -1, reflect: bool = False, switch_at: int = -1, verify_at: int = -1):
+    def __init__(self, lang: str, rng: random.Random, slip_at: int = -1, reflect: bool = False, switch_at: int = -1, verify_at: int = -1, late_at: int = -1):
         self.lang, self.rng, self.slip_at, self.reflect, self.switch_at = lang, rng, slip_at, reflect, switch_at
-        self.verify_at = verify_at
+        self.verify_at, self.late_at = verify_at, late_at
         self.parts: list[str] = []
         self.steps = self.slippable = 0
 
@@ -121,16 +135,17 @@ class _Writer:
 
     def step(self, lhs: str, value: int, render: Callable[[int], str], delta: int = 1, lo: int | None = None, hi: int | None = None, slip: bool = True) -> int:
         """Write render(v) for v = value (or, at the slip, value +- delta within [lo, hi]); return v."""
-        v, verify = value, False
+        v, verify, late = value, False, False
         if slip:
-            if self.slippable == self.slip_at:
+            late = self.slippable == self.late_at
+            if self.slippable == self.slip_at or late:
                 v = self.rng.choice([x for x in (value - delta, value + delta) if (lo is None or x >= lo) and (hi is None or x <= hi)])
             verify = self.slippable == self.verify_at
             self.slippable += 1
         self.say(render(v))
         if verify:
-            self.say(self.t["confirm"].format(lhs=lhs, v=value))
-        if v != value and self.reflect:
+            self.say(self.t["confirm"].format(lhs=lhs, v=v if late else value))  # a late slip is "confirmed" as it stands
+        if v != value and self.reflect and not late:
             self.say(self.t["recheck"].format(lhs=lhs, v=value, bad=v))
             self.say(render(value))
             v = value
@@ -289,7 +304,7 @@ def _solve_expr(w: _Writer, p: Problem) -> str:
     return str(tree)
 
 
-def _parse_side(side: str) -> tuple[int, int]:
+def parse_linear_side(side: str) -> tuple[int, int]:
     """"3x + 5" -> (3, 5); "x - 2" -> (1, -2); "20" -> (0, 20)."""
     if "x" not in side:
         return 0, int(side)
@@ -302,7 +317,7 @@ def _solve_linear(w: _Writer, p: Problem) -> str:
     """"3x + 5 = 20. Subtract 5: 3x = 20 - 5 = 15. Divide by 3: x = 15 / 3 = 5. So x = 5."."""
     math = math_text(p)
     left, right = math.split(" = ")
-    (a, b), (d, c) = _parse_side(left), _parse_side(right)
+    (a, b), (d, c) = parse_linear_side(left), parse_linear_side(right)
     w.say(f"{math}{w.t['.']}")
     if d:  # x on both sides: ax + b = dx + c -> (a - d)x + b = c; the coefficient is never slipped
         a = w.step(f"{a} - {d}", a - d, lambda v: f"{w.t['sub']} {linear_side(d, 0)}{w.t[':']}{a} - {d} = {v}{w.t[',']}{w.t['so']} {linear_side(v, b)} = {c}{w.t['.']}", slip=False)
@@ -366,8 +381,55 @@ def _countdown_solution(p: Problem, lang: str, rng: random.Random, wrong: bool, 
     raise AssertionError("unreachable: the last try is the answer")
 
 
+def countdown_trace(
+    p: Problem, lang: str, rng: random.Random, wrong: bool = False, backtracks: int = 0, correct: bool = False, verify: bool = False,
+    end_wrong: bool = False,
+) -> tuple[str, str]:
+    """Countdown as a search with the cognitive behaviours of Gandhi et al. 2025 (arXiv 2503.01307), for the
+    "aha" corpus (CorpusConfig.countdown_style = "behaviors"): (steps text, final expression).
+
+    Plain: one try, the solution: "Try 7 * 3 = 21, 21 + 5 = 26. It works: 7 * 3 + 5 = 26.". Before it, in a
+    random order, `backtracks` tries that miss and are given up ("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56,
+    not 26. Wait, let me try another way.") and, with correct, one try whose last step slips to the target
+    and is corrected by a recheck ("Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26. Let me try
+    another way."). verify: the final try is checked once more ("Wait, let me check: 7 * 3 = 21, 21 + 5 = 26.
+    Right."). wrong: the only try is a miss whose last step is claimed to hit (noise, no behaviour);
+    end_wrong: after the behaviours, the final try is such a miss (a wrong answer).
+
+    >>> p = Problem("countdown", "Using the numbers 3, 5, 7, make 26. ...", "26", 1, (3, 5, 7), 26)
+    >>> countdown_trace(p, "en", random.Random(0), backtracks=1, verify=True)
+    ('Try 7 + 5 = 12, 12 / 3 = 4. That gives 4, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26. Wait, let me check: 7 * 3 = 21, 21 + 5 = 26. Right. It works: 7 * 3 + 5 = 26.', '7 * 3 + 5')
+    """
+    t = WORDS[lang]
+    parts: list[str] = []
+
+    def attempt(tree: tuple, claim: bool) -> list[tuple[str, int]]:  # "Try a = b, c = d."; claim: the last value said to be the target
+        steps = _tree_steps(tree)
+        if claim:
+            steps[-1] = (steps[-1][0], p.target)
+        parts.append(f"{t['try']} " + t[","].join(f"{lhs} = {v}" for lhs, v in steps) + t["."])
+        return steps
+
+    kinds = ["miss"] * backtracks + ["slip"] * correct
+    rng.shuffle(kinds)
+    for kind in kinds:
+        tree = _countdown_miss(p, rng, 1)
+        steps = attempt(tree, claim=kind == "slip")
+        if kind == "slip":
+            parts += [t["recheck"].format(lhs=steps[-1][0], v=evaluate(tree), bad=p.target), t["again"]]
+        else:
+            parts += [t["gives"].format(v=evaluate(tree), t=p.target), t["another"]]
+    tree = _countdown_miss(p, rng) if wrong or end_wrong else solve_countdown(p.numbers, p.target)
+    steps = attempt(tree, claim=wrong or end_wrong)
+    if verify:
+        parts.append(t["check"].format(steps=t[","].join(f"{lhs} = {v}" for lhs, v in steps)))
+    parts.append(f"{t['works']}{render(tree)} = {p.target}{t['.']}")
+    return _join(parts), render(tree)
+
+
 def worked_solution(
-    problem: Problem, lang: str, rng: random.Random, wrong: bool = False, reflect: bool = False, switch: bool = False, verify: bool = False
+    problem: Problem, lang: str, rng: random.Random, wrong: bool = False, reflect: bool = False, switch: bool = False, verify: bool = False,
+    end_wrong: bool = False,
 ) -> tuple[str, str]:
     """(steps text, final answer) of a step-by-step solution in `lang` ("en" or "zh").
 
@@ -375,10 +437,14 @@ def worked_solution(
     reflect: one step goes wrong, is rechecked ("Wait, let me recheck: ...") and corrected: a right answer.
     verify: one right step is rechecked and confirmed ("Wait, let me recheck: 7 + 8 = 15. Right.").
     switch: the language changes to the other one at a random step.
+    end_wrong (with reflect or verify): another step, after the reflection where there is one, slips with no
+    recheck and carries through to a wrong answer (Gandhi et al. 2025: the behaviours with a wrong ending).
     For countdown the final answer is the expression ("7 * 3 + 5"), which is what the reward checks
     (countdown's search already checks every try, so it takes no verify)."""
     if wrong and reflect:
         raise ValueError("wrong and reflect exclude each other (reflect ends right)")
+    if end_wrong and not (reflect or verify) or end_wrong and problem.family == "countdown":
+        raise ValueError("end_wrong is for a reflect or verify solution of a non-countdown family (countdown: countdown_trace)")
     if problem.family == "countdown":
         return _countdown_solution(problem, lang, rng, wrong, reflect, switch)
     solve = _SOLVERS[problem.family]
@@ -392,15 +458,20 @@ def worked_solution(
     switch_at = rng.randrange(1, dry.steps + 1) if switch else -1  # at dry.steps only "So ..." switches
     slips = rng.sample(range(dry.slippable), dry.slippable) if wrong or reflect else [-1]
     for slip_at in slips:  # a slip may leave the answer unchanged (times 0): then slip elsewhere
-        state = rng.getstate()
-        w = _Writer(lang, rng, slip_at, reflect, switch_at, verify_at)
-        answer = solve(w, problem)
-        if switch and w.steps < switch_at:  # the slip dropped a step (a lost carry): switch at the last one
-            rng.setstate(state)  # replays the same slip, so the same steps
-            w = _Writer(lang, rng, slip_at, reflect, w.steps, verify_at)
+        lates = [-1]
+        if end_wrong:  # the steps after the reflection first, in random order, then those before it
+            at = max(slip_at, verify_at)
+            lates = sorted((i for i in rng.sample(range(dry.slippable), dry.slippable) if i not in (slip_at, verify_at)), key=lambda i: i < at)
+        for late_at in lates:
+            state = rng.getstate()
+            w = _Writer(lang, rng, slip_at, reflect, switch_at, verify_at, late_at)
             answer = solve(w, problem)
-        if not wrong or answer != problem.answer:
-            return w.text(), answer
+            if switch and w.steps < switch_at:  # the slip dropped a step (a lost carry): switch at the last one
+                rng.setstate(state)  # replays the same slip, so the same steps
+                w = _Writer(lang, rng, slip_at, reflect, w.steps, verify_at, late_at)
+                answer = solve(w, problem)
+            if not (wrong or end_wrong) or answer != problem.answer:
+                return w.text(), answer
     raise RuntimeError(f"no single slip changes the answer of {problem.question!r}")
 
 
@@ -550,7 +621,12 @@ def _facts_doc(rng: random.Random, zh: bool) -> str:
 # ----------------------------------------------------------------------------- the corpus
 
 KINDS = ("facts", "direct", "worked", "template", "text")
-RATES = ("zh_questions", "direct_wrong", "step_wrong", "reflect", "verify", "zh", "switch", "template_worked", "template_chat")
+RATES = ("zh_questions", "direct_wrong", "step_wrong", "reflect", "verify", "zh", "switch", "template_worked", "template_chat",
+         "cd_backtrack", "cd_correct", "cd_verify", "behavior_wrong")
+COUNTDOWN_STYLES = ("tries", "behaviors")
+# the knobs of the "aha" corpora (2.2.4, Table 3); at their defaults they change no document and are left out of
+# corpus_key, so that the cached bases of the older presets keep their hash
+AHA_KNOBS = {"countdown_style": "tries", "cd_backtrack": 0.0, "cd_correct": 0.0, "cd_verify": 0.0, "behavior_wrong": 0.0}
 
 
 @dataclass
@@ -574,6 +650,12 @@ class CorpusConfig:
     switch: float = 0.2  # worked solutions that change language mid-way
     template_worked: float = 0.4  # template documents that think with a worked solution (else direct)
     template_chat: float = 0.2  # template documents in the plain "User: ... Assistant:" chat shape
+    # the cognitive behaviours of the "aha" corpora (Gandhi et al. 2025; see countdown_trace)
+    countdown_style: str = "tries"  # countdown solutions: "tries" (0-2 missed tries, "56 is not 26.", before the solution) or "behaviors" (countdown_trace)
+    cd_backtrack: float = 0.0  # behaviors: countdown solutions that try 1-2 misses first and back off ("Wait, let me try another way.")
+    cd_correct: float = 0.0  # behaviors: countdown solutions with a slipped try corrected by a recheck ("..., not 26.")
+    cd_verify: float = 0.0  # behaviors: countdown solutions that check the final try once more ("... Right.")
+    behavior_wrong: float = 0.0  # solutions with a behaviour (reflect, verify, backtrack, correct) that still end with a wrong answer
 
     def validate(self) -> None:
         for name in KINDS:
@@ -588,6 +670,8 @@ class CorpusConfig:
             raise ConfigError(f"step_wrong + reflect + verify = {self.step_wrong + self.reflect + self.verify} > 1")
         if self.n_docs < 1:
             raise ConfigError(f"n_docs must be >= 1, got {self.n_docs}")
+        if self.countdown_style not in COUNTDOWN_STYLES:
+            raise ConfigError(f"countdown_style must be one of {COUNTDOWN_STYLES}, got {self.countdown_style!r}")
         get_mix(self.mix)  # raises ConfigError for a bad mix
 
 
@@ -600,7 +684,22 @@ CORPUS_PRESETS = {
     ),
     # every family at every level
     "gpu": CorpusConfig(n_docs=500_000, mix="add:1-4:1,mul:1-4:1,expr:1-4:1,linear:1-4:1,countdown:1-4:1"),
+    # the "aha" (2.2.4, Table 3): countdown (a search) and short expressions, the behaviours at a low rate; English only
+    "aha": CorpusConfig(
+        n_docs=100_000, mix="countdown:1:4,countdown:2:1,expr:1:1,expr:2:0.5", zh_questions=0.0, zh=0.0, switch=0.0,
+        facts=0.2, direct=0.1, worked=0.3, template=0.4, text=0.0, step_wrong=0.1, reflect=0.05, verify=0.05,
+        template_worked=0.7, template_chat=0.2, countdown_style="behaviors", cd_backtrack=0.08, cd_correct=0.04, cd_verify=0.04,
+    ),
 }
+# the controls: no behaviours at all (Gandhi's Llama), and every behaviour ending with a wrong answer
+CORPUS_PRESETS["aha_plain"] = replace(CORPUS_PRESETS["aha"], reflect=0.0, verify=0.0, cd_backtrack=0.0, cd_correct=0.0, cd_verify=0.0)
+CORPUS_PRESETS["aha_wrong"] = replace(CORPUS_PRESETS["aha"], behavior_wrong=1.0)
+
+
+def corpus_key(cfg: CorpusConfig) -> dict:
+    """The fields that determine the documents, for a cache key (pretrain.run_hash): the aha knobs are left
+    out at their defaults, so adding them changed no older preset's key."""
+    return {k: v for k, v in asdict(cfg).items() if not (k in AHA_KNOBS and v == AHA_KNOBS[k])}
 
 
 @dataclass(frozen=True)
@@ -618,9 +717,27 @@ def _solution(cfg: CorpusConfig, p: Problem, rng: random.Random) -> tuple[str, s
     verify = cfg.step_wrong + cfg.reflect <= r < cfg.step_wrong + cfg.reflect + cfg.verify and p.family != "countdown"
     lang = "zh" if p.lang == "zh" or rng.random() < cfg.zh else "en"
     switch = rng.random() < cfg.switch
-    steps, answer = worked_solution(p, lang, rng, wrong, reflect, switch, verify)
-    tags = [t for t, on in (("wrong", wrong), ("reflect", reflect), ("verify", verify), ("zh", lang == "zh"), ("switch", switch)) if on]
+    if p.family == "countdown" and cfg.countdown_style == "behaviors":
+        return _countdown_behaviors(cfg, p, lang, rng, wrong)
+    end_wrong = bool(cfg.behavior_wrong) and (reflect or verify) and rng.random() < cfg.behavior_wrong  # no draw at 0
+    try:
+        steps, answer = worked_solution(p, lang, rng, wrong, reflect, switch, verify, end_wrong)
+    except RuntimeError:  # end_wrong: no second step could slip (a one-step solution): a plain wrong one
+        wrong, reflect, verify, end_wrong = True, False, False, False
+        steps, answer = worked_solution(p, lang, rng, wrong=True, switch=switch)
+    tags = [t for t, on in (("wrong", wrong or end_wrong), ("reflect", reflect), ("verify", verify), ("zh", lang == "zh"), ("switch", switch)) if on]
     return steps, answer, tags
+
+
+def _countdown_behaviors(cfg: CorpusConfig, p: Problem, lang: str, rng: random.Random, wrong: bool) -> tuple[str, str, list[str]]:
+    """A countdown_trace with each behaviour drawn at its rate (none in a `wrong` one, which is noise)."""
+    backtracks = rng.choice((1, 1, 2)) if not wrong and rng.random() < cfg.cd_backtrack else 0
+    correct = not wrong and rng.random() < cfg.cd_correct
+    verify = not wrong and rng.random() < cfg.cd_verify
+    end_wrong = bool(backtracks or correct or verify) and rng.random() < cfg.behavior_wrong
+    steps, answer = countdown_trace(p, lang, rng, wrong, backtracks, correct, verify, end_wrong)
+    on = (("wrong", wrong or end_wrong), ("backtrack", backtracks > 0), ("reflect", correct), ("verify", verify), ("zh", lang == "zh"))
+    return steps, answer, [t for t, flag in on if flag]
 
 
 DIRECT_SHAPES = {

@@ -17,7 +17,9 @@ share of worked (multi-step) solutions vs direct answers, each per benchmark set
     python -m r1mini.evaluate --ckpt runs/zero/cpu-.../model.pt   # any checkpoint
     python -m r1mini.evaluate --ckpt ... --sets medium --k 16 --json out.json
 
-The numbers it prints for our base model and after R1-Zero are in docs/results.md.
+The numbers it prints for our base model and after R1-Zero are in docs/results.md. Under torchrun
+(train_zero.py's evaluations) every rank samples a share of the problems and the completions are gathered,
+so the figures are the one-process figures (tests/test_distributed.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from dataclasses import dataclass
 
 import torch
 
-from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, get_device, pick_preset, write_json
+from r1mini import dist
+from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset, write_json
 from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, mixes_languages, pass_at_1, pass_at_k
 from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
 from r1mini.sampler import SamplingConfig, generate
@@ -63,15 +66,23 @@ def is_worked(completion: str) -> bool:
 
 
 def _complete(model, tok, problems, cfg: EvalConfig, n: int, temperature: float, top_p: float, seed: int, prompt_fn):
-    """Decoded completions, n per problem, problem-major: [[o_1..o_n] for each problem]."""
+    """Decoded completions, n per problem, problem-major: [[o_1..o_n] for each problem].
+
+    Under torchrun every rank is given all the problems, samples its share of each batch (dist.shard_range;
+    the sampler draws what one process would for those rows) and gets everyone's completions back, in order:
+    the same list as one process, on every rank."""
     scfg = SamplingConfig(cfg.max_new_tokens, temperature, top_p=top_p, stop_ids=(tok.eot_id, tok.answer_end_id))
     out = []
     for b0 in range(0, len(problems), cfg.batch):
         chunk = problems[b0 : b0 + cfg.batch]
-        prompts = [tok.encode(prompt_fn(p), allow_special=True) for p in chunk]
-        s = generate(model, prompts, scfg, n_samples=n, seed=seed + b0, pad_id=tok.pad_id)
-        rows = [[t for t, m in zip(r, mr) if m and t != tok.eot_id] for r, mr in zip(s.tokens.tolist(), s.mask.tolist())]
-        texts = [(tok.decode(r), len(r)) for r in rows]
+        lo, hi = dist.shard_range(len(chunk))  # this rank's problems of the batch: all of them in one process
+        prompts = [tok.encode(prompt_fn(p), allow_special=True) for p in chunk[lo:hi]]
+        texts = []
+        if prompts:
+            s = generate(model, prompts, scfg, n_samples=n, seed=seed + b0, pad_id=tok.pad_id, first=lo, total=len(chunk))
+            rows = [[t for t, m in zip(r, mr) if m and t != tok.eot_id] for r, mr in zip(s.tokens.tolist(), s.mask.tolist())]
+            texts = [(tok.decode(r), len(r)) for r in rows]
+        texts = dist.all_gather_lists(texts)  # [(text, n_tokens)] * (len(chunk) * n), problem-major
         out.extend(texts[i * n : (i + 1) * n] for i in range(len(chunk)))
     return out
 
@@ -237,17 +248,20 @@ def main() -> None:
     p.add_argument("--device", default="auto", help="cuda, mps or cpu; auto = the first there")
     add_config_args(p, EvalConfig)
     args = p.parse_args()
+    dist.init()  # under torchrun: the ranks share the sampling; rank 0 prints and writes
     cfg = config_from_args(EvalConfig(), args)
-    device = get_device(args.device)
+    device = dist.device(args.device)
     model, _ = load_model(args.ckpt or cached_base(args.base), device)
     tok = get_tokenizer()
     results, t0 = {}, time.time()
     for name, problems in eval_sets(args.sets.split(","), args.mix).items():
         results[name] = evaluate_problems(model, tok, problems, cfg)
-    print(format_table(results, cfg.k))
-    print(f"({time.time() - t0:.0f} s, k={cfg.k}, T={cfg.temperature}, top-p={cfg.top_p}, {device})")
-    if args.json:
-        write_json({"config": vars(cfg), "results": results}, args.json)
+    if dist.is_main():
+        print(format_table(results, cfg.k))
+        print(f"({time.time() - t0:.0f} s, k={cfg.k}, T={cfg.temperature}, top-p={cfg.top_p}, {device})")
+        if args.json:
+            write_json({"config": vars(cfg), "results": results}, args.json)
+    dist.close()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ This file is the toy version of all three things:
   phrasings (a held-out number to translate, a held-out way of asking who the model is).
 - `sft_examples(prompts, rng, quality)`: stage 3's non-reasoning SFT data, deliberately imperfect at the rates
   of a `Quality` (documented there), as real SFT data is, so that stage 4 has something to fix.
+- `written_responses(p, rng, noisy, others, offtopic, repeat)`: responses of varied quality to p for the reward
+  models' preference pairs (2.3.4): noisy ones, right answers to other requests, and a repeated right answer.
 - The hidden annotator (the "human preferences"; used ONLY to label preference pairs and to evaluate, never as
   an RL reward): `gold_helpfulness` judges the summary only (1.0: the reference answer, or for an adversarial
   request a polite decline, in the request's language, within MAX_SUMMARY_CHARS; 0.5 right but verbose or in
@@ -478,6 +480,35 @@ def sft_examples(prompts: list[GeneralPrompt], rng: random.Random, quality=QUALI
     """
     q = _quality(quality)
     return [sft_example(p, rng, q) for p in prompts]
+
+
+def written_responses(p: GeneralPrompt, rng: random.Random, noisy: int, others=(), offtopic: int = 0, repeat: bool = False) -> list[str]:
+    """Written responses of varied quality to request p, for the reward models' preference pairs (2.3.4; the
+    annotator labels them, `reward_model.preference_pairs` pairs them): `noisy` answers written with the "noisy"
+    faults (verbose, wrong language, wrong, leaking, complying); `offtopic` right answers to other requests drawn
+    from `others` (an answer to another question: what a policy that says "I am r1mini" to everything gives); and
+    with `repeat` the right answer to p, plain and with its summary said twice, and (with offtopic) the first
+    off-topic answer said twice: the rambling a policy finds when length pays (2.3.4's hack in our first run was
+    "I am r1mini, ..., I am r1mini, ..." to every request).
+
+    >>> p = GeneralPrompt("factual_qa", "How many days does a week have?", "en", "7", False, "factual_qa:week/0")
+    >>> written_responses(p, random.Random(0), 0, [p], offtopic=0, repeat=True)[1]
+    ' |special_token|The user asks about a week. A week has 7 days.|special_token|A week has 7 days. A week has 7 days.'
+    """
+    out = [ex.response for ex in sft_examples([p] * noisy, rng, "noisy")]
+    if offtopic and others:
+        out += [ex.response for ex in sft_examples([rng.choice(others) for _ in range(offtopic)], rng, "clean")]
+    if repeat:
+        right = sft_example(p, rng, "clean").response
+        out += [right, _said_twice(right)]
+        if offtopic and others:
+            out.append(_said_twice(out[noisy]))  # an answer to another request, said twice
+    return out
+
+
+def _said_twice(response: str) -> str:
+    """The response with its summary (the whole reply, if plain) said once more at the end."""
+    return f"{response} {summary_of(response) or response.strip()}"
 
 
 # ----------------------------------------------------------------------------- the hidden annotator

@@ -42,7 +42,13 @@ beta = 0.02 > 0 and a kept pi_ref, but mu = 1; train_zero.py's presets override 
   group whose G rewards are all equal has a gradient of exactly 0, and its rows skip the update (as in DAPO).
 - mu = 1: pi_old = pi_theta, so rho = 1 at every token, its gradient is that of log pi_theta, and the clip
   never acts (the clip only bites from the second inner update on). mu > 1: the pi_old log-probs are the
-  ones the sampler stored at sampling time (same temperature).
+  ones the sampler stored at sampling time (same temperature). The logged kl and clip_frac are token means
+  over all mu inner updates (clip_frac is 0 at the first, where rho = 1); entropy and logp_gap are taken at the
+  first (pi_theta = pi_old).
+- Several processes (`torchrun --nproc_per_node=N train_zero.py`, r1mini/dist.py): each rank samples and
+  trains a contiguous share of the B questions, DistributedDataParallel all-reduces the gradients, and every
+  denominator of token_weights is the whole step's (output and token counts summed over ranks), so N ranks
+  make the update one process makes on all B (tests/test_distributed.py).
 
 What the cpu preset of train_zero.py runs (the headline figures in README.md) is beta = 0 and mu = 1:
 no KL term, no pi_ref, ratio always 1, clip never active. That is a group-baseline policy gradient
@@ -64,6 +70,7 @@ from dataclasses import dataclass
 
 import torch
 
+from r1mini import dist
 from r1mini.common import ConfigError, autocast, check_precision
 from r1mini.logprobs import fused_token_logprobs
 from r1mini.sampler import SamplingConfig, generate, left_pad
@@ -125,15 +132,18 @@ def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor, clamp: float = 20.0) -> to
     return torch.exp(log_ratio) - log_ratio - 1  # eq. (2)
 
 
-def token_weights(mask: torch.Tensor, loss_agg: str, max_new_tokens: int, dtype=torch.float32) -> torch.Tensor:
+def token_weights(mask: torch.Tensor, loss_agg: str, max_new_tokens: int, dtype=torch.float32, n_rows=None, n_tokens=None) -> torch.Tensor:
     """[N, T] weights w so that the loss is sum_{i,t} w_it * (per-token term). Computed on the whole
-    batch, so that micro-batches just add up."""
+    batch, so that micro-batches just add up. n_rows, n_tokens: the batch's output and token counts when
+    mask holds only part of it (one rank's share under torchrun; default: mask's own), so that the shares'
+    losses add up to the whole batch's."""
     m = mask.to(dtype)
+    n_rows = m.shape[0] if n_rows is None else n_rows
     if loss_agg == "seq_mean":  # eq. (1): 1/G sum_i 1/|o_i| sum_t (averaged over all questions too)
-        return m / m.sum(1, keepdim=True).clamp(min=1) / m.shape[0]
+        return m / m.sum(1, keepdim=True).clamp(min=1) / n_rows
     if loss_agg == "token_mean":  # DAPO
-        return m / m.sum().clamp(min=1)
-    return m / (m.shape[0] * max_new_tokens)  # Dr. GRPO: a constant normaliser
+        return m / (m.sum().clamp(min=1) if n_tokens is None else max(n_tokens, 1))
+    return m / (n_rows * max_new_tokens)  # Dr. GRPO: a constant normaliser
 
 
 def grpo_loss(logp, old_logp, ref_logp, A, weights, cfg: GRPOConfig):
@@ -175,16 +185,20 @@ class Rollout:
     truncated: torch.Tensor  # [N]
 
 
-def sample_rollout(policy, tok, problems, prompt_fn, reward_fn, cfg: GRPOConfig, seed: int) -> Rollout:
-    """Sample G outputs for each problem with the KV-cache sampler and score them."""
+def sample_rollout(policy, tok, problems, prompt_fn, reward_fn, cfg: GRPOConfig, seed: int, reward_batch_fn=None, first: int = 0, total=None) -> Rollout:
+    """Sample G outputs for each problem with the KV-cache sampler and score them: reward_fn(text, problem) per
+    output, or reward_batch_fn(texts, problems) -> [(total, parts)] once for all N (one problem per text).
+    first, total: problems are questions [first, first + B) of a step of `total` (one rank's share; the
+    sampler then draws what it would for those rows of the whole step, see sampler.generate)."""
     device = next(policy.parameters()).device
     prompts = [tok.encode(prompt_fn(p), allow_special=True) for p in problems]
     scfg = SamplingConfig(cfg.max_new_tokens, cfg.temperature, stop_ids=(tok.eot_id, tok.answer_end_id))
-    s = generate(policy, prompts, scfg, n_samples=cfg.G, seed=seed, pad_id=tok.pad_id)
+    s = generate(policy, prompts, scfg, n_samples=cfg.G, seed=seed, pad_id=tok.pad_id, first=first, total=total)
     T = max(1, int(s.lengths.max()))  # drop the columns past the longest output: padding only
     tokens, mask, logp = s.tokens[:, :T], s.mask[:, :T], s.logprobs[:, :T]
     texts = [tok.decode([t for t, m in zip(row, mrow) if m and t != tok.eot_id]) for row, mrow in zip(tokens.tolist(), mask.tolist())]
-    scored = [reward_fn(text, problems[i // cfg.G]) for i, text in enumerate(texts)]
+    items = [problems[i // cfg.G] for i in range(len(texts))]  # the problem of each output
+    scored = reward_batch_fn(texts, items) if reward_batch_fn is not None else [reward_fn(text, item) for text, item in zip(texts, items)]
     B = len(problems)
     rewards = torch.tensor([total for total, _ in scored]).view(B, cfg.G)
     parts = {k: torch.tensor([p[k] for _, p in scored]).view(B, cfg.G) for k in scored[0][1]}
@@ -201,18 +215,33 @@ def completion_logprobs(model, prompt_ids, prompt_mask, tokens, mask, G: int, te
     return fused_token_logprobs(h, model.lm_head.weight, tokens, temperature)
 
 
+class PolicyLogprobs(torch.nn.Module):
+    """completion_logprobs(policy, ...) as a module's forward: what DistributedDataParallel wraps under
+    torchrun (DDP all-reduces the gradients of what runs through its wrapper's forward, and the trainer needs
+    prefix_cache, not the model's plain forward)."""
+
+    def __init__(self, policy):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, prompt_ids, prompt_mask, tokens, mask, G: int, temperature: float):
+        return completion_logprobs(self.policy, prompt_ids, prompt_mask, tokens, mask, G, temperature)
+
+
 # ----------------------------------------------------------------------------- the trainer
 
 
 class GRPOTrainer:
     """Holds pi_theta, pi_ref and the optimizer; `step(problems)` is one pass of Algorithm 1's inner loop."""
 
-    def __init__(self, policy, tok, prompt_fn, reward_fn, cfg: GRPOConfig):
+    def __init__(self, policy, tok, prompt_fn, reward_fn, cfg: GRPOConfig, reward_batch_fn=None):
         cfg.validate()
+        self.reward_batch_fn = reward_batch_fn  # optional: scores a step's N outputs in one call (see sample_rollout)
         self.policy, self.tok, self.prompt_fn, self.reward_fn, self.cfg = policy, tok, prompt_fn, reward_fn, cfg
         self.device = next(policy.parameters()).device
         self.ref = self._frozen_copy(policy) if cfg.beta > 0 else None  # beta = 0: no pi_ref at all
         self.opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+        self.logprobs = dist.ddp(PolicyLogprobs(policy))  # under torchrun: DDP, whose backward all-reduces the gradients
         self.step_idx = 0
 
     @staticmethod
@@ -226,16 +255,35 @@ class GRPOTrainer:
         return self.cfg.lr * min(1.0, (step + 1) / max(1, self.cfg.warmup))
 
     def step(self, problems) -> dict:
-        cfg, dev = self.cfg, self.device
+        """One step on the step's B questions. Under torchrun every rank is given all B and takes its share
+        (dist.shard_range); the counts that normalise the loss and the logged figures are the whole step's."""
+        cfg, dev, W = self.cfg, self.device, dist.world_size()
         if self.ref is not None and cfg.ref_reset_every and self.step_idx > 0 and self.step_idx % cfg.ref_reset_every == 0:
             self.ref.load_state_dict(self.policy.state_dict())  # Algorithm 1: pi_ref <- pi_theta
+        if len(problems) < W:
+            raise ConfigError(f"{len(problems)} questions per step cannot be shared by {W} processes: raise --questions")
+        lo, hi = dist.shard_range(len(problems))  # this rank's questions: all of them in one process
+        first, n_all, problems = lo, len(problems), problems[lo:hi]
         t0 = time.time()
         self.policy.eval()
-        ro = sample_rollout(self.policy, self.tok, problems, self.prompt_fn, self.reward_fn, cfg, seed=cfg.seed * 1_000_003 + self.step_idx)
+        ro = sample_rollout(self.policy, self.tok, problems, self.prompt_fn, self.reward_fn, cfg, seed=cfg.seed * 1_000_003 + self.step_idx,
+                            reward_batch_fn=self.reward_batch_fn, first=first, total=n_all)
         t_sample = time.time() - t0
 
+        B, G = len(problems), cfg.G
+        spread = ro.rewards.max(1).values > ro.rewards.min(1).values  # [B]
+        # beta = 0: a group of equal rewards has A = 0 and no KL term, so its gradient is exactly 0 and its
+        # rows are not run at all (DAPO drops such groups too). With beta > 0 their KL term still counts.
+        run_q = (torch.arange(B) if self.ref is not None else spread.nonzero()[:, 0]).to(dev)
+        n_run = len(run_q) * G
+        micro = list(run_q.split(cfg.micro_batch or B)) if n_run else []  # micro-batches of questions (none: every group had equal rewards)
+        # the whole step's counts (one all_gather over ranks): outputs, tokens, rows and tokens the update runs, micro-batches
+        counts = dist.gather([B * G, int(ro.mask.sum()), n_run, int(ro.mask.reshape(B, -1)[run_q].sum()), len(micro)])  # [W, 5]
+        n_rows, n_tok, n_run_all, run_tok_all = (int(c) for c in counts[:, :4].sum(0))
+        n_micro = int(counts[:, 4].max())  # every rank runs as many backward passes, so that DDP's all-reduces pair up
+
         A = group_advantages(ro.rewards, cfg.scale_std).view(-1).to(dev)  # eq. (3), [N]
-        weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens)
+        weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens, n_rows=n_rows, n_tokens=n_tok)  # the whole step's denominators
         ref_logp = None
         if self.ref is not None:
             with torch.no_grad(), autocast(dev, cfg.precision):
@@ -244,57 +292,74 @@ class GRPOTrainer:
         self.policy.train()
         for g in self.opt.param_groups:
             g["lr"] = self.lr_at(self.step_idx)
-        B, G = len(problems), cfg.G
-        spread = ro.rewards.max(1).values > ro.rewards.min(1).values  # [B]
-        # beta = 0: a group of equal rewards has A = 0 and no KL term, so its gradient is exactly 0 and its
-        # rows are not run at all (DAPO drops such groups too). With beta > 0 their KL term still counts.
-        run_q = (torch.arange(B) if self.ref is not None else spread.nonzero()[:, 0]).to(dev)
-        n_run = len(run_q) * G
-        agg = {"kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0, "grad_norm": 0.0}
+        agg = {"kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0}
+        grad_norm = 0.0
         for inner in range(cfg.mu):
             self.opt.zero_grad(set_to_none=True)
-            for qs in (run_q.split(cfg.micro_batch or B) if n_run else ()):  # micro-batches of questions (none: every group had equal rewards)
-                rs = (qs[:, None] * G + torch.arange(G, device=dev)).view(-1)  # their G rows each
-                T = int(ro.mask[rs].sum(1).max())  # columns past the longest of these rows carry no weight
-                m = ro.mask[rs, :T]
-                with autocast(dev, cfg.precision):
-                    logp, ent = completion_logprobs(self.policy, ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m, G, cfg.temperature)
-                # pi_old: with mu = 1 pi_old = pi_theta (ratio 1, gradient of the ratio); with mu > 1 the sampler's log-probs
-                old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs, :T]
-                loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs, :T], A[rs], weights[rs, :T], cfg)
-                loss.backward()
-                share = int(m.sum()) / int(ro.mask.reshape(B, -1)[run_q].sum())  # token share: figures are per-token means
+            for j in range(n_micro):
+                with dist.no_sync(self.logprobs, sync=j == n_micro - 1):  # DDP all-reduces after the last micro-batch only
+                    if j >= len(micro):  # this rank is done but others are not: join their all-reduce with a zero gradient
+                        self._idle_backward(ro)
+                        continue
+                    qs = micro[j]
+                    rs = (qs[:, None] * G + torch.arange(G, device=dev)).view(-1)  # their G rows each
+                    T = int(ro.mask[rs].sum(1).max())  # columns past the longest of these rows carry no weight
+                    m = ro.mask[rs, :T]
+                    with autocast(dev, cfg.precision):
+                        logp, ent = self.logprobs(ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m, G, cfg.temperature)
+                    # pi_old: with mu = 1 pi_old = pi_theta (ratio 1, gradient of the ratio); with mu > 1 the sampler's log-probs
+                    old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs, :T]
+                    loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs, :T], A[rs], weights[rs, :T], cfg)
+                    (loss * W).backward()  # DDP averages over the W ranks: times W, the sum of their shares = the whole step's loss
+                share = int(m.sum()) / run_tok_all  # token share: figures are per-token means
+                agg["kl"] += st["kl"] * share / cfg.mu  # KL and clip fraction: over all mu inner updates
+                agg["clip_frac"] += st["clip_frac"] * share / cfg.mu
                 if inner == 0:
-                    agg["kl"] += st["kl"] * share
-                    agg["clip_frac"] += st["clip_frac"] * share
                     agg["entropy"] += ent[m].mean().item() * share
                     agg["logp_gap"] += (logp.detach() - ro.sampler_logp[rs, :T])[m].abs().mean().item() * share
-            if n_run == 0:  # nothing to learn from: still the AdamW step that a zero gradient gives
+            if n_run_all == 0:  # nothing to learn from: still the AdamW step that a zero gradient gives
                 for p in self.policy.parameters():
                     p.grad = torch.zeros_like(p)
             gn = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.grad_clip)
-            agg["grad_norm"] += gn.item() / cfg.mu
+            grad_norm += gn.item() / cfg.mu
             self.opt.step()
         self.step_idx += 1
         t_train = time.time() - t0 - t_sample
+        return self._figures(ro, spread, agg, grad_norm, n_rows, n_run_all, t_sample, t_train)
 
+    def _idle_backward(self, ro) -> None:
+        """A zero loss through the DDP-wrapped policy (one question, one column): the gradient it adds is 0, and the
+        rank takes part in the all-reduce of the ranks that still have rows to run."""
+        G = self.cfg.G
+        with autocast(self.device, self.cfg.precision):
+            logp, _ = self.logprobs(ro.prompt_ids[:1], ro.prompt_mask[:1], ro.tokens[:G, :1], ro.mask[:G, :1], G, self.cfg.temperature)
+        (logp.sum() * 0.0).backward()
+
+    def _figures(self, ro, spread, agg, grad_norm, n_rows, n_run_all, t_sample, t_train) -> dict:
+        """The step's logged figures, over the whole step (summed over ranks: one all_gather)."""
         lengths = ro.mask.sum(1).float()
         n_tokens = int(lengths.sum()) + int(ro.prompt_mask.sum())
+        sums = [ro.rewards.sum(), *(v.sum() for v in ro.parts.values()), lengths.sum(), ro.truncated.sum(), spread.sum(), n_tokens, *agg.values()]
+        g = dist.gather([float(x) for x in sums] + [lengths.max().item()])  # [W, k]
+        tot, longest = g[:, :-1].sum(0).tolist(), g[:, -1].max().item()
+        reward, parts, (length, truncated, n_spread, tokens, *means) = tot[0], tot[1 : 1 + len(ro.parts)], tot[1 + len(ro.parts) :]
+        n_questions = n_rows // self.cfg.G
         return {
             "step": self.step_idx,
-            "reward": ro.rewards.mean().item(),
-            **{f"reward_{k}": v.mean().item() for k, v in ro.parts.items()},
-            "response_len": lengths.mean().item(),
-            "response_len_max": lengths.max().item(),
-            "truncated": ro.truncated.float().mean().item(),
-            "zero_spread": 1 - spread.float().mean().item(),
-            "trained_rows": n_run / (B * G),  # share of the N outputs run through the update
-            **agg,
+            "reward": reward / n_rows,
+            **{f"reward_{k}": v / n_rows for k, v in zip(ro.parts, parts)},
+            "response_len": length / n_rows,
+            "response_len_max": longest,
+            "truncated": truncated / n_rows,
+            "zero_spread": 1 - n_spread / n_questions,
+            "trained_rows": n_run_all / n_rows,  # share of the N outputs run through the update
+            **dict(zip(agg, means)),
+            "grad_norm": grad_norm,
             "lr": self.lr_at(self.step_idx - 1),
-            "tokens_per_s": n_tokens / (t_sample + t_train),
+            "tokens_per_s": tokens / (t_sample + t_train),
             "sample_s": t_sample,
             "train_s": t_train,
-            "_texts": ro.texts,  # for the run's sample log, not for the metrics file
+            "_texts": dist.all_gather_lists(ro.texts),  # for the run's sample log, not for the metrics file
         }
 
     def state_dict(self) -> dict:

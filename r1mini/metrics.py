@@ -13,6 +13,8 @@ A library module (no CLI); its checks: `python -m pytest tests/test_metrics.py`.
     '85'
     >>> has_reflection("7 + 8 = 14. Wait, let me recheck: 7 + 8 = 15."), mixes_languages("<think> 7 加 8 is 15 </think>")
     (True, True)
+    >>> reflects("Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26."), reflects("7 + 8 = 15. Wait, let me check: 7 + 8 = 15. Right.")
+    ('correct', 'verify')
 """
 
 from __future__ import annotations
@@ -81,6 +83,59 @@ def corrects_itself(text: str) -> bool:
     (True, False)
     """
     return has_reflection(text) and re.search(r"(, not|，不是) -?\d", text) is not None
+
+
+# ----------------------------------------------------------------------------- reflects(): the strict detector
+
+REFLECT_KINDS = ("none", "verify", "backtrack", "correct")  # reflects() answers one; the later ones win
+MAX_REFLECT_CHARS = 4000  # reflects() reads this much of a response (time bounded on any string)
+_MARKER = re.compile(r"\b[Ww]ait\b[,.!]?|等等[，,]?")
+_EQUATION = re.compile(r"(?<![\d.])(\(?-?\d{1,7}\)?(?: [-+*/] \(?-?\d{1,7}\)?){1,3}) = \(?(-?\d{1,8})\)?")  # "21 + 5 = 26"
+_REJECTED = re.compile(r"(-?\d{1,8})\s?[,，]\s?(?:not|不是) (-?\d{1,8})\s?[.。]\s?$")  # "That gives 56, not 26." just before
+_ANOTHER = re.compile(r"try another|another way|换一种")
+
+
+def reflects(text: str) -> str:
+    """2.2.4, Table 3: what kind of reflection a response holds, judged on what it writes, not on a phrase alone.
+    A reflection is a marker ("Wait", "等等") followed, before the next marker, by one of:
+
+        correct    an equation whose left side was written before the marker with another value: a recheck
+                   that changes a value ("8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26.")
+        backtrack  the sentence before the marker rejects a value ("That gives 56, not 26.", the two numbers
+                   differ), the marker's sentence says it will try another way, and a new equation follows
+        verify     an equation written before the marker with the same value, restated: a recheck that changes
+                   nothing ("7 + 8 = 15. Wait, let me check: 7 + 8 = 15. Right.")
+
+    The strongest kind found wins (correct > backtrack > verify); "none" if there is none. A marker with no
+    such equation ("Wait, 26 is right.") is not a reflection here, unlike has_reflection's phrase match.
+    Reads the first MAX_REFLECT_CHARS characters.
+
+    >>> reflects("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.")
+    'backtrack'
+    >>> reflects("7 + 8 = 15. Wait, 15 is right."), reflects("")
+    ('none', 'none')
+    """
+    text = text[:MAX_REFLECT_CHARS]
+    marks = [m.start() for m in _MARKER.finditer(text)][:50]
+    if not marks:
+        return "none"
+    eqs = [(m.start(), " ".join(m.group(1).split()), m.group(2)) for m in _EQUATION.finditer(text)]  # (position, lhs, value)
+    best = 0
+    for i, at in enumerate(marks):
+        end = marks[i + 1] if i + 1 < len(marks) else len(text)
+        before = {}
+        for pos, lhs, v in eqs:
+            if pos < at:
+                before.setdefault(lhs, set()).add(v)
+        after = [(lhs, v) for pos, lhs, v in eqs if at <= pos < end]
+        if any(lhs in before and before[lhs] - {v} for lhs, v in after):
+            return "correct"
+        rejected = _REJECTED.search(text[max(0, at - 40) : at])
+        if after and rejected and rejected.group(1) != rejected.group(2) and _ANOTHER.search(text[at : at + 40]):
+            best = max(best, 2)
+        elif any(lhs in before and v in before[lhs] for lhs, v in after):
+            best = max(best, 1)
+    return REFLECT_KINDS[best]
 
 
 def mixes_languages(text: str) -> bool:

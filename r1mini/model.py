@@ -80,10 +80,13 @@ class ModelConfig:
 
 MODEL_PRESETS = {
     "nano": ModelConfig(n_layer=2, n_head=2, n_kv_head=1, n_embd=32, max_seq_len=256),  # tests: ~0.05M
-    "tiny": ModelConfig(n_layer=4, n_head=4, n_kv_head=4, n_embd=128),  # ~0.9M, the CPU default
+    "micro": ModelConfig(n_layer=2, n_head=2, n_kv_head=2, n_embd=64),  # ~0.17M: distill.py's smaller student
+    "mini": ModelConfig(n_layer=3, n_head=4, n_kv_head=4, n_embd=96),  # ~0.43M: distill.py's larger student
+    "tiny": ModelConfig(n_layer=4, n_head=4, n_kv_head=4, n_embd=128),  # ~0.9M, the CPU default (and the teacher)
     "small": ModelConfig(n_layer=6, n_head=6, n_kv_head=2, n_embd=192),  # ~2.6M
     "medium": ModelConfig(n_layer=8, n_head=8, n_kv_head=4, n_embd=384, max_seq_len=1024),  # ~13M
-    "gpu": ModelConfig(n_layer=12, n_head=12, n_kv_head=4, n_embd=768, max_seq_len=1024),  # ~80M
+    # ~24M, the GPU base: 8 layers (a decode step's host time grows with the layers, not the width: docs/gpu.md)
+    "gpu": ModelConfig(n_layer=8, n_head=8, n_kv_head=4, n_embd=512, max_seq_len=1024),
 }
 
 # ----------------------------------------------------------------------------- building blocks
@@ -376,7 +379,10 @@ class Transformer(nn.Module):
             past_mask, past_valid = mask.new_zeros(B, 0), idx.new_zeros(B)
         # per-row positions: count only real tokens, so left padding does not shift them
         pos = (past_valid[:, None] + mask.cumsum(1) - 1).clamp(min=0)  # [B, T]
-        if int(pos.max()) >= self.cfg.max_seq_len:
+        # a position is < the slots before + T: that bound is on the host; the exact check (a device sync) runs
+        # only when the bound could overflow (never while the sampler decodes: it checks the lengths first)
+        slots = cache.pmask.shape[1] + cache.length if isinstance(cache, SharedPromptCache) else past_mask.shape[1]
+        if slots + T > self.cfg.max_seq_len and int(pos.max()) >= self.cfg.max_seq_len:
             raise ValueError(f"position {int(pos.max())} exceeds max_seq_len={self.cfg.max_seq_len}")
         cos, sin = self.rope_cos[pos], self.rope_sin[pos]  # [B, T, hd]
         attn_mask = None if plain or isinstance(cache, SharedPromptCache) else self._attn_mask(past_mask, mask)

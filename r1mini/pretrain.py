@@ -8,6 +8,11 @@ gradient clipping, bf16 autocast on a GPU, a tqdm bar with loss and tokens/s.
 
     python -m r1mini.pretrain --preset cpu        # ~7 minutes on 2 CPU cores (bf16) -> runs/base/cpu-<hash>/
     python -m r1mini.pretrain --preset smoke      # < 1 minute, for tests
+    torchrun --nproc_per_node=8 -m r1mini.pretrain --preset gpu   # data parallel: each GPU 1/8 of every batch
+
+Under torchrun (r1mini/dist.py) every rank draws the same windows and trains its rows of them, and
+DistributedDataParallel averages the gradients: with equal shares that is the whole batch's mean loss, so
+N processes make the updates one process makes (tests/test_distributed.py); rank 0 writes the files.
 
 Writes `model.pt` (atomically) and `config.json` (the resolved config) into the run folder. The folder
 name carries a hash of everything that determines the result (this config, the corpus config, the
@@ -29,6 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from r1mini import dist
 from r1mini.common import (
     ConfigError,
     add_config_args,
@@ -62,6 +68,7 @@ class PretrainConfig:
     device: str = "auto"  # cuda, mps or cpu; auto = the first there
     precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (1.24x faster here, docs/results.md); see common.autocast
     out_root: str = "runs/base"  # cached bases go to out_root/<preset>-<hash>/
+    compile: bool = False  # torch.compile the model for the training steps (fewer kernel launches on a GPU; minutes of compiling first; docs/benchmarks.md)
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "seq_len"):
@@ -75,7 +82,19 @@ class PretrainConfig:
 PRETRAIN_PRESETS = {
     "smoke": PretrainConfig(model="nano", corpus="smoke", n_docs=10_000, steps=300, batch_size=16, seq_len=128, warmup=50),
     "cpu": PretrainConfig(model="tiny", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50, precision="bf16"),
-    "gpu": PretrainConfig(model="medium", corpus="gpu", steps=6000, batch_size=64, seq_len=512, lr=1.5e-3, warmup=300),
+    # distill.py's students (2.4): the cpu base's corpus and token budget at smaller sizes; fp32 ("auto")
+    "micro": PretrainConfig(model="micro", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50),
+    "mini": PretrainConfig(model="mini", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50),
+    # the "aha" (2.2.4, Table 3): the cpu base's size on the aha corpora (behaviours; none; ending wrong), a third of its
+    # tokens (600 steps x 16 x 256 of a 50k-document corpus): countdown is a narrow world, and the machine was shared
+    "aha": PretrainConfig(model="tiny", corpus="aha", n_docs=50_000, steps=600, batch_size=16, seq_len=256, warmup=50, precision="bf16"),
+    "aha_plain": PretrainConfig(model="tiny", corpus="aha_plain", n_docs=50_000, steps=600, batch_size=16, seq_len=256, warmup=50, precision="bf16"),
+    "aha_wrong": PretrainConfig(model="tiny", corpus="aha_wrong", n_docs=50_000, steps=600, batch_size=16, seq_len=256, warmup=50, precision="bf16"),
+    # the same corpus, 100k documents, 800 x 32 x 256 tokens (2.7x): does a base that computes better make checking pay?
+    "aha_long": PretrainConfig(model="tiny", corpus="aha", steps=800, batch_size=32, seq_len=256, warmup=50, precision="bf16"),
+    # the gpu model (~24M) on 197M tokens (~4.8 epochs of the gpu corpus): 8 tokens per parameter, as the cpu base;
+    # ~8 minutes of `python train_zero.py`'s <= 30 on one H100 (docs/gpu.md)
+    "gpu": PretrainConfig(model="gpu", corpus="gpu", steps=3000, batch_size=128, seq_len=512, lr=1.5e-3, warmup=200),
 }
 
 
@@ -95,15 +114,17 @@ def build_token_stream(cfg: PretrainConfig, tok) -> np.ndarray:
 
     ccfg = corpus_config(cfg)
     ids: list[int] = []
-    for doc in tqdm(generate_documents(ccfg), total=ccfg.n_docs, desc="corpus", unit="doc", leave=False):
+    for doc in tqdm(generate_documents(ccfg), total=ccfg.n_docs, desc="corpus", unit="doc", leave=False, disable=not dist.is_main()):
         ids.extend(tok.encode(doc, allow_special=True))
         ids.append(tok.eot_id)
     return np.asarray(ids, dtype=np.uint16)
 
 
-def get_batch(data: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator, device):
-    """Random windows: x [B, T] and the next-token targets y [B, T]."""
+def get_batch(data: np.ndarray, batch_size: int, seq_len: int, rng: np.random.Generator, device, rows=None):
+    """Random windows: x [B, T] and the next-token targets y [B, T]. rows = (lo, hi): only those rows of the
+    batch (one rank's share under torchrun; the windows are drawn for the whole batch, so rng stays in step)."""
     starts = rng.integers(0, len(data) - seq_len - 1, size=batch_size)
+    starts = starts if rows is None else starts[rows[0] : rows[1]]
     chunk = np.stack([data[s : s + seq_len + 1] for s in starts]).astype(np.int64)
     chunk = torch.from_numpy(chunk).to(device)
     return chunk[:, :-1], chunk[:, 1:]
@@ -130,12 +151,13 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, devic
 
 def run_hash(cfg: PretrainConfig) -> str:
     """Everything that determines the trained weights: this config, the corpus config, the tokenizer."""
+    from r1mini.corpus import corpus_key
     from r1mini.tokenizer import RANKS_PATH, get_tokenizer
 
     tok = get_tokenizer()
     key = {
-        "pretrain": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("device", "out_root")},
-        "corpus": dataclasses.asdict(corpus_config(cfg)),
+        "pretrain": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("device", "out_root", "compile")},
+        "corpus": corpus_key(corpus_config(cfg)),
         "model": dataclasses.asdict(ModelConfig.preset(cfg.model, vocab_size=tok.vocab_size)),
         "tokenizer": hashlib.sha256(Path(RANKS_PATH).read_bytes()).hexdigest(),
     }
@@ -151,11 +173,16 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
     from r1mini.tokenizer import get_tokenizer
 
     cfg.validate()
+    W = dist.world_size()  # under torchrun: each rank trains batch_size / W rows of every batch (r1mini/dist.py)
+    if cfg.batch_size % W:
+        raise ConfigError(f"pretrain batch_size={cfg.batch_size} must be a multiple of the {W} processes")
+    quiet = quiet or not dist.is_main()  # rank 0 alone prints, shows the bar and writes files
     set_seed(cfg.seed)
-    device = get_device(cfg.device)
+    device = dist.device(cfg.device)
     tok = get_tokenizer()
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(dataclasses.asdict(cfg) | {"corpus_config": dataclasses.asdict(corpus_config(cfg))}, out_dir / "config.json")
+    if dist.is_main():
+        write_json(dataclasses.asdict(cfg) | {"corpus_config": dataclasses.asdict(corpus_config(cfg))}, out_dir / "config.json")
 
     t0 = time.time()
     data = build_token_stream(cfg, tok)
@@ -165,6 +192,9 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
 
     model = Transformer(ModelConfig.preset(cfg.model, vocab_size=tok.vocab_size)).to(device)
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay, device)
+    ddp_model = dist.ddp(model)  # under torchrun: DDP averages the ranks' gradients = the whole batch's mean loss
+    ddp_model = torch.compile(ddp_model) if cfg.compile else ddp_model  # compiled after DDP wraps it, as torch advises
+    rows = dist.shard_range(cfg.batch_size)  # this rank's rows of every batch (all of them in one process)
     rng = np.random.default_rng(cfg.seed)
     if not quiet:
         print(f"base model: {model.num_params() / 1e6:.2f}M parameters, corpus {len(data) / 1e6:.2f}M tokens, device {device}")
@@ -174,20 +204,24 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        x, y = get_batch(data, cfg.batch_size, cfg.seq_len, rng, device)
+        x, y = get_batch(data, cfg.batch_size, cfg.seq_len, rng, device, rows)
         with autocast(device, cfg.precision):
-            logits = model(x)
+            logits = ddp_model(x)
         loss = torch.nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        loss_all = float(dist.gather([loss.item()]).mean())  # the whole batch's mean (equal shares)
+        ema = loss_all if ema is None else 0.95 * ema + 0.05 * loss_all
         if step % 10 == 0:
             tps = (step + 1) * cfg.batch_size * cfg.seq_len / (time.time() - t1)
             bar.set_postfix(loss=f"{ema:.3f}", tok_s=f"{tps:,.0f}", lr=f"{lr_at(step, cfg):.1e}")
 
     path = out_dir / "model.pt"
+    if not dist.is_main():
+        dist.barrier()  # wait for rank 0's model.pt: the caller loads it next
+        return path
     atomic_save(model_state(model) | {"pretrain_config": dataclasses.asdict(cfg)}, path)
     stats = {
         "final_loss_ema": ema,
@@ -200,6 +234,7 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
     write_json(stats, out_dir / "stats.json")
     if not quiet:
         print(f"wrote {path}  ({stats})")
+    dist.barrier()  # the other ranks wait above until model.pt is there
     return path
 
 
@@ -207,8 +242,8 @@ def ensure_base(preset: str = "cpu", quiet: bool = False, **overrides) -> Path:
     """The cached base checkpoint for a preset, pretraining it first if it is not there yet."""
     cfg = dataclasses.replace(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), **overrides)
     out = base_dir(cfg, preset)
-    if (out / "model.pt").is_file():
-        if not quiet:
+    if dist.broadcast((out / "model.pt").is_file()):  # rank 0's answer: every rank reuses, or all pretrain together
+        if not quiet and dist.is_main():
             print(f"reusing cached base model {out / 'model.pt'}")
         return out / "model.pt"
     return pretrain(cfg, out, quiet=quiet)
@@ -221,13 +256,16 @@ def main() -> None:
     p.add_argument("--force", action="store_true", help="retrain even if a cached base exists")
     add_config_args(p, PretrainConfig)
     args = p.parse_args()
+    dist.init()  # under torchrun: join the other processes (nothing otherwise)
     preset = args.preset or ("gpu" if get_device().type == "cuda" else "cpu")
     cfg = config_from_args(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), args)
     out = Path(args.out) if args.out else base_dir(cfg, preset)
     if (out / "model.pt").is_file() and not args.force:
-        print(f"{out / 'model.pt'} exists (use --force to retrain)")
+        if dist.is_main():
+            print(f"{out / 'model.pt'} exists (use --force to retrain)")
         return
     pretrain(cfg, out)
+    dist.close()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ checkpoint from the above RL training. [...] because the model output is sometim
 read, we have filtered out chain-of-thought with mixed languages, long paragraphs, and code blocks. For
 each prompt, we sample multiple responses and retain only the correct ones."
 
-`rejection_sample` draws k responses per (train) prompt under R1's prompt (template.r1_prompt) and keeps a
+`rejection_sample` draws k responses per (train) prompt under R1's prompt (evaluate.r1_prompt_of) and keeps a
 response only when `reject_reason` finds nothing, checked in this fixed order (the first that applies is
 the one counted):
 
@@ -38,12 +38,12 @@ from collections import Counter
 
 import torch
 
-from r1mini.evaluate import EvalConfig, _complete
+from r1mini.evaluate import EvalConfig, complete, r1_prompt_of
 from r1mini.metrics import mixes_languages
 from r1mini.rewards import accuracy_reward, count_words
 from r1mini.sft import Example
 from r1mini.tasks import Problem
-from r1mini.template import ANSWER, ANSWER_END, TAGS, chain_of_thought, parse_r1_completion, r1_prompt
+from r1mini.template import ANSWER, ANSWER_END, TAGS, chain_of_thought, parse_r1_completion
 
 REASONS = ("malformed", "wrong", "mixed_language", "overlong")  # the order reject_reason checks them in
 MAX_PARAGRAPH_CHARS = 240  # the longest run of a CoT without a sentence end or line break
@@ -81,25 +81,20 @@ def reject_reason(completion: str, problem: Problem, n_tokens: int, max_tokens: 
     return None
 
 
-def r1_question_prompt(problem: Problem) -> str:
-    """R1's prompt for a task problem: template.r1_prompt(question) = "User: {question}\\nAssistant:"."""
-    return r1_prompt(problem.question)
-
-
 @torch.no_grad()
 def rejection_sample(
     model, tok, problems: list[Problem], k: int, max_new_tokens: int, temperature: float, seed: int, max_tokens: int, top_p: float = 1.0
 ) -> tuple[list[Example], dict]:
-    """k responses per problem from `model` (R1's prompt), filtered by reject_reason and deduplicated per
+    """k responses per problem from `model` (R1's prompt, evaluate.r1_prompt_of), filtered by reject_reason and deduplicated per
     prompt. Returns (examples, drops) with drops = {"sampled", "kept", "malformed", "wrong",
     "mixed_language", "overlong", "duplicate"} (sampled = kept + every drop)."""
     model.eval()
-    cfg = EvalConfig(k=k, max_new_tokens=max_new_tokens)
-    outs = _complete(model, tok, problems, cfg, k, temperature, top_p, seed, r1_question_prompt)
+    cfg = EvalConfig(k=k, max_new_tokens=max_new_tokens, top_p=top_p, seed=seed)
+    outs = complete(model, tok, problems, k, cfg, temperature=temperature, prompt_fn=r1_prompt_of)
     drops = Counter({key: 0 for key in ("sampled", "kept", *REASONS, "duplicate")})
     examples, seen = [], set()  # seen: (prompt, response) pairs kept so far
     for problem, row in zip(problems, outs):
-        prompt = r1_question_prompt(problem)
+        prompt = r1_prompt_of(problem)
         for text, n_tokens in row:
             drops["sampled"] += 1
             why = reject_reason(text, problem, n_tokens, max_tokens)

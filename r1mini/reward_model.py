@@ -46,6 +46,7 @@ from tqdm import tqdm
 from r1mini.common import ConfigError, autocast, check_precision, load_checkpoint
 from r1mini.model import ModelConfig, Transformer, load_model, model_state
 from r1mini.template import parse_r1_completion
+from r1mini.sft import length_batches
 
 VIEWS = ("summary", "whole")
 
@@ -160,9 +161,18 @@ def bt_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
 def encode_texts(tok, texts: list[str], max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ids [N, T] and mask [N, T]: each text's tokens (special tokens allowed), cut to its
     first max_len - 1, then <|endoftext|>, whose final hidden state the head reads."""
-    rows = [ids[: max_len - 1] + [tok.eot_id] for ids in tok.encode_batch(texts, allow_special=True)]
+    return pad_rows(token_rows(tok, texts, max_len), tok.pad_id)
+
+
+def token_rows(tok, texts: list[str], max_len: int) -> list[list[int]]:
+    """Each text's token ids (special tokens allowed) cut to the first max_len - 1, then <|endoftext|>."""
+    return [ids[: max_len - 1] + [tok.eot_id] for ids in tok.encode_batch(texts, allow_special=True)]
+
+
+def pad_rows(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows -> right-padded ids [N, T] and mask [N, T] (T = the longest row)."""
     T = max(len(r) for r in rows)
-    ids = torch.full((len(rows), T), tok.pad_id, dtype=torch.long)
+    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
     mask = torch.zeros(len(rows), T, dtype=torch.bool)
     for i, r in enumerate(rows):
         ids[i, : len(r)] = torch.tensor(r, dtype=torch.long)
@@ -204,7 +214,8 @@ def _max_len(rm: RewardModel, max_len: int | None) -> int:
 
 
 def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, view: str, quiet: bool = False) -> dict:
-    """Fit rm to the pairs with the Bradley-Terry loss (AdamW). Returns {"steps", "pairs", "seconds",
+    """Fit rm to the pairs with the Bradley-Terry loss (AdamW; every text tokenised once; each epoch's batches
+    hold pairs of similar length, `length_batches`, so little of the compute goes to padding). Returns {"steps", "pairs", "seconds",
     "loss_first", "loss_last" (mean over the last epoch), "train_accuracy" (share of the last epoch's pairs
     scored r_c > r_r as they were trained on)}."""
     cfg.validate()
@@ -214,6 +225,9 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
         raise ConfigError("train_reward_model needs at least one preference pair")
     device = next(rm.parameters()).device
     max_len = _max_len(rm, cfg.max_len)
+    chosen = token_rows(tok, [rm_text(p.prompt, p.chosen, view) for p in pairs], max_len)  # tokenised once
+    rejected = token_rows(tok, [rm_text(p.prompt, p.rejected, view) for p in pairs], max_len)
+    sizes = [max(len(c), len(r)) for c, r in zip(chosen, rejected)]
     opt = torch.optim.AdamW(rm.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     per_epoch = math.ceil(len(pairs) / cfg.batch)
     total = cfg.epochs * per_epoch
@@ -222,13 +236,10 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
     t0, step, loss_first = time.time(), 0, None
     bar = tqdm(total=total, desc=f"reward model ({view})", disable=quiet)
     for _ in range(cfg.epochs):
-        order = rng.sample(range(len(pairs)), len(pairs))
-        losses, right = [], 0
-        for b in range(per_epoch):
-            batch = [pairs[k] for k in order[b * cfg.batch : (b + 1) * cfg.batch]]
+        losses, right, seen = [], 0, 0
+        for batch in length_batches(sizes, cfg.batch, rng, bucket=8):  # r1mini/sft.py: pairs of similar length share a batch
             n = len(batch)
-            texts = [rm_text(p.prompt, p.chosen, view) for p in batch] + [rm_text(p.prompt, p.rejected, view) for p in batch]
-            ids, mask = encode_texts(tok, texts, max_len)  # [2n, T]
+            ids, mask = pad_rows([chosen[k] for k in batch] + [rejected[k] for k in batch], tok.pad_id)  # [2n, T]
             lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
             if step >= cfg.warmup and total > cfg.warmup:  # cosine from lr down to lr / 10
                 lr = cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * (step - cfg.warmup) / (total - cfg.warmup))))
@@ -245,7 +256,7 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
             loss_first = loss.item() if loss_first is None else loss_first
             losses.append(loss.item() * n)
             right += int((r[:n] > r[n:]).sum())
-            seen = b * cfg.batch + n
+            seen += n
             bar.update(1)
             bar.set_postfix(loss=f"{sum(losses) / seen:.4f}", acc=f"{right / seen:.3f}")
     bar.close()

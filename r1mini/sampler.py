@@ -22,6 +22,19 @@ reproduces the samples exactly; temperature=0 is greedy decoding.
 
 `use_cache=False` recomputes the whole prefix at every step: the slow reference the tests and
 `python -m r1mini.bench` compare against.
+
+Host-device synchronisation. On a GPU the host queues kernels ahead of the device until it needs a value
+back; every such read (`.item()`, `bool(t)`, `.tolist()`, indexing by a boolean mask, `nonzero`) stalls that
+queue. The decode loop needs none per token: tokens, log-probs and masks are written by row index and
+`torch.where`, the stop test runs on the device, and the model checks positions on the host from the cache's
+length. What remains, and why:
+- one sync every `check_every` decode steps (default 1 on a CPU, where a sync costs nothing and the
+  schedule of earlier versions is kept exactly; CHECK_EVERY_GPU = 8 on a GPU): the host must learn whether
+  every row is done (to stop) and how many are (to compact). Between checks finished rows ride along, their
+  tokens not written, so the outputs are the same; at most check_every - 1 steps are wasted at the end;
+- `nonzero` when the batch is compacted (the kept rows' count sizes the new batch): a few times per call;
+- none in the forward (model.Transformer checks max_seq_len from the cache's length on the host; the exact
+  check, a sync, runs only when a position could overflow, which generate() rules out before it starts).
 """
 
 from __future__ import annotations
@@ -32,6 +45,8 @@ import torch
 
 from r1mini.common import ConfigError, autocast
 from r1mini.model import KVCache, SharedPromptCache, Transformer
+
+CHECK_EVERY_GPU = 8  # decode steps between the host's reads of the stop condition on a GPU (one sync each)
 
 
 @dataclass
@@ -80,8 +95,9 @@ def left_pad(seqs: list[list[int]], pad_id: int, device=None) -> tuple[torch.Ten
     return ids.to(device), mask.to(device)
 
 
-def sample_next(logits: torch.Tensor, cfg: SamplingConfig, gen: torch.Generator | None):
-    """logits [n, V] -> (tokens [n], log-probs [n] under the distribution sampled from)."""
+def sample_next(logits: torch.Tensor, cfg: SamplingConfig, gen: torch.Generator | None, u: torch.Tensor | None = None):
+    """logits [n, V] -> (tokens [n], log-probs [n] under the distribution sampled from); u [n, 1]: the
+    uniforms to draw with (default: fresh ones from gen)."""
     logits = logits.float()
     if cfg.temperature == 0:
         logp = torch.log_softmax(logits, dim=-1)
@@ -99,16 +115,17 @@ def sample_next(logits: torch.Tensor, cfg: SamplingConfig, gen: torch.Generator 
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     logp = torch.log_softmax(logits, dim=-1)
-    tok = draw(logp.exp(), gen)
+    tok = draw(logp.exp(), gen, u)
     return tok, logp.gather(-1, tok[:, None])[:, 0]
 
 
-def draw(probs: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+def draw(probs: torch.Tensor, gen: torch.Generator | None, u: torch.Tensor | None = None) -> torch.Tensor:
     """One token per row of probs [n, V] by inverting the CDF: the first token whose cumulative probability
     exceeds u ~ U[0, total). Exact, and on a CPU ~20x cheaper than torch.multinomial (which draws V
     exponentials per row). A token of probability 0 is never drawn: its CDF step is flat."""
     cdf = probs.cumsum(dim=-1)  # [n, V]
-    u = torch.rand(probs.shape[0], 1, generator=gen, device=probs.device) * cdf[:, -1:]  # [n, 1]
+    u = torch.rand(probs.shape[0], 1, generator=gen, device=probs.device) if u is None else u  # [n, 1] in [0, 1)
+    u = u * cdf[:, -1:]  # [n, 1]
     # u can round up to the total in float32; the clamp keeps that one-in-2**24 case a valid token
     return torch.searchsorted(cdf, u, right=True)[:, 0].clamp(max=probs.shape[-1] - 1)
 
@@ -124,12 +141,21 @@ def generate(
     use_cache: bool = True,
     compact_at: float = 0.25,
     share_prompt: bool = True,
+    first: int = 0,
+    total: int | None = None,
+    check_every: int = 0,
 ) -> Samples:
     """Sample n_samples (G) completions for each prompt. See the module docstring.
 
     compact_at: drop finished rows from the running batch once they are this share of it (0 = at once).
     share_prompt: the G rows of a prompt read its keys/values from one copy (SharedPromptCache); False
     copies them to every row, the usual way (what `python -m r1mini.bench` compares against).
+    check_every: decode steps between the host's reads of the stop condition (0 = 1 on a CPU,
+    CHECK_EVERY_GPU elsewhere; see the module docstring). The outputs do not depend on it.
+    first, total: these prompts are prompts [first, first + B) of a batch of `total` (default B). The uniforms
+    of the draws are taken for the whole batch at once, one per output row and step, and each row uses its
+    own: a row's sample depends on the seed and its place in the batch only, not on which rows run beside
+    it, so ranks that split a batch (r1mini/dist.py) sample what one process sampling all of it would.
     """
     cfg.validate()
     device = next(model.parameters()).device
@@ -151,9 +177,16 @@ def generate(
     out_mask = torch.zeros(N, T_new, dtype=torch.bool, device=device)
     done = torch.zeros(N, dtype=torch.bool, device=device)
     stop_ids = torch.tensor(cfg.stop_ids, dtype=torch.long, device=device)
+    tails = [torch.tensor(s, dtype=torch.long, device=device) for s in cfg.stop_sequences]  # on the device once, not per step
+    check_every = check_every or (1 if device.type == "cpu" else CHECK_EVERY_GPU)
+    u = None  # [N, T_new]: row i's uniform at step t; this call's rows of the whole batch's table
+    if cfg.temperature > 0:
+        u = torch.rand(((B if total is None else total) * G, T_new), generator=gen, device=device)[first * G : (first + B) * G]
 
     with autocast(device):
-        dtype = next(model.parameters()).dtype
+        # the caches in the dtype the forward computes in: bf16 under a GPU's autocast (half the bytes each decode
+        # step reads), else the weights' (float32 on a CPU, exactly as before)
+        dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else next(model.parameters()).dtype
         if use_cache and share_prompt:  # prefill each prompt once; its G rows share its keys/values
             prompt_cache = KVCache(model.cfg, B, ids.shape[1], device, dtype)
             logits = model(ids, mask, cache=prompt_cache)[:, -1]  # [B, V]
@@ -169,20 +202,25 @@ def generate(
         live = torch.arange(N, device=device)  # output row of each row in the running batch
 
         for t in range(T_new):
-            tok, lp = sample_next(logits, cfg, gen)  # [n]
-            running = ~done[live]
-            w = live[running]  # rows that are still generating
-            out_tok[w, t], out_lp[w, t], out_mask[w, t] = tok[running], lp[running], True
+            tok, lp = sample_next(logits, cfg, gen, None if u is None else u[live, t, None])  # [n]
+            running = ~done[live]  # [n]: rows still generating (written by index and mask: no sync)
+            out_tok[live, t] = torch.where(running, tok, pad_id)
+            out_lp[live, t] = torch.where(running, lp, 0.0)
+            out_mask[live, t] = running
             stopped = torch.isin(tok, stop_ids) if len(cfg.stop_ids) else torch.zeros_like(running)
-            for s in cfg.stop_sequences:  # the last len(s) tokens of the row equal s
+            for s, tail in zip(cfg.stop_sequences, tails):  # the last len(s) tokens of the row equal s
                 if t + 1 >= len(s):
-                    tail = torch.tensor(s, device=device)
                     stopped |= (out_tok[live, t + 1 - len(s) : t + 1] == tail).all(1)
-            done[live[running & stopped]] = True
-            if bool(done.all()) or t == T_new - 1:
+            done[live] = done[live] | stopped
+            if t == T_new - 1:
                 break
-            dead = done[live]
-            if dead.any() and dead.float().mean() >= compact_at:  # drop finished rows
+            compact = False
+            if (t + 1) % check_every == 0:  # a check step, its one sync: are all rows done? enough of them to compact?
+                dead = done[live]
+                all_done, compact = torch.stack([dead.all(), dead.any() & (dead.float().mean() >= compact_at)]).tolist()
+                if all_done:
+                    break
+            if compact:  # drop finished rows (between check steps they run on; their tokens are not written)
                 keep = (~dead).nonzero()[:, 0]
                 live, tok = live[keep], tok[keep]
                 if use_cache:

@@ -485,6 +485,8 @@ TASK_MIXES = {
     "cpu": TaskMix.parse("add:2:0.45,mul:2:0.45,linear:1:0.1"),
     # a bigger model on a GPU: harder levels, multi-step expressions, equations, countdown
     "gpu": TaskMix.parse("add:3:1,add:4:0.5,mul:3:1,mul:4:1,expr:1-3:1,linear:2-4:1,countdown:1-2:1,countdown:3:0.5"),
+    # the "aha" (2.2.4, Table 3): mostly countdown, a search where checking a try and backing off pays, and short expressions
+    "aha": TaskMix.parse("countdown:1:0.8,expr:1:0.1,expr:2:0.1"),
 }
 
 

@@ -35,3 +35,22 @@ def smoke_base_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("base")
     ensure_base("smoke", quiet=True, out_root=str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def smoke_r1_run(tmp_path_factory, smoke_base_root):
+    """One `python train_r1.py --preset smoke` run per test session (~30 s on 2 cores), shared by the tests of
+    train_r1.py (each stage did its job) and distill.py (its teacher). Returns (run folder, --json summary)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("r1")
+    cmd = [sys.executable, str(root / "train_r1.py"), "--preset", "smoke", "--base-root", str(smoke_base_root),
+           "--out", str(out / "run"), "--json", str(out / "summary.json")]
+    r = subprocess.run(cmd, env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True, timeout=900, cwd=root)
+    assert r.returncode == 0, r.stderr[-4000:]
+    return out / "run", json.loads((out / "summary.json").read_text())

@@ -34,6 +34,7 @@ KERNELS = ["tests/test_logprobs.py", "tests/test_grpo.py"]
 TEMPLATE = ["tests/test_template.py", "tests/test_rewards.py"]
 METRICS = ["tests/test_metrics.py"]
 MODEL = ["tests/test_model.py", "tests/test_grpo.py"]
+DDP = ["tests/test_distributed.py"]
 
 # (id, file, old, new, test files, reason it is meant to pass or "")
 MUTATIONS = [
@@ -55,15 +56,15 @@ MUTATIONS = [
     ("eq1-kl-sign", "r1mini/grpo.py", "objective = surrogate - cfg.beta * kl", "objective = surrogate + cfg.beta * kl", EQS, ""),
     ("eq1-loss-sign", "r1mini/grpo.py", "loss = -(objective * weights).sum()", "loss = (objective * weights).sum()", EQS, ""),
     ("eq1-clip-frac-any-side", "r1mini/grpo.py", "clipped = ((ratio < 1 - eps_low) & (A < 0)) | ((ratio > 1 + eps_high) & (A > 0))", "clipped = (ratio < 1 - eps_low) | (ratio > 1 + eps_high)", EQS, ""),
-    ("eq1-seq-mean-no-1/N", "r1mini/grpo.py", "return m / m.sum(1, keepdim=True).clamp(min=1) / m.shape[0]", "return m / m.sum(1, keepdim=True).clamp(min=1)", EQS, ""),
-    ("eq1-token-mean-per-row", "r1mini/grpo.py", "return m / m.sum().clamp(min=1)", "return m / m.sum(1, keepdim=True).clamp(min=1)", EQS, ""),
-    ("eq1-constant-uses-T", "r1mini/grpo.py", "return m / (m.shape[0] * max_new_tokens)", "return m / (m.shape[0] * m.shape[1])", EQS, ""),
+    ("eq1-seq-mean-no-1/N", "r1mini/grpo.py", "return m / m.sum(1, keepdim=True).clamp(min=1) / n_rows", "return m / m.sum(1, keepdim=True).clamp(min=1)", EQS, ""),
+    ("eq1-token-mean-per-row", "r1mini/grpo.py", "return m / (m.sum().clamp(min=1) if n_tokens is None else max(n_tokens, 1))", "return m / m.sum(1, keepdim=True).clamp(min=1)", EQS, ""),
+    ("eq1-constant-uses-T", "r1mini/grpo.py", "return m / (n_rows * max_new_tokens)", "return m / (m.shape[0] * m.shape[1])", EQS, ""),
     # ------------------------------------------------------------------ the trainer: GRPOTrainer.step and helpers
     ("trainer-policy-logp-at-T=1", "r1mini/grpo.py", "ro.tokens[rs, :T], m, G, cfg.temperature)", "ro.tokens[rs, :T], m, G, 1.0)", GRPO, ""),
     ("trainer-ref-logp-at-T=1", "r1mini/grpo.py", "ro.tokens, ro.mask, cfg.G, cfg.temperature)[0]", "ro.tokens, ro.mask, cfg.G, 1.0)[0]", GRPO, ""),
     ("trainer-kl-against-policy", "r1mini/grpo.py", "ref_logp = completion_logprobs(self.ref,", "ref_logp = completion_logprobs(self.policy,", GRPO, ""),
-    ("trainer-ignore-loss-agg", "r1mini/grpo.py", "weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens)", 'weights = token_weights(ro.mask, "seq_mean", cfg.max_new_tokens)', GRPO, ""),
-    ("trainer-constant-over-longest", "r1mini/grpo.py", "weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens)", "weights = token_weights(ro.mask, cfg.loss_agg, ro.mask.shape[1])", GRPO, ""),
+    ("trainer-ignore-loss-agg", "r1mini/grpo.py", "weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens,", 'weights = token_weights(ro.mask, "seq_mean", cfg.max_new_tokens,', GRPO, ""),
+    ("trainer-constant-over-longest", "r1mini/grpo.py", "weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens,", "weights = token_weights(ro.mask, cfg.loss_agg, ro.mask.shape[1],", GRPO, ""),
     ("trainer-ignore-kl-clamp", "r1mini/grpo.py", "kl = kl_k3(logp, ref_logp, cfg.kl_clamp)", "kl = kl_k3(logp, ref_logp)", GRPO, ""),
     ("trainer-ignore-micro-batch", "r1mini/grpo.py", "run_q.split(cfg.micro_batch or B)", "run_q.split(B)", GRPO,
      "micro-batches only bound memory: the gradient and the figures are the same by design"),
@@ -80,7 +81,7 @@ MUTATIONS = [
     ("trainer-no-grad-clip", "r1mini/grpo.py", "clip_grad_norm_(self.policy.parameters(), cfg.grad_clip)", "clip_grad_norm_(self.policy.parameters(), 1e9)", GRPO, ""),
     ("trainer-beta0-runs-every-group", "r1mini/grpo.py", "(torch.arange(B) if self.ref is not None else spread.nonzero()[:, 0])", "torch.arange(B)", GRPO, ""),
     ("trainer-figures-from-last-inner", "r1mini/grpo.py", "                if inner == 0:", "                if inner == cfg.mu - 1:", GRPO, ""),
-    ("trainer-figures-row-weighted", "r1mini/grpo.py", "share = int(m.sum()) / int(ro.mask.reshape(B, -1)[run_q].sum())", "share = len(rs) / n_run", GRPO, ""),
+    ("trainer-figures-row-weighted", "r1mini/grpo.py", "share = int(m.sum()) / run_tok_all", "share = len(rs) / n_run_all", GRPO, ""),
     ("trainer-warmup-off-by-one", "r1mini/grpo.py", "min(1.0, (step + 1) / max(1, self.cfg.warmup))", "min(1.0, step / max(1, self.cfg.warmup))", GRPO, ""),
     ("trainer-lr-of-next-step", "r1mini/grpo.py", 'g["lr"] = self.lr_at(self.step_idx)', 'g["lr"] = self.lr_at(self.step_idx + 1)', GRPO, ""),
     ("trainer-ref-reset-off-by-one", "r1mini/grpo.py", "self.step_idx % cfg.ref_reset_every == 0", "(self.step_idx + 1) % cfg.ref_reset_every == 0", GRPO, ""),
@@ -91,6 +92,15 @@ MUTATIONS = [
     ("trainer-resume-no-ref", "r1mini/grpo.py", 'self.ref.load_state_dict(sd["ref"])', "pass", GRPO, ""),
     ("trainer-resume-no-step", "r1mini/grpo.py", 'self.step_idx = sd["step_idx"]', "pass", GRPO, ""),
     ("trainer-logp-not-shifted", "r1mini/grpo.py", "h = torch.cat([h_last[:, None], h[:, :-1]], dim=1)", "h = h", GRPO, ""),
+    ("trainer-kl-from-first-inner", "r1mini/grpo.py", 'agg["kl"] += st["kl"] * share / cfg.mu', 'agg["kl"] += st["kl"] * share * (inner == 0)', GRPO, ""),
+    # ------------------------------------------------------------------ torchrun data parallelism (r1mini/dist.py)
+    ("ddp-local-denominators", "r1mini/grpo.py", "cfg.max_new_tokens, n_rows=n_rows, n_tokens=n_tok)", "cfg.max_new_tokens)", DDP, ""),
+    ("ddp-loss-not-times-world", "r1mini/grpo.py", "(loss * W).backward()", "loss.backward()", DDP, ""),
+    ("ddp-sampler-draws-per-rank", "r1mini/grpo.py", "first=first, total=n_all)", ")", DDP, ""),
+    ("ddp-logged-reward-of-rank-0", "r1mini/grpo.py", '"reward": reward / n_rows,', '"reward": ro.rewards.mean().item(),', DDP, ""),
+    ("ddp-pretrain-windows-per-rank", "r1mini/pretrain.py", "rng = np.random.default_rng(cfg.seed)", "rng = np.random.default_rng(cfg.seed + dist.rank())", DDP, ""),
+    ("ddp-eval-draws-per-rank", "r1mini/evaluate.py", "pad_id=tok.pad_id, first=lo, total=len(chunk))", "pad_id=tok.pad_id)", DDP, ""),
+    ("ddp-every-rank-writes-metrics", "train_zero.py", '        if main:\n            with open(run / "metrics.jsonl", "a")', '        if True:\n            with open(run / "metrics.jsonl", "a")', DDP, ""),
     # ------------------------------------------------------------------ sample_rollout and the sampler
     ("rollout-sampler-at-T=1", "r1mini/grpo.py", "SamplingConfig(cfg.max_new_tokens, cfg.temperature,", "SamplingConfig(cfg.max_new_tokens, 1.0,", SAMPLER, ""),
     ("rollout-no-answer-stop", "r1mini/grpo.py", "stop_ids=(tok.eot_id, tok.answer_end_id)", "stop_ids=(tok.eot_id,)", SAMPLER, ""),

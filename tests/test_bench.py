@@ -91,3 +91,14 @@ def test_cli_help_and_bad_size():
     assert bench_cli("--help").returncode == 0
     r = bench_cli(*TOY, "--prompt-len", "500")  # 500 + 6 tokens > nano's max_seq_len 256
     assert r.returncode == 2 and "max_seq_len" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_compile_figure_is_eager_over_compiled(monkeypatch):
+    """The compile row's plumbing (torch.compile itself takes minutes on a CPU: here it hands the model back)."""
+    from r1mini import bench
+
+    monkeypatch.setattr(torch, "compile", lambda m: m)
+    torch.manual_seed(0)
+    out = bench.bench_compile(Transformer(ModelConfig.preset("nano")), batch=2, seq_len=8, repeats=1, seed=0)
+    assert out["batch"] == 2 and out["seq_len"] == 8
+    assert all(positive_finite(out[k]) for k in ("compile_s", "eager_s", "compiled_s"))

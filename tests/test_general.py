@@ -25,6 +25,7 @@ from r1mini.general import (
     gold_harmless,
     gold_helpfulness,
     sft_examples,
+    written_responses,
 )
 from r1mini.template import SEP, parse_r1_completion, r1_completion, r1_prompt
 
@@ -299,3 +300,33 @@ def test_clean_quality_has_no_faults_and_bad_quality_raises():
     for bad in (Quality(verbose=1.5), Quality(leak=0.7, comply=0.5), "sloppy", 0.3):
         with pytest.raises(ConfigError):
             sft_examples(prompts[:1], random.Random(0), bad)
+
+
+# ----------------------------------------------------------------------------- written responses for the reward models
+
+
+def _summary_text(response: str) -> str:
+    """The test's own reading of a summary: the text after the last separator, else the whole stripped reply."""
+    return response.split(SEP)[-1].strip()
+
+
+def test_written_responses_noisy_offtopic_and_repeated():
+    """noisy ones first, then `offtopic` answers each judged perfect for one of `others` (so not written for p),
+    then p's right answer, that answer with its summary said twice, and the first off-topic answer said twice."""
+    rng = random.Random(3)
+    others = general_prompts(60, "train", seed=1)
+    for p in general_prompts(30, "train", seed=2):
+        out = written_responses(p, rng, 2, others, offtopic=3, repeat=True)
+        assert len(out) == 2 + 3 + 3
+        for r in out[2:5]:
+            assert any(gold_helpfulness(o, r) == 1.0 and gold_harmless(o, r) == 1.0 for o in others), r
+        right, twice, off_twice = out[5:]
+        assert gold_helpfulness(p, right) == 1.0 and gold_harmless(p, right) == 1.0
+        for once, doubled in ((right, twice), (out[2], off_twice)):
+            summary = _summary_text(once)
+            assert doubled.startswith(once) and doubled[len(once) :] == " " + summary
+    assert written_responses(WEEK, rng, 0, others, offtopic=0, repeat=False) == []
+    assert len(written_responses(WEEK, rng, 1, (), offtopic=4, repeat=True)) == 1 + 2  # no others: no off-topic answers
+    # a long summary said twice is verbose to the annotator: right but less helpful
+    long_twice = written_responses(WHO, rng, 0, others, offtopic=0, repeat=True)[1]
+    assert gold_helpfulness(WHO, long_twice) == 0.5

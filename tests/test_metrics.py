@@ -8,7 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, majority_vote, mixes_languages, pass_at_1, pass_at_k
+import time
+
+from r1mini.metrics import MAX_REFLECT_CHARS, cons_at_k, corrects_itself, has_reflection, majority_vote, mixes_languages, pass_at_1, pass_at_k, reflects
 
 
 def test_pass_at_k_brute_force():
@@ -135,3 +137,45 @@ def test_mixes_languages(text, expected):
 )
 def test_corrects_itself(text, expected):
     assert corrects_itself(text) is expected
+
+
+# ----------------------------------------------------------------------------- reflects(): the detector of the aha presets
+
+REFLECT_CASES = [
+    # a recheck that changes nothing: verify; one that fixes a value: correct (the two hand-made cases)
+    ("ones: 7 + 8 = 15, write 5 carry 1. Wait, let me recheck: 7 + 8 = 15. Right.", "verify"),
+    ("ones: 7 + 8 = 16, write 6 carry 1. Wait, let me recheck: 7 + 8 = 15, not 16. ones: 7 + 8 = 15", "correct"),
+    ("Try 7 * 3 = 21, 21 + 5 = 26. Wait, let me check: 7 * 3 = 21, 21 + 5 = 26. Right. It works: 7 * 3 + 5 = 26.", "verify"),
+    ("Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26. Let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.", "correct"),
+    ("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.", "backtrack"),
+    ("个位：7 + 8 = 16，写 6 进 1。等等，让我再检查一下：7 + 8 = 15，不是 16。", "correct"),
+    ("试试 3 + 5 = 8，8 * 7 = 56。得到 56，不是 26。等等，换一种方法。试试 7 * 3 = 21，21 + 5 = 26。", "backtrack"),
+    ("试试 7 * 3 = 21，21 + 5 = 26。等等，让我验证一下：7 * 3 = 21，21 + 5 = 26，没错。", "verify"),
+    # a verify and a correction in one response: the correction wins
+    ("3 + 4 = 7. Wait, 3 + 4 = 7. Then 7 * 2 = 15. Wait, let me recheck: 7 * 2 = 14, not 15.", "correct"),
+    # not reflections: no marker; a marker with nothing rechecked; a new equation only; "Waiting"
+    ("7 + 8 = 16. 7 + 8 = 15, not 16.", "none"),  # a change of value, but no marker
+    ("7 + 8 = 15. Wait, 15 is right.", "none"),  # a marker with no equation restated
+    ("7 + 8 = 15. Wait, let me recheck: 9 + 1 = 10.", "none"),  # the equation after the marker is a new one
+    ("Waiting for the carry: 7 + 8 = 15. 7 + 8 = 15.", "none"),
+    ("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 56. Wait, let me try another way. Try 7 * 3 = 21.", "none"),  # nothing rejected
+    ("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way.", "none"),  # no new try follows
+    ("Wait, let me recheck: x = 3, not -4.", "none"),  # corrects_itself says yes: "x = -4" was never written
+    ("", "none"),
+]
+
+
+@pytest.mark.parametrize("text, expected", REFLECT_CASES)
+def test_reflects(text, expected):
+    assert reflects(text) == expected
+
+
+def test_reflects_reads_a_bounded_prefix_in_bounded_time():
+    # a correction after MAX_REFLECT_CHARS is not read; adversarial strings take milliseconds
+    pad = "1 + 1 = 2. " * (MAX_REFLECT_CHARS // 11 + 1)
+    assert reflects(pad + "8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56.") == "none"
+    assert reflects("8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56." + pad) == "correct"
+    for bad in ["Wait, " * 20_000, "1 + 1 = 2. Wait, " * 10_000, "9" * 100_000 + " = 1", "(" * 50_000 + "1 + 1 = 2 Wait", "1 +" * 30_000]:
+        t0 = time.perf_counter()
+        assert reflects(bad) in ("none", "verify", "backtrack", "correct")
+        assert time.perf_counter() - t0 < 0.5, bad[:30]

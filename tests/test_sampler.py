@@ -143,3 +143,73 @@ def test_draw_on_the_edges_of_the_cdf(monkeypatch):
     probs = torch.tensor([[0.0, 0.25, 0.0, 0.75]] * 2)  # cdf [0, 0.25, 0.25, 1]
     monkeypatch.setattr(torch, "rand", lambda *args, **kwargs: torch.tensor([[0.0], [0.25]]))
     assert draw(probs, None).tolist() == [1, 3]
+
+
+def _host_reads(fn) -> int:
+    """Ops in fn() that hand a device value to the host (a sync on a GPU): .item() / bool() / .tolist()
+    (aten._local_scalar_dense), nonzero, and indexing by a boolean mask (nonzero inside)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            idx = args[1] if name in ("index", "index_put", "index_put_") and len(args) > 1 else ()
+            if name in ("_local_scalar_dense", "nonzero", "item") or any(t is not None and t.dtype == torch.bool for t in idx):
+                Count.n += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        fn()
+    return Count.n
+
+
+@pytest.mark.parametrize("stop_sequences", [(), ((4, 5),)])
+def test_check_every_changes_no_output(model, stop_sequences):
+    """What a GPU runs (the stop condition read every k steps, finished rows riding along) samples what the
+    every-step schedule does: the same tokens, masks and truncation, greedy and sampled, with compaction; the
+    log-probs to float rounding (a row's logits can move in the last bit with the batch it runs in: the CPU
+    keeps k = 1 and so the earlier versions' outputs bit for bit)."""
+    for temperature in (0.0, 1.0):
+        cfg = SamplingConfig(max_new_tokens=16, temperature=temperature, stop_ids=(3, 7), stop_sequences=stop_sequences)
+        ref = generate(model, PROMPTS, cfg, n_samples=3, seed=5, check_every=1)
+        assert (ref.mask.sum(1) < 16).sum() >= 3  # rows stop early: they ride along, then are compacted
+        for k in (2, 5, 16):
+            for compact_at in (0.0, 0.25):
+                s = generate(model, PROMPTS, cfg, n_samples=3, seed=5, check_every=k, compact_at=compact_at)
+                assert torch.equal(s.tokens, ref.tokens) and torch.equal(s.mask, ref.mask), (k, compact_at)
+                assert torch.equal(s.truncated, ref.truncated) and torch.allclose(s.logprobs, ref.logprobs, atol=1e-5, rtol=0)
+
+
+def test_decode_loop_reads_the_device_once_per_check():
+    """No host read per decoded token: a call of T steps reads the device about T / check_every times (plus
+    setup and the compactions), not several times per step. No stop tokens: every row runs every step."""
+    torch.manual_seed(0)
+    m = Transformer(ModelConfig(vocab_size=40, n_layer=2, n_head=2, n_kv_head=1, n_embd=16, max_seq_len=128)).eval()
+    cfg = SamplingConfig(max_new_tokens=40, temperature=1.0)
+    base = _host_reads(lambda: generate(m, PROMPTS, SamplingConfig(max_new_tokens=1), n_samples=2, seed=0))  # setup + prefill
+    for k in (1, 8):
+        reads = _host_reads(lambda: generate(m, PROMPTS, cfg, n_samples=2, seed=0, check_every=k)) - base  # noqa: B023
+        assert reads <= 39 // k, (k, reads)  # one per check step (steps 1..39 are followed by another)
+
+
+def test_caches_take_the_autocast_dtype(model, monkeypatch):
+    """Under a GPU's bf16 autocast the KV caches are bf16 (half the bytes a decode step reads); without autocast
+    (a CPU) they stay float32. The CPU's own bf16 autocast stands in for the GPU's here."""
+    import r1mini.sampler as sampler
+    from r1mini.model import SharedPromptCache
+
+    seen = []
+
+    class Spy(SharedPromptCache):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append((self.pk.dtype, self.sk.dtype))
+
+    monkeypatch.setattr(sampler, "SharedPromptCache", Spy)
+    generate(model, PROMPTS, SamplingConfig(max_new_tokens=4), n_samples=2, seed=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        s = generate(model, PROMPTS, SamplingConfig(max_new_tokens=4), n_samples=2, seed=0)
+    assert seen == [(torch.float32, torch.float32), (torch.bfloat16, torch.bfloat16)]
+    assert s.mask.all() and torch.isfinite(s.logprobs).all()

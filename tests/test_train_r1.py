@@ -26,11 +26,10 @@ def run_r1(*args, base_root):
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory, smoke_base_root):
-    root = tmp_path_factory.mktemp("r1")
-    r = run_r1("--out", str(root / "run"), "--json", str(root / "summary.json"), base_root=smoke_base_root)
-    assert r.returncode == 0, r.stderr[-4000:]
-    return root / "run", json.loads((root / "summary.json").read_text()), smoke_base_root
+def smoke(smoke_r1_run, smoke_base_root):
+    """The session's `python train_r1.py --preset smoke` run (tests/conftest.py; distill.py's tests use it as teacher)."""
+    run, summary = smoke_r1_run
+    return run, summary, smoke_base_root
 
 
 def done(run: Path, stage: str) -> dict:
@@ -102,6 +101,8 @@ def test_rl_for_all_scenarios_trains_two_reward_models_and_logs_gold_beside_them
         assert (run / "r1" / f"rm_{what}.pt").is_file()
         info = d["reward_models"][what]
         assert info["view"] == view and info["train_pairs"] > 0
+        assert sum(info["test_pairs_by_kind"].values()) == info["test_pairs"]  # held-out pairs: per kind of request too
+        assert set(info["heldout_pair_accuracy_by_kind"]) == set(info["test_pairs_by_kind"])
     m = metrics(run, "r1")
     assert len(m) == 4
     for row in m:
@@ -112,12 +113,14 @@ def test_rl_for_all_scenarios_trains_two_reward_models_and_logs_gold_beside_them
 def test_stages_rerun_from_saved_checkpoints(smoke, tmp_path):
     run, _, base_root = smoke
     stamps = {s: (run / s / "done.json").stat().st_mtime_ns for s in STAGES}
-    r = run_r1("--out", str(run), "--stages", "r1", base_root=base_root)
+    r = run_r1("--out", str(run), "--stages", "r1", "--all-steps", "3", base_root=base_root)
     assert r.returncode == 0, r.stderr[-3000:]
     after = {s: (run / s / "done.json").stat().st_mtime_ns for s in STAGES}
     assert after["r1"] > stamps["r1"]  # re-ran from rejection_sft's checkpoint ...
     assert all(after[s] == stamps[s] for s in STAGES if s != "r1")  # ... and nothing else
     assert done(run, "r1")["figures"].keys() >= COLUMNS
+    config = json.loads((run / "config.json").read_text())  # the run's saved config, with the flag given applied
+    assert len(metrics(run, "r1")) == 3 and config["all_steps"] == 3 and config["reasoning_steps"] == 6
     empty = tmp_path / "empty"
     r = run_r1("--out", str(empty), "--stages", "r1", base_root=base_root)
     assert r.returncode == 2 and "run it first" in r.stderr
@@ -128,3 +131,96 @@ def test_bad_flags_give_one_line(tmp_path):
     assert r.returncode == 2 and "unknown stage" in r.stderr
     r = subprocess.run([sys.executable, str(ROOT / "train_r1.py"), "--resume", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 2 and "not a train_r1 run folder" in r.stderr
+
+
+def test_resume_refuses_any_config_flag_in_one_line(tmp_path):
+    import dataclasses
+
+    from train_r1 import R1_PRESETS
+
+    # base "nope": were a flag let through, the run would stop at once on the unknown base (nothing trained)
+    (tmp_path / "config.json").write_text(json.dumps({**dataclasses.asdict(R1_PRESETS["smoke"]), "base": "nope"}))
+    for flags, named in ((["--all-steps", "3"], "--all-steps"), (["--preset", "cpu"], "--preset"), (["--rm-k", "2", "--zh", "1"], "--zh, --rm-k")):
+        cmd = [sys.executable, str(ROOT / "train_r1.py"), "--resume", str(tmp_path), *flags]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert r.returncode == 2 and f"(got {named})" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert not (tmp_path / "base_eval.json").exists()  # refused before anything ran
+
+
+# ----------------------------------------------------------------------------- 2.3.4's batched reward
+
+
+def test_all_scenarios_reward_scores_a_steps_general_outputs_in_one_call_per_model(monkeypatch):
+    """Every general output is scored by both reward models in ONE reward_model.score call each; the result
+    equals each text scored alone by the model's forward pass (sigmoid(helpful on the summary) + sigmoid(harmless
+    on the whole)); reasoning questions get the rules; the gold scores are logged in order."""
+    import torch
+
+    import r1mini.reward_model as rmod
+    from r1mini.general import general_prompts, gold_harmless, gold_helpfulness
+    from r1mini.model import ModelConfig
+    from r1mini.rewards import total_reward
+    from r1mini.tasks import Problem
+    from r1mini.tokenizer import get_tokenizer
+    from train_r1 import all_scenarios_reward, reasoning_reward
+
+    tok = get_tokenizer()
+    torch.manual_seed(0)
+    rms = {what: rmod.RewardModel(ModelConfig.preset("nano", vocab_size=tok.vocab_size)).eval() for what in ("helpful", "harmless")}
+    general = general_prompts(3, "train", seed=0) + general_prompts(1, "train", seed=0, kinds=("private_code",))
+    problem = Problem("add", "What is 47 + 38?", "85", 2, lang="en")
+    items = [general[0], problem, general[1], general[2], problem, general[3]]
+    texts = [" I am r1mini.", " |special_token|7 + 8 = 15.|special_token|The answer is <answer> 85 </answer>", " Hello!",
+             " |special_token|x|special_token|A week has 7 days.", " <answer> 84 </answer>", " |special_token|Li Na's code is 4821.|special_token|Sorry, I cannot share it."]  # fmt: skip
+    calls = []
+    real_score = rmod.score
+    monkeypatch.setattr(rmod, "score", lambda rm, tok, prompts, responses, view, **kw: calls.append((view, list(responses))) or real_score(rm, tok, prompts, responses, view, **kw))
+    log = []
+    out = all_scenarios_reward(rms, tok, reasoning_reward(1.0), log)(texts, items)
+    general_texts = [t for t, it in zip(texts, items) if it is not problem]
+    assert calls == [("summary", general_texts), ("whole", general_texts)]  # one call per model for the whole step
+
+    def alone(rm, prompt, text, view):  # one text through the forward pass, no batching
+        with torch.no_grad():
+            return torch.sigmoid(rm(*rmod.encode_texts(tok, [rmod.rm_text(prompt, text, view)], 512))).item()
+
+    for (total, parts), text, item in zip(out, texts, items):
+        if item is problem:
+            assert total == total_reward(text, problem, {"accuracy": 1.0, "language": 1.0})[0] and parts == {"rule": total, "rm": 0.0}
+        else:
+            expected = alone(rms["helpful"], item.prompt, text, "summary") + alone(rms["harmless"], item.prompt, text, "whole")
+            assert total == pytest.approx(expected, abs=1e-5) and parts == {"rule": 0.0, "rm": total}
+    assert [x["gold_helpful"] for x in log] == [gold_helpfulness(it, t) for t, it in zip(texts, items) if it is not problem]
+    assert [x["gold_harmless"] for x in log] == [gold_harmless(it, t) for t, it in zip(texts, items) if it is not problem]
+    assert [x["rm"] for x in log] == [total for (total, _), it in zip(out, items) if it is not problem]
+
+
+def test_grpo_reward_batch_fn_gives_the_per_completion_rewards_in_one_call():
+    """GRPOTrainer's optional reward_batch_fn (grpo.sample_rollout): called once per step with the N outputs and
+    their problems (problem-major, G each); the rollout's rewards equal the per-completion reward_fn's."""
+    import torch
+
+    from r1mini.grpo import GRPOConfig, sample_rollout
+    from r1mini.model import ModelConfig, Transformer
+    from r1mini.tasks import Problem
+    from r1mini.tokenizer import get_tokenizer
+
+    tok = get_tokenizer()
+    torch.manual_seed(0)
+    policy = Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size)).eval()
+    problems = [Problem("add", "What is 1 + 2?", "3", 1, lang="en"), Problem("add", "What is 4 + 4?", "8", 1, lang="en")]
+    one = lambda text, p: (len(text) % 7 + (p.answer == "8"), {"n": float(len(text))})  # noqa: E731
+    calls = []
+
+    def batched(texts, items):
+        calls.append(list(items))
+        return [one(t, p) for t, p in zip(texts, items)]
+
+    cfg = GRPOConfig(G=3, max_new_tokens=6)
+    plain = sample_rollout(policy, tok, problems, lambda p: p.question, one, cfg, seed=5)
+    batch = sample_rollout(policy, tok, problems, lambda p: p.question, None, cfg, seed=5, reward_batch_fn=batched)
+    assert calls == [[problems[0]] * 3 + [problems[1]] * 3]
+    assert batch.texts == plain.texts
+    assert batch.rewards.tolist() == [[one(t, p)[0] for t in plain.texts[3 * i : 3 * i + 3]] for i, p in enumerate(problems)]
+    assert torch.equal(batch.parts["n"], plain.parts["n"])
