@@ -259,7 +259,6 @@ def zero_plan(cfg, title: str = "train_zero.py", include_base: bool = True, pref
     """The phases of train_zero.train(cfg): cfg is a ZeroConfig (read by field name)."""
     from r1mini.evaluate import eval_sets, zero_prompt
     from r1mini.pretrain import PRETRAIN_PRESETS
-    from r1mini.tasks import TASK_MIXES
     from r1mini.tokenizer import get_tokenizer
 
     tok, device = get_tokenizer(), get_device(cfg.device)
@@ -268,7 +267,7 @@ def zero_plan(cfg, title: str = "train_zero.py", include_base: bool = True, pref
     g, N = cfg.grpo, cfg.grpo.max_new_tokens
     sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
     points = g.steps // cfg.eval_every if cfg.eval_every else 0
-    problems = lambda step: TASK_MIXES[cfg.mix].sample(random.Random(g.seed * 7919 + step), g.questions, split="train")  # noqa: E731
+    problems = lambda step: zero_questions(cfg, step)  # noqa: E731
     phases = [pretrain_dry(pcfg, cfg.base, tok, device, prefix + "base pretraining")] if include_base else []
     phases += [
         eval_phase(prefix + "eval before", m, tok, sets, cfg.final_k, N, zero_prompt, device),
