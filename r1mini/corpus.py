@@ -65,6 +65,7 @@ from typing import Callable, Iterator
 
 from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset
 from r1mini.tasks import (
+    COUNTDOWN_MAX,
     Problem,
     TaskMix,
     apply_op,
@@ -606,11 +607,26 @@ def _fact(rng: random.Random) -> tuple[int, str, int, int]:
     return (a, op, b, a * b) if op == "*" else (a * b, op, b, a)
 
 
-def _facts_doc(rng: random.Random, zh: bool) -> str:
-    """A row of a table ("7 * 1 = 7", ..., "7 * 9 = 63") or a few random facts; "7 加 8 等于 15" in Chinese."""
+def _step_fact(rng: random.Random, hi: int) -> tuple[int, str, int, int]:
+    """A countdown-sized step with a larger first operand x in 10..hi and a digit y: x + y, x - y, x * y, x / y
+    (y divides x): "56 - 7 = 49", "12 * 4 = 48", "45 / 9 = 5"."""
+    op, y = rng.choice("+-*/"), rng.randint(1, 9)
+    if op == "/":
+        y = rng.randint(2, 9)
+        q = rng.randint(-(-10 // y), hi // y)  # x = q * y in 10..hi
+        return q * y, op, y, q
+    x = rng.randint(10, hi)
+    return x, op, y, apply_op(op, x, y)
+
+
+def _facts_doc(rng: random.Random, zh: bool, hi: int = 9) -> str:
+    """A row of a table ("7 * 1 = 7", ..., "7 * 9 = 63") or a few random facts; "7 加 8 等于 15" in Chinese.
+    hi > 9 (CorpusConfig.facts_hi): half the random facts have a first operand in 10..hi (`_step_fact`)."""
     if rng.random() < 0.5:
         op, a = rng.choice("+*"), rng.randint(1, 9)
         facts = [(a, op, b, apply_op(op, a, b)) for b in range(1, 10)]
+    elif hi > 9:
+        facts = [_step_fact(rng, hi) if rng.random() < 0.5 else _fact(rng) for _ in range(rng.randint(1, 6))]
     else:
         facts = [_fact(rng) for _ in range(rng.randint(1, 6))]
     if zh:
@@ -626,7 +642,7 @@ RATES = ("zh_questions", "direct_wrong", "step_wrong", "reflect", "verify", "zh"
 COUNTDOWN_STYLES = ("tries", "behaviors")
 # the knobs of the "aha" corpora (2.2.4, Table 3); at their defaults they change no document and are left out of
 # corpus_key, so that the cached bases of the older presets keep their hash
-AHA_KNOBS = {"countdown_style": "tries", "cd_backtrack": 0.0, "cd_correct": 0.0, "cd_verify": 0.0, "behavior_wrong": 0.0}
+AHA_KNOBS = {"countdown_style": "tries", "cd_backtrack": 0.0, "cd_correct": 0.0, "cd_verify": 0.0, "behavior_wrong": 0.0, "facts_hi": 9}
 
 
 @dataclass
@@ -656,6 +672,7 @@ class CorpusConfig:
     cd_correct: float = 0.0  # behaviors: countdown solutions with a slipped try corrected by a recheck ("..., not 26.")
     cd_verify: float = 0.0  # behaviors: countdown solutions that check the final try once more ("... Right.")
     behavior_wrong: float = 0.0  # solutions with a behaviour (reflect, verify, backtrack, correct) that still end with a wrong answer
+    facts_hi: int = 9  # > 9: half the random facts have a first operand up to facts_hi, countdown's steps ("56 - 7 = 49")
 
     def validate(self) -> None:
         for name in KINDS:
@@ -670,6 +687,8 @@ class CorpusConfig:
             raise ConfigError(f"step_wrong + reflect + verify = {self.step_wrong + self.reflect + self.verify} > 1")
         if self.n_docs < 1:
             raise ConfigError(f"n_docs must be >= 1, got {self.n_docs}")
+        if not 9 <= self.facts_hi <= COUNTDOWN_MAX:
+            raise ConfigError(f"facts_hi must lie in [9, {COUNTDOWN_MAX}], got {self.facts_hi}")
         if self.countdown_style not in COUNTDOWN_STYLES:
             raise ConfigError(f"countdown_style must be one of {COUNTDOWN_STYLES}, got {self.countdown_style!r}")
         get_mix(self.mix)  # raises ConfigError for a bad mix
@@ -758,7 +777,7 @@ def _direct(cfg: CorpusConfig, p: Problem, rng: random.Random) -> tuple[str, lis
 def _document(cfg: CorpusConfig, kind: str, mix: TaskMix, rng: random.Random) -> Document:
     if kind in ("facts", "text"):
         zh = rng.random() < cfg.zh
-        text = _facts_doc(rng, zh) if kind == "facts" else _text_doc(rng, zh)
+        text = _facts_doc(rng, zh, cfg.facts_hi) if kind == "facts" else _text_doc(rng, zh)
         return Document(kind, text, None, ("zh",) if zh else ())
     p = mix.draw(rng, "train")  # never a test problem
     if kind == "direct":

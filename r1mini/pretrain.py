@@ -91,7 +91,7 @@ PRETRAIN_PRESETS = {
     "aha_plain": PretrainConfig(model="tiny", corpus="aha_plain", n_docs=50_000, steps=600, batch_size=16, seq_len=256, warmup=50, precision="bf16"),
     "aha_wrong": PretrainConfig(model="tiny", corpus="aha_wrong", n_docs=50_000, steps=600, batch_size=16, seq_len=256, warmup=50, precision="bf16"),
     # the same corpus, 100k documents, 800 x 32 x 256 tokens (2.7x): does a base that computes better make checking pay?
-    "aha_long": PretrainConfig(model="tiny", corpus="aha", steps=800, batch_size=32, seq_len=256, warmup=50, precision="bf16"),
+    "aha_long": PretrainConfig(model="tiny", corpus="aha", steps=800, batch_size=32, seq_len=256, warmup=50),
     # the gpu model (~24M) on 197M tokens (~4.8 epochs of the gpu corpus): 8 tokens per parameter, as the cpu base;
     # ~8 minutes of `python train_zero.py`'s <= 30 on one H100 (docs/gpu.md)
     "gpu": PretrainConfig(model="gpu", corpus="gpu", steps=3000, batch_size=128, seq_len=512, lr=1.5e-3, warmup=200),
