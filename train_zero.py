@@ -69,7 +69,7 @@ from r1mini.evaluate import EvalConfig, eval_sets, evaluate_problems, format_tab
 from r1mini.grpo import GRPOConfig, GRPOTrainer
 from r1mini.model import load_model, model_state
 from r1mini.pretrain import ensure_base
-from r1mini.reflection import batch_reflection, curve_point, eval_reflection, reflection_table
+from r1mini.reflection import batch_reflection, curve_point, eval_reflection, reflection_table, tries_table
 from r1mini.rewards import total_reward
 from r1mini.tasks import TASK_MIXES
 from r1mini.tokenizer import get_tokenizer
@@ -120,7 +120,7 @@ ZERO_PRESETS = {
     # corrections at a low rate (pretrain preset `aha`); room for 4-5 tries; the reflection share is logged
     "aha": ZeroConfig(
         base="aha", mix="aha", eval_every=20, final_k=4, benchmarks="", reflection_eval=True,
-        grpo=GRPOConfig(steps=100, questions=8, lr=1e-4, beta=0.0, precision="bf16", max_new_tokens=160),
+        grpo=GRPOConfig(steps=150, questions=8, lr=1e-4, beta=0.0, max_new_tokens=160),
     ),
 }
 # the controls: a base without the behaviours (Gandhi's Llama), one whose behaviours end wrong, Dr. GRPO's
@@ -310,7 +310,7 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
         if main:
             write_json(refl_after, run / "reflection_after.json")
         lines = ["## Reflection (metrics.reflects; r1mini/reflection.py)", "", *reflection_table(refl_before, refl_after), "",
-                 "Self-corrections that end right (reflects() == 'correct'), after RL:", ""]
+                 *tries_table(refl_before, refl_after), "", "Self-corrections that end right (reflects() == 'correct'), after RL:", ""]
         lines += [f"**Q:** {a['question']}  \n**A:** `{a['response']}`\n" for a in refl_after["aha"][:3]] or ["(none found)"]
         report += "\n" + "\n".join(lines) + "\n"
         if main:

@@ -16,7 +16,10 @@ N processes make the updates one process makes (tests/test_distributed.py); rank
 
 Writes `model.pt` (atomically) and `config.json` (the resolved config) into the run folder. The folder
 name carries a hash of everything that determines the result (this config, the corpus config, the
-tokenizer), so `ensure_base()` reuses a cached base only when it was built the same way.
+tokenizer), so `ensure_base()` reuses a cached base only when it was built the same way. Every `save_every`
+steps it also writes `ckpt.pt` (weights, AdamW moments, the batch sampler's state, the step): a killed run,
+started again with the same command, goes on from there and ends with the weights an unbroken run has
+(tests/test_pretrain.py); `ckpt.pt` is removed once `model.pt` is written.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from r1mini.common import (
     cli_main,
     config_from_args,
     get_device,
+    load_checkpoint,
     pick_preset,
     set_seed,
     write_json,
@@ -69,6 +73,7 @@ class PretrainConfig:
     precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (1.24x faster here, docs/results.md); see common.autocast
     out_root: str = "runs/base"  # cached bases go to out_root/<preset>-<hash>/
     compile: bool = False  # torch.compile the model for the training steps (fewer kernel launches on a GPU; minutes of compiling first; docs/benchmarks.md)
+    save_every: int = 100  # steps between resumable checkpoints (ckpt.pt); 0 = none
 
     def validate(self) -> None:
         for name in ("steps", "batch_size", "seq_len"):
@@ -77,6 +82,8 @@ class PretrainConfig:
         if not 0 < self.lr < 1:
             raise ConfigError(f"pretrain lr must be in (0, 1), got {self.lr}")
         check_precision(self.precision)
+        if self.save_every < 0:
+            raise ConfigError(f"pretrain save_every must be >= 0, got {self.save_every}")
 
 
 PRETRAIN_PRESETS = {
@@ -85,13 +92,13 @@ PRETRAIN_PRESETS = {
     # distill.py's students (2.4): the cpu base's corpus and token budget at smaller sizes; fp32 ("auto")
     "micro": PretrainConfig(model="micro", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50),
     "mini": PretrainConfig(model="mini", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50),
-    # the "aha" (2.2.4, Table 3): the cpu base's size on the aha corpora (behaviours; none; ending wrong), a third of its
-    # tokens (600 steps x 16 x 256 of a 50k-document corpus): countdown is a narrow world, and the machine was shared
-    "aha": PretrainConfig(model="tiny", corpus="aha", n_docs=50_000, steps=600, batch_size=16, seq_len=256, warmup=50, precision="bf16"),
-    "aha_plain": PretrainConfig(model="tiny", corpus="aha_plain", n_docs=50_000, steps=600, batch_size=16, seq_len=256, warmup=50, precision="bf16"),
-    "aha_wrong": PretrainConfig(model="tiny", corpus="aha_wrong", n_docs=50_000, steps=600, batch_size=16, seq_len=256, warmup=50, precision="bf16"),
-    # the same corpus, 100k documents, 800 x 32 x 256 tokens (2.7x): does a base that computes better make checking pay?
-    "aha_long": PretrainConfig(model="tiny", corpus="aha", steps=800, batch_size=32, seq_len=256, warmup=50),
+    # the "aha" (2.2.4, Table 3): the cpu base's size on the aha corpora (behaviours; none; ending wrong), 6.6M tokens
+    # (800 x 32 x 256 of a 100k-document corpus), float32 (docs/results.md)
+    "aha": PretrainConfig(model="tiny", corpus="aha", steps=800, batch_size=32, seq_len=256, warmup=50),
+    "aha_plain": PretrainConfig(model="tiny", corpus="aha_plain", steps=800, batch_size=32, seq_len=256, warmup=50),
+    "aha_wrong": PretrainConfig(model="tiny", corpus="aha_wrong", steps=800, batch_size=32, seq_len=256, warmup=50),
+    # the first aha corpus with the same budget: does a base trained longer on it make checking pay?
+    "aha_long": PretrainConfig(model="tiny", corpus="aha_v1", steps=800, batch_size=32, seq_len=256, warmup=50),
     # the gpu model (~24M) on 197M tokens (~4.8 epochs of the gpu corpus): 8 tokens per parameter, as the cpu base;
     # ~8 minutes of `python train_zero.py`'s <= 30 on one H100 (docs/gpu.md)
     "gpu": PretrainConfig(model="gpu", corpus="gpu", steps=3000, batch_size=128, seq_len=512, lr=1.5e-3, warmup=200),
@@ -149,6 +156,9 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, devic
 # ----------------------------------------------------------------------------- run folder + cache
 
 
+NOT_HASHED = ("device", "out_root", "compile", "save_every")  # fields that do not change the trained weights
+
+
 def run_hash(cfg: PretrainConfig) -> str:
     """Everything that determines the trained weights: this config, the corpus config, the tokenizer."""
     from r1mini.corpus import corpus_key
@@ -156,7 +166,7 @@ def run_hash(cfg: PretrainConfig) -> str:
 
     tok = get_tokenizer()
     key = {
-        "pretrain": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("device", "out_root", "compile")},
+        "pretrain": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_HASHED},
         "corpus": corpus_key(corpus_config(cfg)),
         "model": dataclasses.asdict(ModelConfig.preset(cfg.model, vocab_size=tok.vocab_size)),
         "tokenizer": hashlib.sha256(Path(RANKS_PATH).read_bytes()).hexdigest(),
@@ -199,8 +209,9 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
     if not quiet:
         print(f"base model: {model.num_params() / 1e6:.2f}M parameters, corpus {len(data) / 1e6:.2f}M tokens, device {device}")
 
-    bar = tqdm(range(cfg.steps), desc="pretrain", disable=quiet)
-    t1, ema = time.time(), None
+    start, ema = _resume(out_dir / "ckpt.pt", cfg, model, opt, rng, quiet)
+    bar = tqdm(range(start, cfg.steps), desc="pretrain", disable=quiet, initial=start, total=cfg.steps)
+    t1 = time.time()
     for step in bar:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
@@ -215,8 +226,11 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
         loss_all = float(dist.gather([loss.item()]).mean())  # the whole batch's mean (equal shares)
         ema = loss_all if ema is None else 0.95 * ema + 0.05 * loss_all
         if step % 10 == 0:
-            tps = (step + 1) * cfg.batch_size * cfg.seq_len / (time.time() - t1)
+            tps = (step + 1 - start) * cfg.batch_size * cfg.seq_len / (time.time() - t1)
             bar.set_postfix(loss=f"{ema:.3f}", tok_s=f"{tps:,.0f}", lr=f"{lr_at(step, cfg):.1e}")
+        if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps and dist.is_main():
+            atomic_save({"step": step + 1, "ema": ema, "model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
+                         "config": _hashed(cfg)}, out_dir / "ckpt.pt")  # fmt: skip
 
     path = out_dir / "model.pt"
     if not dist.is_main():
@@ -229,13 +243,34 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
         "params": model.num_params(),
         "seconds_corpus": round(t_data, 1),
         "seconds_train": round(time.time() - t1, 1),
-        "tokens_per_s": round(cfg.steps * cfg.batch_size * cfg.seq_len / (time.time() - t1)),
+        "tokens_per_s": round((cfg.steps - start) * cfg.batch_size * cfg.seq_len / (time.time() - t1)),
+        "resumed_at_step": start,
     }
     write_json(stats, out_dir / "stats.json")
+    (out_dir / "ckpt.pt").unlink(missing_ok=True)
     if not quiet:
         print(f"wrote {path}  ({stats})")
     dist.barrier()  # the other ranks wait above until model.pt is there
     return path
+
+
+def _hashed(cfg: PretrainConfig) -> dict:
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_HASHED}
+
+
+def _resume(path: Path, cfg: PretrainConfig, model, opt, rng: np.random.Generator, quiet: bool) -> tuple[int, float | None]:
+    """Load a killed run's ckpt.pt into model, opt and rng: (the step to go on from, the loss EMA); (0, None) without one."""
+    if not path.is_file():
+        return 0, None
+    ckpt = load_checkpoint(path, keys=("step", "model", "opt", "rng", "config"), what="a pretraining checkpoint")
+    if ckpt["config"] != _hashed(cfg):
+        raise ConfigError(f"{path} was written by another pretraining config; delete it to start again")
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["opt"])
+    rng.bit_generator.state = ckpt["rng"]
+    if not quiet:
+        print(f"resuming from {path} at step {ckpt['step']}")
+    return ckpt["step"], ckpt["ema"]
 
 
 def ensure_base(preset: str = "cpu", quiet: bool = False, **overrides) -> Path:

@@ -10,6 +10,10 @@ or none of these. This file turns that per-response label into the figures of th
               (problem by problem, then averaged): does reflecting do work, or only decorate?
     curves    the same shares per RL step (training batch, `batch_reflection`) and per held-out curve point
               (`eval_reflection`), beside accuracy and length (train_zero.py writes them to curves.csv/png)
+    tries     why a check can or cannot do work (`try_outcomes`): on countdown, each "Try ..." is a hit, a
+              forged hit (the last step claims the target, its arithmetic does not give it), an honest miss
+              (right arithmetic, not the target: the one a check can catch) or a slipped miss; and the share of
+              the response's steps ("8 * 7 = 56") whose arithmetic is right
 
     python train_zero.py --preset aha      # writes reflection_before.json / reflection_after.json and the curves
     python -m r1mini.reflection --ckpt runs/base/aha-<hash>/model.pt   # a checkpoint on TRAIN problems at T = 1:
@@ -19,6 +23,8 @@ or none of these. This file turns that per-response label into the figures of th
     ...                            ("Try 2 * 3 = 5. It works", 10, False, "none")]])
     >>> s["pass@1"], s["reflect"], s["correct"], s["acc_reflect"], s["acc_plain"], s["paired_problems"]
     (0.6666666666666666, 0.3333333333333333, 0.3333333333333333, 1.0, 0.5, 1)
+    >>> try_outcomes("Try 3 + 5 = 8, 8 * 7 = 26. It works.", 26), try_outcomes("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26.", 26)
+    (['forged'], ['honest_miss'])
 
 Checked by tests/test_reflection.py (every figure on hand-made responses, worked out by hand).
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 from collections import Counter
 
 import torch
@@ -40,6 +47,57 @@ from r1mini.rewards import accuracy_reward, format_reward
 def _mean(xs) -> float:
     xs = list(xs)
     return sum(xs) / len(xs) if xs else float("nan")
+
+
+TRY_OUTCOMES = ("hit", "forged", "honest_miss", "slipped_miss")
+_TRY = re.compile(r"(?:Try|试试) ([^.。]{0,200})")  # a try: "Try 3 + 5 = 8, 8 * 7 = 56." up to its full stop
+_STEP = re.compile(r"(?<![\d.(])(?<![-+*/] )(\d{1,4}) ([-+*/]) (\d{1,4}) = (\d{1,6})(?![\d])")  # "8 * 7 = 56", not inside "7 * 3 + 5 = 26"
+MAX_TRY_CHARS = 4000  # try_outcomes / step_accuracy read this much of a response (time bounded on any string)
+
+
+def _true_value(a: str, op: str, b: str) -> float | None:
+    x, y = int(a), int(b)
+    return {"+": x + y, "-": x - y, "*": x * y}.get(op, x / y if y else None)
+
+
+def try_outcomes(text: str, target: int) -> list[str]:
+    """Each countdown try of a response, in order, as one of TRY_OUTCOMES, from its last step "a op b = v":
+    hit (v is the target and a op b gives it), forged (v is the target, a op b does not give it), honest_miss
+    (v is right and is not the target: a check can catch it), slipped_miss (v is wrong and not the target).
+    A try with no step is skipped. Reads the first MAX_TRY_CHARS characters."""
+    out = []
+    for m in _TRY.finditer(text[:MAX_TRY_CHARS]):
+        steps = _STEP.findall(m.group(1))
+        if not steps:
+            continue
+        a, op, b, v = steps[-1]
+        right = _true_value(a, op, b) == int(v)
+        if int(v) == target:
+            out.append("hit" if right else "forged")
+        else:
+            out.append("honest_miss" if right else "slipped_miss")
+    return out
+
+
+def step_accuracy(texts: list[str]) -> tuple[int, int]:
+    """(right, all) over every step "a op b = v" (non-negative integers) in the texts: is the arithmetic right?"""
+    right = total = 0
+    for text in texts:
+        for a, op, b, v in _STEP.findall(text[:MAX_TRY_CHARS]):
+            total += 1
+            right += _true_value(a, op, b) == int(v)
+    return right, total
+
+
+def try_summary(rows: list[tuple[str, int]]) -> dict:
+    """rows: (response, countdown target). The share of tries of each outcome, tries per response, and the
+    share of steps whose arithmetic is right: why a check can or cannot do work on this model."""
+    outcomes = [o for text, target in rows for o in try_outcomes(text, target)]
+    right, total = step_accuracy([text for text, _ in rows])
+    out = {f"tries_{o}": _mean(x == o for x in outcomes) for o in TRY_OUTCOMES}
+    out["tries_per_response"] = len(outcomes) / len(rows) if rows else float("nan")
+    out["steps_right"] = right / total if total else float("nan")
+    return out
 
 
 def batch_reflection(texts: list[str]) -> dict:
@@ -85,6 +143,8 @@ def eval_reflection(model, tok, problems, k: int, max_new_tokens: int, seed: int
     result["all"]["reflective"] = _mean(has_reflection(text) for outs in sampled for text, _ in outs)  # the old phrase match
     families = sorted({p.family for p in problems})
     result["families"] = {f: summarize_reflection([r for p, r in zip(problems, rows) if p.family == f]) for f in families}
+    if "countdown" in families:
+        result["families"]["countdown"].update(try_summary([(t, p.target) for p, r in zip(problems, rows) if p.family == "countdown" for t, *_ in r]))
     result["aha"] = [
         {"question": p.question, "response": text, "kind": kind}
         for p, r in zip(problems, rows)
@@ -114,6 +174,17 @@ def reflection_table(before: dict, after: dict) -> list[str]:
     return lines
 
 
+def tries_table(before: dict, after: dict) -> list[str]:
+    """Markdown lines: countdown's try outcomes (try_summary) before/after RL; none without countdown problems."""
+    if "tries_hit" not in before["families"].get("countdown", {}):
+        return []
+    cols = ("tries_per_response", *(f"tries_{o}" for o in TRY_OUTCOMES), "steps_right")
+    lines = ["| heldout/countdown | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for when, res in (("base", before), ("after RL", after)):
+        lines.append(f"| {when} | " + " | ".join(f"{res['families']['countdown'][c]:.3f}" for c in cols) + " |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m r1mini.reflection", description="Reflection kinds and paired accuracies of a checkpoint's samples on TRAIN problems of a task mix (RL's own distribution; never the held-out set).")
     p.add_argument("--ckpt", required=True, help="a model.pt (base or policy)")
@@ -140,6 +211,9 @@ def main() -> None:
     kinds = Counter(x[3] for r in rows for x in r)
     acc = {kd: round(sum(x[2] for r in rows for x in r if x[3] == kd) / kinds[kd], 3) for kd in kinds}
     print("responses by kind", dict(kinds), "accuracy by kind (pooled)", acc)
+    cd = [(x[0], q.target) for q, r in zip(problems, rows) if q.family == "countdown" for x in r]
+    if cd:
+        print("countdown tries:", {k: round(v, 3) for k, v in try_summary(cd).items()})
     for text in [x[0] for r in rows for x in r if x[3] != "none"][:4]:
         print("example:", text[:300])
 

@@ -91,6 +91,8 @@ MUTATIONS = [
     ("trainer-resume-no-optimizer", "r1mini/grpo.py", 'self.opt.load_state_dict(sd["opt"])', "pass", GRPO, ""),
     ("trainer-resume-no-ref", "r1mini/grpo.py", 'self.ref.load_state_dict(sd["ref"])', "pass", GRPO, ""),
     ("trainer-resume-no-step", "r1mini/grpo.py", 'self.step_idx = sd["step_idx"]', "pass", GRPO, ""),
+    ("pretrain-resume-no-optimizer", "r1mini/pretrain.py", 'opt.load_state_dict(ckpt["opt"])', "pass", ["tests/test_pretrain.py"], ""),
+    ("pretrain-resume-no-batch-order", "r1mini/pretrain.py", 'rng.bit_generator.state = ckpt["rng"]', "pass", ["tests/test_pretrain.py"], ""),
     ("trainer-logp-not-shifted", "r1mini/grpo.py", "h = torch.cat([h_last[:, None], h[:, :-1]], dim=1)", "h = h", GRPO, ""),
     ("trainer-kl-from-first-inner", "r1mini/grpo.py", 'agg["kl"] += st["kl"] * share / cfg.mu', 'agg["kl"] += st["kl"] * share * (inner == 0)', GRPO, ""),
     # ------------------------------------------------------------------ torchrun data parallelism (r1mini/dist.py)

@@ -390,3 +390,26 @@ def test_aha_presets_and_their_controls():
                     assert final_ok(d.problem, answer) == ("wrong" not in d.tags), d.text
     with pytest.raises(ConfigError):
         next(generate_documents(replace(CORPUS_PRESETS["aha"], countdown_style="random")))
+
+
+def test_facts_hi_adds_countdown_sized_steps_and_every_fact_is_true():
+    """facts_hi = 90: about a quarter of the facts lines have a first operand in 10..90 (half the random-facts
+    documents' lines, which are half the documents); each line, checked with Python's own arithmetic, is true;
+    facts_hi = 9 (the default) leaves every first operand a digit and the documents unchanged."""
+    cfg = replace(CORPUS_PRESETS["aha"], n_docs=3000, seed=5)
+    assert cfg.facts_hi == 90
+    lines = [ln for d in iter_documents(cfg) if d.kind == "facts" for ln in d.text.split("\n")]
+    big = 0
+    for ln in lines:
+        a, op, b, eq, v = ln.split(" ")
+        a, b, v = int(a), int(b), int(v)
+        assert eq == "=" and {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[op] == v, ln
+        assert 0 <= a <= 90 and 0 <= b <= 9, ln
+        big += a >= 10 and op in "+-*"  # a 2-digit first operand (a - b and a / b from digits can reach 18 and 81 too)
+    assert len(lines) > 1000 and 0.1 < big / len(lines) < 0.3, (big, len(lines))
+    plain = [d.text for d in iter_documents(replace(cfg, facts_hi=9)) if d.kind == "facts"]
+    assert all(int(ln.split(" ")[0]) <= 18 and "/" not in ln or int(ln.split(" ")[0]) <= 81 for t in plain for ln in t.split("\n"))
+    assert not any(int(ln.split(" ")[0]) >= 10 and ln.split(" ")[1] in "+*" for t in plain for ln in t.split("\n"))
+    for bad in (8, 5000):
+        with pytest.raises(ConfigError):
+            next(generate_documents(replace(cfg, facts_hi=bad)))

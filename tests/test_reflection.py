@@ -48,6 +48,12 @@ def test_curve_point_and_table_shapes():
     assert row["step"] == 25 and row["reflect"] == 0.5 and row["countdown_pass@1"] == 0.5 and row["acc_reflect"] == 1.0
     lines = reflection_table(res, res)
     assert len(lines) == 2 + 2 * 2 and lines[2].startswith("| heldout | base | 0.500 | 25 | 0.500")
+    from r1mini.reflection import try_summary, tries_table
+
+    assert tries_table(res, res) == []  # no try figures: no table
+    with_tries = {"all": res["all"], "families": {"countdown": dict(fam, **try_summary([(CORRECT, 26), (PLAIN, 26)]))}}
+    t = tries_table(with_tries, with_tries)  # CORRECT: a forged try, then a hit; PLAIN: a hit. 5 of 6 steps right (the recheck "8 * 7 = 56" is one)
+    assert len(t) == 4 and t[2] == "| base | 1.500 | 0.667 | 0.333 | 0.000 | 0.000 | 0.833 |", t
 
 
 def test_aha_presets_and_curves_csv(tmp_path):
@@ -99,3 +105,32 @@ def test_cli_on_a_tiny_checkpoint(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=root)
     assert r.returncode == 0, r.stderr
     assert "'n': 3" in r.stdout and "responses by kind" in r.stdout
+
+
+def test_try_outcomes_by_hand():
+    from r1mini.reflection import step_accuracy, try_outcomes, try_summary
+
+    hit = "Try 7 * 3 = 21, 21 + 5 = 26. It works: 7 * 3 + 5 = 26."
+    forged = "Try 6 + 1 = 7, 7 * 6 = 26. It works: 7 * (6 + 1) = 26."  # 7 * 6 is 42
+    honest = "Try 6 + 2 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way."
+    slipped = "Try 9 + 8 = 16, 16 - 9 = 7."  # 16 - 9 is right, but the try ends at 7: honest; 9 + 8 is wrong
+    assert try_outcomes(hit, 26) == ["hit"] and try_outcomes(forged, 26) == ["forged"]
+    assert try_outcomes(honest, 26) == ["honest_miss"] and try_outcomes(slipped, 26) == ["honest_miss"]
+    assert try_outcomes("Try 5 * 2 = 11.", 26) == ["slipped_miss"] and try_outcomes("Try 45 / 9 = 5.", 5) == ["hit"]
+    assert try_outcomes(honest + " " + hit, 26) == ["honest_miss", "hit"]
+    assert try_outcomes("Try again. Try. 试试 7 * 3 = 21，21 + 5 = 26。", 26) == ["hit"]  # tries with no step are skipped
+    assert step_accuracy([hit, forged, slipped]) == (4, 6)  # the wrong ones: 7 * 6 = 26, 9 + 8 = 16; "7 * 3 + 5 = 26" is no step
+    s = try_summary([(hit, 26), (forged, 26), (honest + " " + hit, 26), ("no try at all", 26)])
+    assert s["tries_hit"] == 2 / 4 and s["tries_forged"] == 1 / 4 and s["tries_honest_miss"] == 1 / 4 and s["tries_slipped_miss"] == 0
+    assert s["tries_per_response"] == 1.0 and s["steps_right"] == 7 / 8
+
+
+def test_try_outcomes_bounded_on_adversarial_strings():
+    import time
+
+    from r1mini.reflection import step_accuracy, try_outcomes
+
+    for text in ["Try " + "1 + 1 = 2, " * 20000, "Try " * 50000, "9" * 100000 + " = 9", "Try 99999 * 99999 = 1. " * 5000]:
+        t0 = time.perf_counter()
+        assert isinstance(try_outcomes(text, 26), list) and step_accuracy([text])[1] >= 0
+        assert time.perf_counter() - t0 < 0.5
