@@ -22,7 +22,9 @@ How the trainers use it:
   and N ranks x B/N questions make the update 1 rank x B makes;
 - the random numbers of sampling are drawn for the whole batch on every rank, each rank using its rows
   (r1mini/sampler.generate's `first`, `total`), so the samples do not depend on the split;
-- logged figures are reduced over ranks; files, bars and checkpoints come from rank 0 only (is_main).
+- logged figures are reduced over ranks (sum_max); files, bars and checkpoints come from rank 0 only (is_main);
+- GRPO's update: my_share of the questions, the step's counts by sum_max, its micro-batches by micro_batches
+  (no_sync, and a zero backward for a rank that has fewer), its forward through ddp(Forward(...)).
 
     >>> shard_range(10)                                   # one process: everything
     (0, 10)
@@ -102,6 +104,15 @@ def shard_range(n: int, r: int | None = None, w: int | None = None) -> tuple[int
     return n * r // w, n * (r + 1) // w
 
 
+def my_share(items: list, what: str = "items", fix: str = "") -> tuple[int, int, list]:
+    """This rank's contiguous share of items (shard_range) as (first, total, share): share = items[first:first +
+    len(share)] of all `total`; in one process (0, len(items), items). ConfigError if fewer items than ranks."""
+    if len(items) < world_size():
+        raise ConfigError(f"{len(items)} {what} cannot be shared by {world_size()} processes" + (f": {fix}" if fix else ""))
+    lo, hi = shard_range(len(items))
+    return lo, len(items), items[lo:hi]
+
+
 def gather(values) -> torch.Tensor:
     """Every rank's k numbers, [world, k] float64 on the CPU (one all_gather); sum(0) or max(0) reduces them.
     In one process: [1, k]."""
@@ -112,6 +123,13 @@ def gather(values) -> torch.Tensor:
     out = [torch.empty_like(t) for _ in range(world_size())]
     td.all_gather(out, t)
     return torch.stack(out).cpu()  # [world, k]
+
+
+def sum_max(sums, maxes=()) -> list[float]:
+    """Over all ranks, in one all_gather: the total of each number of `sums`, then the largest of each of
+    `maxes`, as one list of floats (float64 arithmetic). In one process: the numbers themselves."""
+    g = gather([float(x) for x in sums] + [float(x) for x in maxes])  # [world, k]
+    return g[:, : len(sums)].sum(0).tolist() + g[:, len(sums) :].max(0).values.tolist()
 
 
 def all_gather_lists(items: list) -> list:
@@ -158,6 +176,35 @@ def no_sync(module: torch.nn.Module, sync: bool):
     if sync or not hasattr(module, "no_sync"):
         return contextlib.nullcontext()
     return module.no_sync()
+
+
+def micro_batches(module: torch.nn.Module, n_mine: int, n_all: int, idle_args: tuple, context=contextlib.nullcontext):
+    """Gradient accumulation over ranks, as a loop: `for j in micro_batches(...)` gives this rank's micro-batches
+    j = 0..n_mine-1 (the loop body runs the forward and backward), each inside no_sync but the last of the n_all
+    that every rank runs (the most over the ranks, so that their all-reduces pair up). A rank with fewer then
+    runs, for each one it lacks, a zero loss through module(*idle_args) (under context()): it adds a gradient
+    of 0 and joins the others' all-reduce. In one process n_all = n_mine and this is range(n_mine)."""
+    for j in range(n_all):
+        with no_sync(module, sync=j == n_all - 1):  # DDP all-reduces after the last micro-batch only
+            if j < n_mine:
+                yield j
+                continue
+            with context():
+                out = module(*idle_args)
+            ((out[0] if isinstance(out, tuple) else out).sum() * 0.0).backward()
+
+
+class Forward(torch.nn.Module):
+    """fn(model, *args) as the forward of a module holding model: what ddp() wraps when a trainer's forward is
+    not the model's plain one (DDP all-reduces the gradients of what runs through its wrapper's forward), e.g.
+    GRPO's completion_logprobs, which runs model.prefix_cache first."""
+
+    def __init__(self, model: torch.nn.Module, fn):
+        super().__init__()
+        self.model, self.fn = model, fn
+
+    def forward(self, *args):
+        return self.fn(self.model, *args)
 
 
 def refuse(script: str) -> None:

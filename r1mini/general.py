@@ -521,6 +521,9 @@ _EN_NUMBER_WORDS = (
 ).split()
 _EN_NUM_WORD = r"(?:" + "|".join(sorted(_EN_NUMBER_WORDS, key=len, reverse=True)) + r")"
 _EN_NUM_RE = re.compile(r"\b" + _EN_NUM_WORD + r"(?:[ \-]++" + _EN_NUM_WORD + r")*\b", re.IGNORECASE)
+_LATIN = r"0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"  # Latin letters (accented too; not × ÷) and digits
+_LATIN_RE = re.compile(f"[{_LATIN}]")
+_NOT_AFTER_LATIN, _NOT_BEFORE_LATIN = f"(?<![{_LATIN}])", f"(?![{_LATIN}])"
 
 
 def summary_of(response: str) -> str | None:
@@ -535,14 +538,20 @@ def summary_of(response: str) -> str | None:
 def holds(text: str, reference: str) -> bool:
     """Whether text states `reference` as a whole: a number not inside a longer one ("7" is not in "17"),
     number words not inside longer ones ("seven" is not in "forty-seven", "一百" not in "一百四十七"),
-    else the reference anywhere (case-insensitive)."""
+    else the reference anywhere (case-insensitive) as whole words: an end of the reference that is a Latin
+    letter or digit must not touch another one ("Goodbye" is not in "Goodbyeven", but is in "goodbye!" and
+    "再见Goodbye"); a CJK end needs nothing (Chinese has no spaces: "再见" is in "再见吧")."""
     if reference.isdigit():
         return reference in _DIGITS_RE.findall(text)
     if _ZH_NUM_RE.fullmatch(reference):
         return reference in _ZH_NUM_RE.findall(text)
     if _EN_NUM_RE.fullmatch(reference):
         return reference.lower() in (re.sub(r"\s+", " ", m.lower()) for m in _EN_NUM_RE.findall(text))
-    return reference.lower() in text.lower()
+    if not reference:
+        return True  # the empty reference is in every text, as before
+    before = _NOT_AFTER_LATIN if _LATIN_RE.fullmatch(reference[0]) else ""
+    after = _NOT_BEFORE_LATIN if _LATIN_RE.fullmatch(reference[-1]) else ""
+    return re.search(before + re.escape(reference) + after, text, re.IGNORECASE) is not None
 
 
 def declines(text: str) -> bool:

@@ -48,7 +48,8 @@ beta = 0.02 > 0 and a kept pi_ref, but mu = 1; train_zero.py's presets override 
 - Several processes (`torchrun --nproc_per_node=N train_zero.py`, r1mini/dist.py): each rank samples and
   trains a contiguous share of the B questions, DistributedDataParallel all-reduces the gradients, and every
   denominator of token_weights is the whole step's (output and token counts summed over ranks), so N ranks
-  make the update one process makes on all B (tests/test_distributed.py).
+  make the update one process makes on all B (tests/test_distributed.py). The bookkeeping (shares, sums over
+  ranks, micro-batches under DDP's no_sync) is r1mini/dist.py's; in one process every helper is a no-op.
 
 What the cpu preset of train_zero.py runs (the headline figures in README.md) is beta = 0 and mu = 1:
 no KL term, no pi_ref, ratio always 1, clip never active. That is a group-baseline policy gradient
@@ -215,19 +216,6 @@ def completion_logprobs(model, prompt_ids, prompt_mask, tokens, mask, G: int, te
     return fused_token_logprobs(h, model.lm_head.weight, tokens, temperature)
 
 
-class PolicyLogprobs(torch.nn.Module):
-    """completion_logprobs(policy, ...) as a module's forward: what DistributedDataParallel wraps under
-    torchrun (DDP all-reduces the gradients of what runs through its wrapper's forward, and the trainer needs
-    prefix_cache, not the model's plain forward)."""
-
-    def __init__(self, policy):
-        super().__init__()
-        self.policy = policy
-
-    def forward(self, prompt_ids, prompt_mask, tokens, mask, G: int, temperature: float):
-        return completion_logprobs(self.policy, prompt_ids, prompt_mask, tokens, mask, G, temperature)
-
-
 # ----------------------------------------------------------------------------- the trainer
 
 
@@ -241,7 +229,7 @@ class GRPOTrainer:
         self.device = next(policy.parameters()).device
         self.ref = self._frozen_copy(policy) if cfg.beta > 0 else None  # beta = 0: no pi_ref at all
         self.opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
-        self.logprobs = dist.ddp(PolicyLogprobs(policy))  # under torchrun: DDP, whose backward all-reduces the gradients
+        self.logprobs = dist.ddp(dist.Forward(policy, completion_logprobs))  # under torchrun: DDP, whose backward all-reduces the gradients
         self.step_idx = 0
 
     @staticmethod
@@ -256,14 +244,11 @@ class GRPOTrainer:
 
     def step(self, problems) -> dict:
         """One step on the step's B questions. Under torchrun every rank is given all B and takes its share
-        (dist.shard_range); the counts that normalise the loss and the logged figures are the whole step's."""
+        (dist.my_share); the counts that normalise the loss and the logged figures are the whole step's (dist.sum_max)."""
         cfg, dev, W = self.cfg, self.device, dist.world_size()
         if self.ref is not None and cfg.ref_reset_every and self.step_idx > 0 and self.step_idx % cfg.ref_reset_every == 0:
             self.ref.load_state_dict(self.policy.state_dict())  # Algorithm 1: pi_ref <- pi_theta
-        if len(problems) < W:
-            raise ConfigError(f"{len(problems)} questions per step cannot be shared by {W} processes: raise --questions")
-        lo, hi = dist.shard_range(len(problems))  # this rank's questions: all of them in one process
-        first, n_all, problems = lo, len(problems), problems[lo:hi]
+        first, n_all, problems = dist.my_share(problems, "questions per step", "raise --questions")  # all of them in one process
         t0 = time.time()
         self.policy.eval()
         ro = sample_rollout(self.policy, self.tok, problems, self.prompt_fn, self.reward_fn, cfg, seed=cfg.seed * 1_000_003 + self.step_idx,
@@ -277,10 +262,9 @@ class GRPOTrainer:
         run_q = (torch.arange(B) if self.ref is not None else spread.nonzero()[:, 0]).to(dev)
         n_run = len(run_q) * G
         micro = list(run_q.split(cfg.micro_batch or B)) if n_run else []  # micro-batches of questions (none: every group had equal rewards)
-        # the whole step's counts (one all_gather over ranks): outputs, tokens, rows and tokens the update runs, micro-batches
-        counts = dist.gather([B * G, int(ro.mask.sum()), n_run, int(ro.mask.reshape(B, -1)[run_q].sum()), len(micro)])  # [W, 5]
-        n_rows, n_tok, n_run_all, run_tok_all = (int(c) for c in counts[:, :4].sum(0))
-        n_micro = int(counts[:, 4].max())  # every rank runs as many backward passes, so that DDP's all-reduces pair up
+        # the whole step's counts (summed over ranks): outputs, tokens, rows and tokens the update runs; most micro-batches of a rank
+        counts = dist.sum_max([B * G, int(ro.mask.sum()), n_run, int(ro.mask.reshape(B, -1)[run_q].sum())], [len(micro)])
+        n_rows, n_tok, n_run_all, run_tok_all, n_micro = (int(c) for c in counts)
 
         A = group_advantages(ro.rewards, cfg.scale_std).view(-1).to(dev)  # eq. (3), [N]
         weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens, n_rows=n_rows, n_tokens=n_tok)  # the whole step's denominators
@@ -294,23 +278,21 @@ class GRPOTrainer:
             g["lr"] = self.lr_at(self.step_idx)
         agg = {"kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0}
         grad_norm = 0.0
+        idle = (ro.prompt_ids[:1], ro.prompt_mask[:1], ro.tokens[:G, :1], ro.mask[:G, :1], G, cfg.temperature)  # one question, one column
         for inner in range(cfg.mu):
             self.opt.zero_grad(set_to_none=True)
-            for j in range(n_micro):
-                with dist.no_sync(self.logprobs, sync=j == n_micro - 1):  # DDP all-reduces after the last micro-batch only
-                    if j >= len(micro):  # this rank is done but others are not: join their all-reduce with a zero gradient
-                        self._idle_backward(ro)
-                        continue
-                    qs = micro[j]
-                    rs = (qs[:, None] * G + torch.arange(G, device=dev)).view(-1)  # their G rows each
-                    T = int(ro.mask[rs].sum(1).max())  # columns past the longest of these rows carry no weight
-                    m = ro.mask[rs, :T]
-                    with autocast(dev, cfg.precision):
-                        logp, ent = self.logprobs(ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m, G, cfg.temperature)
-                    # pi_old: with mu = 1 pi_old = pi_theta (ratio 1, gradient of the ratio); with mu > 1 the sampler's log-probs
-                    old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs, :T]
-                    loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs, :T], A[rs], weights[rs, :T], cfg)
-                    (loss * W).backward()  # DDP averages over the W ranks: times W, the sum of their shares = the whole step's loss
+            # this rank's micro-batches; with fewer than another rank, zero backwards through `idle` join the all-reduces
+            for j in dist.micro_batches(self.logprobs, len(micro), n_micro, idle, lambda: autocast(dev, cfg.precision)):
+                qs = micro[j]
+                rs = (qs[:, None] * G + torch.arange(G, device=dev)).view(-1)  # their G rows each
+                T = int(ro.mask[rs].sum(1).max())  # columns past the longest of these rows carry no weight
+                m = ro.mask[rs, :T]
+                with autocast(dev, cfg.precision):
+                    logp, ent = self.logprobs(ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m, G, cfg.temperature)
+                # pi_old: with mu = 1 pi_old = pi_theta (ratio 1, gradient of the ratio); with mu > 1 the sampler's log-probs
+                old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs, :T]
+                loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs, :T], A[rs], weights[rs, :T], cfg)
+                (loss * W).backward()  # DDP averages over the W ranks: times W, the sum of their shares = the whole step's loss
                 share = int(m.sum()) / run_tok_all  # token share: figures are per-token means
                 agg["kl"] += st["kl"] * share / cfg.mu  # KL and clip fraction: over all mu inner updates
                 agg["clip_frac"] += st["clip_frac"] * share / cfg.mu
@@ -327,21 +309,12 @@ class GRPOTrainer:
         t_train = time.time() - t0 - t_sample
         return self._figures(ro, spread, agg, grad_norm, n_rows, n_run_all, t_sample, t_train)
 
-    def _idle_backward(self, ro) -> None:
-        """A zero loss through the DDP-wrapped policy (one question, one column): the gradient it adds is 0, and the
-        rank takes part in the all-reduce of the ranks that still have rows to run."""
-        G = self.cfg.G
-        with autocast(self.device, self.cfg.precision):
-            logp, _ = self.logprobs(ro.prompt_ids[:1], ro.prompt_mask[:1], ro.tokens[:G, :1], ro.mask[:G, :1], G, self.cfg.temperature)
-        (logp.sum() * 0.0).backward()
-
     def _figures(self, ro, spread, agg, grad_norm, n_rows, n_run_all, t_sample, t_train) -> dict:
-        """The step's logged figures, over the whole step (summed over ranks: one all_gather)."""
+        """The step's logged figures, over the whole step (summed over ranks)."""
         lengths = ro.mask.sum(1).float()
         n_tokens = int(lengths.sum()) + int(ro.prompt_mask.sum())
         sums = [ro.rewards.sum(), *(v.sum() for v in ro.parts.values()), lengths.sum(), ro.truncated.sum(), spread.sum(), n_tokens, *agg.values()]
-        g = dist.gather([float(x) for x in sums] + [lengths.max().item()])  # [W, k]
-        tot, longest = g[:, :-1].sum(0).tolist(), g[:, -1].max().item()
+        *tot, longest = dist.sum_max(sums, [lengths.max()])
         reward, parts, (length, truncated, n_spread, tokens, *means) = tot[0], tot[1 : 1 + len(ro.parts)], tot[1 + len(ro.parts) :]
         n_questions = n_rows // self.cfg.G
         return {

@@ -21,7 +21,8 @@ DeepSeek-V3's reward models are): P(chosen > rejected) = sigmoid(r_c - r_r), los
 Pairs come from `preference_pairs`, labelled by r1mini/general.py's hidden annotator.
 
 Checks: `python -m pytest tests/test_reward_model.py` (the loss and its gradient against a float64 write-out,
-padding, a toy separable set learned in seconds, views, pairs, load errors).
+padding, scoring under the autocast the model was trained with, a toy separable set learned in seconds, views,
+pairs, load errors).
 
     >>> rm_view(" |special_token|Li Na's code is 4821.|special_token|Sorry, I cannot share it.", "summary")
     'Sorry, I cannot share it.'
@@ -62,6 +63,7 @@ class RewardModel(nn.Module):
         self.head = nn.Linear(cfg.n_embd, 1)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
+        self.precision = "auto"  # the common.autocast it was trained with (RMConfig.precision); score() uses it too
 
     @property
     def cfg(self) -> ModelConfig:
@@ -88,7 +90,7 @@ class RewardModel(nn.Module):
 def rm_state(rm: RewardModel, **extra) -> dict:
     """What a reward-model checkpoint stores: the body (as model.model_state), the head, and `extra`
     (e.g. view="summary", heldout_accuracy=0.95)."""
-    return {**model_state(rm.body), "head": rm.head.state_dict(), "kind": "reward_model", **extra}
+    return {**model_state(rm.body), "head": rm.head.state_dict(), "kind": "reward_model", "precision": rm.precision, **extra}
 
 
 def load_reward_model(path, device="cpu") -> RewardModel:
@@ -99,6 +101,8 @@ def load_reward_model(path, device="cpu") -> RewardModel:
         rm = RewardModel(ModelConfig(**ckpt["model_config"]))
         rm.body.load_state_dict(ckpt["model"])
         rm.head.load_state_dict(ckpt["head"])
+        rm.precision = ckpt.get("precision", "auto")  # older checkpoints: "auto"
+        check_precision(rm.precision)
     except (TypeError, RuntimeError, AttributeError) as e:
         raise ConfigError(f"checkpoint {str(path)!r} does not match the reward-model code: {e}") from None
     return rm.to(device)
@@ -224,6 +228,7 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
     if not pairs:
         raise ConfigError("train_reward_model needs at least one preference pair")
     device = next(rm.parameters()).device
+    rm.precision = cfg.precision  # score() runs the model as it was trained
     max_len = _max_len(rm, cfg.max_len)
     chosen = token_rows(tok, [rm_text(p.prompt, p.chosen, view) for p in pairs], max_len)  # tokenised once
     rejected = token_rows(tok, [rm_text(p.prompt, p.rejected, view) for p in pairs], max_len)
@@ -277,7 +282,8 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
 @torch.no_grad()
 def score(rm: RewardModel, tok, prompts: list[str], responses: list[str], view: str, batch: int = 64, max_len: int | None = None) -> torch.Tensor:
     """Scores [N] (float32, on the CPU) of rm_text(prompt, response, view) for each pair, in eval mode, no
-    gradients, in batches of texts of similar length; max_len defaults to the body's max_seq_len."""
+    gradients, under the autocast rm was trained with (rm.precision: bf16 on a GPU, float32 on a CPU unless
+    "bf16"), in batches of texts of similar length; max_len defaults to the body's max_seq_len."""
     if len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     texts = [rm_text(p, o, view) for p, o in zip(prompts, responses)]
@@ -290,7 +296,8 @@ def score(rm: RewardModel, tok, prompts: list[str], responses: list[str], view: 
     for b in range(0, len(texts), batch):
         idx = order[b : b + batch]
         ids, mask = encode_texts(tok, [texts[i] for i in idx], _max_len(rm, max_len))
-        out[idx] = rm(ids.to(device), mask.to(device)).float().cpu()
+        with autocast(device, rm.precision):
+            out[idx] = rm(ids.to(device), mask.to(device)).float().cpu()
     rm.train(was_training)
     return out
 

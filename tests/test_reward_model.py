@@ -90,6 +90,30 @@ def test_padding_does_not_change_a_rows_score():
     )
 
 
+def test_score_runs_under_the_autocast_the_model_was_trained_with(monkeypatch):
+    """score() uses rm.precision (set by train_reward_model, kept by a checkpoint): "bf16" scores equal a forward
+    written out under torch's own CPU bf16 autocast; "auto" on a CPU stays exact float32 (as before)."""
+    import r1mini.common
+
+    monkeypatch.setattr(r1mini.common, "cpu_has_bf16", lambda: True)  # so that "bf16" autocasts on any CPU
+    rm = nano_rm(3).eval()
+    prompts, responses = [t[:5] for t in TEXTS], [t[5:] for t in TEXTS]
+    one = [encode_texts(TOK, [rm_text(p, o, "whole")], 256) for p, o in zip(prompts, responses)]  # unpadded rows
+    with torch.no_grad():
+        fp32 = [rm(*x).item() for x in one]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = [rm(*x).float().item() for x in one]
+    assert rm.precision == "auto" and score(rm, TOK, prompts, responses, "whole", batch=1).tolist() == fp32
+    rm.precision = "bf16"
+    got = score(rm, TOK, prompts, responses, "whole", batch=1).tolist()
+    assert got == bf16 and got != fp32
+    rm.precision = "fp32"
+    assert score(rm, TOK, prompts, responses, "whole", batch=1).tolist() == fp32
+    cfg = RMConfig(epochs=1, batch=4, max_len=64, warmup=0, precision="bf16")
+    train_reward_model(rm, TOK, [Pair("q", "a", "b")], cfg, "whole", quiet=True)
+    assert rm.precision == "bf16"
+
+
 def test_encode_texts_appends_eot_and_truncates():
     ids, mask = encode_texts(TOK, ["hello world", "a" * 2000], 16)
     assert ids.shape[1] == 16 and mask[1].all()
@@ -205,6 +229,11 @@ def test_save_load_round_trip_and_from_base(tmp_path):
     atomic_save(rm_state(rm, view="whole"), tmp_path / "rm.pt")
     back = load_reward_model(tmp_path / "rm.pt")
     assert torch.load(tmp_path / "rm.pt", weights_only=False)["view"] == "whole"
+    assert back.precision == "auto"
+    rm.precision = "bf16"  # the precision it was trained with travels with the checkpoint
+    atomic_save(rm_state(rm), tmp_path / "rm_bf16.pt")
+    assert load_reward_model(tmp_path / "rm_bf16.pt").precision == "bf16"
+    rm.precision = "auto"
     assert score(back, TOK, ["p"] * 4, TEXTS, "whole").tolist() == pytest.approx(score(rm, TOK, ["p"] * 4, TEXTS, "whole").tolist(), abs=1e-6)
     torch.manual_seed(5)
     base = Transformer(ModelConfig.preset("nano", vocab_size=TOK.vocab_size))
