@@ -3,7 +3,7 @@
     python train_zero.py                  # picks the `gpu` preset on a GPU, else `cpu` (~10 min on 2 cores)
     python train_zero.py --preset smoke   # ~20 s on a CPU; CI runs it as a test
     python train_zero.py --preset aha     # Table 3's "aha": countdown, a base with reflective behaviours; controls:
-                                          # --preset aha_plain / aha_wrong / aha_drgrpo / aha_long (docs/results.md)
+                                          # --preset aha_plain / aha_wrong / aha_drgrpo (docs/results.md)
     python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS               # continue a killed run
     python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS --steps 200   # extend a run to 200 steps
     python train_zero.py --help           # every ZeroConfig / GRPOConfig field is a flag, with its help
@@ -127,7 +127,6 @@ ZERO_PRESETS = {
 # unbiased aggregation (constant normaliser, no std scaling) against eq. (1)'s per-sequence mean
 ZERO_PRESETS["aha_plain"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_plain")
 ZERO_PRESETS["aha_wrong"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_wrong")
-ZERO_PRESETS["aha_long"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_long")  # a base with 2.7x the tokens
 ZERO_PRESETS["aha_drgrpo"] = dataclasses.replace(ZERO_PRESETS["aha"], grpo=dataclasses.replace(ZERO_PRESETS["aha"].grpo, loss_agg="constant", scale_std=False))
 
 

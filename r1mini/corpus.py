@@ -705,18 +705,12 @@ CORPUS_PRESETS = {
     "gpu": CorpusConfig(n_docs=500_000, mix="add:1-4:1,mul:1-4:1,expr:1-4:1,linear:1-4:1,countdown:1-4:1"),
     # the "aha" (2.2.4, Table 3): countdown (a search) and short expressions, the behaviours at a low rate; English
     # only; no forged tries (step_wrong = 0), few direct answers, and countdown-sized steps among the facts
-    # (facts_hi): the first corpus (aha_v1) made a base whose steps were right 43% of the time (docs/results.md)
+    # (facts_hi): the first corpus (commit 18cbe24) made a base whose steps were right 43% of the time (docs/results.md)
     "aha": CorpusConfig(
         n_docs=100_000, mix="countdown:1:4,countdown:2:1,expr:1:1,expr:2:0.5", zh_questions=0.0, zh=0.0, switch=0.0,
         facts=0.3, direct=0.05, worked=0.3, template=0.35, text=0.0, step_wrong=0.0, reflect=0.05, verify=0.05,
-        template_worked=0.9, template_chat=0.2, countdown_style="behaviors", cd_backtrack=0.08, cd_correct=0.04, cd_verify=0.04,
+        template_worked=0.9, template_chat=0.2, countdown_style="behaviors", cd_backtrack=0.25, cd_correct=0.04, cd_verify=0.04,
         facts_hi=90,
-    ),
-    # the first aha corpus (commit 18cbe24's "aha"), kept for the aha_long base
-    "aha_v1": CorpusConfig(
-        n_docs=100_000, mix="countdown:1:4,countdown:2:1,expr:1:1,expr:2:0.5", zh_questions=0.0, zh=0.0, switch=0.0,
-        facts=0.2, direct=0.1, worked=0.3, template=0.4, text=0.0, step_wrong=0.1, reflect=0.05, verify=0.05,
-        template_worked=0.7, template_chat=0.2, countdown_style="behaviors", cd_backtrack=0.08, cd_correct=0.04, cd_verify=0.04,
     ),
 }
 # the controls: no behaviours at all (Gandhi's Llama), and every behaviour ending with a wrong answer

@@ -92,7 +92,7 @@ MAX_REFLECT_CHARS = 4000  # reflects() reads this much of a response (time bound
 _MARKER = re.compile(r"\b[Ww]ait\b[,.!]?|等等[，,]?")
 _EQUATION = re.compile(r"(?<![\d.])(\(?-?\d{1,7}\)?(?: [-+*/] \(?-?\d{1,7}\)?){1,3}) = \(?(-?\d{1,8})\)?")  # "21 + 5 = 26"
 _REJECTED = re.compile(r"(-?\d{1,8})\s?[,，]\s?(?:not|不是) (-?\d{1,8})\s?[.。]\s?$")  # "That gives 56, not 26." just before
-_ANOTHER = re.compile(r"try another|another way|换一种")
+ANOTHER_WAY = re.compile(r"try another|another way|换一种")
 
 
 def reflects(text: str) -> str:
@@ -131,7 +131,7 @@ def reflects(text: str) -> str:
         if any(lhs in before and before[lhs] - {v} for lhs, v in after):
             return "correct"
         rejected = _REJECTED.search(text[max(0, at - 40) : at])
-        if after and rejected and rejected.group(1) != rejected.group(2) and _ANOTHER.search(text[at : at + 40]):
+        if after and rejected and rejected.group(1) != rejected.group(2) and ANOTHER_WAY.search(text[at : at + 40]):
             best = max(best, 2)
         elif any(lhs in before and v in before[lhs] for lhs, v in after):
             best = max(best, 1)

@@ -97,8 +97,6 @@ PRETRAIN_PRESETS = {
     "aha": PretrainConfig(model="tiny", corpus="aha", steps=800, batch_size=32, seq_len=256, warmup=50),
     "aha_plain": PretrainConfig(model="tiny", corpus="aha_plain", steps=800, batch_size=32, seq_len=256, warmup=50),
     "aha_wrong": PretrainConfig(model="tiny", corpus="aha_wrong", steps=800, batch_size=32, seq_len=256, warmup=50),
-    # the first aha corpus with the same budget: does a base trained longer on it make checking pay?
-    "aha_long": PretrainConfig(model="tiny", corpus="aha_v1", steps=800, batch_size=32, seq_len=256, warmup=50),
     # the gpu model (~24M) on 197M tokens (~4.8 epochs of the gpu corpus): 8 tokens per parameter, as the cpu base;
     # ~8 minutes of `python train_zero.py`'s <= 30 on one H100 (docs/gpu.md)
     "gpu": PretrainConfig(model="gpu", corpus="gpu", steps=3000, batch_size=128, seq_len=512, lr=1.5e-3, warmup=200),
@@ -247,7 +245,8 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
         "resumed_at_step": start,
     }
     write_json(stats, out_dir / "stats.json")
-    (out_dir / "ckpt.pt").unlink(missing_ok=True)
+    if (out_dir / "ckpt.pt").exists():  # the resumable checkpoint is no longer needed
+        (out_dir / "ckpt.pt").unlink()
     if not quiet:
         print(f"wrote {path}  ({stats})")
     dist.barrier()  # the other ranks wait above until model.pt is there

@@ -40,7 +40,7 @@ import torch
 
 from r1mini.common import cli_main
 from r1mini.evaluate import EvalConfig, _complete, zero_prompt
-from r1mini.metrics import REFLECT_KINDS, has_reflection, reflects
+from r1mini.metrics import ANOTHER_WAY, REFLECT_KINDS, has_reflection, reflects
 from r1mini.rewards import accuracy_reward, format_reward
 
 
@@ -60,23 +60,30 @@ def _true_value(a: str, op: str, b: str) -> float | None:
     return {"+": x + y, "-": x - y, "*": x * y}.get(op, x / y if y else None)
 
 
-def try_outcomes(text: str, target: int) -> list[str]:
-    """Each countdown try of a response, in order, as one of TRY_OUTCOMES, from its last step "a op b = v":
-    hit (v is the target and a op b gives it), forged (v is the target, a op b does not give it), honest_miss
-    (v is right and is not the target: a check can catch it), slipped_miss (v is wrong and not the target).
-    A try with no step is skipped. Reads the first MAX_TRY_CHARS characters."""
+def tries(text: str, target: int) -> list[tuple[str, bool]]:
+    """Each countdown try of a response, in order: (outcome, gives_up). The outcome, one of TRY_OUTCOMES, comes
+    from the try's last step "a op b = v": hit (v is the target and a op b gives it), forged (v is the target,
+    a op b does not give it), honest_miss (v is right and is not the target: a check can catch it),
+    slipped_miss (v is wrong and not the target). gives_up: before the next try (or within 120 characters),
+    the response says it will try another way. A try with no step is skipped. Reads MAX_TRY_CHARS characters."""
+    text = text[:MAX_TRY_CHARS]
+    found = list(_TRY.finditer(text))
     out = []
-    for m in _TRY.finditer(text[:MAX_TRY_CHARS]):
+    for i, m in enumerate(found):
         steps = _STEP.findall(m.group(1))
         if not steps:
             continue
         a, op, b, v = steps[-1]
         right = _true_value(a, op, b) == int(v)
-        if int(v) == target:
-            out.append("hit" if right else "forged")
-        else:
-            out.append("honest_miss" if right else "slipped_miss")
+        outcome = ("hit" if right else "forged") if int(v) == target else ("honest_miss" if right else "slipped_miss")
+        end = found[i + 1].start() if i + 1 < len(found) else m.end() + 120
+        out.append((outcome, ANOTHER_WAY.search(text[m.end() : end]) is not None))
     return out
+
+
+def try_outcomes(text: str, target: int) -> list[str]:
+    """The outcome of each countdown try of a response (see `tries`)."""
+    return [o for o, _ in tries(text, target)]
 
 
 def step_accuracy(texts: list[str]) -> tuple[int, int]:
@@ -91,10 +98,14 @@ def step_accuracy(texts: list[str]) -> tuple[int, int]:
 
 def try_summary(rows: list[tuple[str, int]]) -> dict:
     """rows: (response, countdown target). The share of tries of each outcome, tries per response, and the
-    share of steps whose arithmetic is right: why a check can or cannot do work on this model."""
-    outcomes = [o for text, target in rows for o in try_outcomes(text, target)]
+    share of steps whose arithmetic is right, and how often the response gives a try up ("try another way")
+    after a hit and after an honest miss: why a check can or cannot do work on this model."""
+    found = [t for text, target in rows for t in tries(text, target)]
+    outcomes = [o for o, _ in found]
     right, total = step_accuracy([text for text, _ in rows])
     out = {f"tries_{o}": _mean(x == o for x in outcomes) for o in TRY_OUTCOMES}
+    for o in ("hit", "honest_miss"):  # does the model tell a hit from a miss? it should give up after misses only
+        out[f"gives_up_after_{o}"] = _mean(g for x, g in found if x == o)
     out["tries_per_response"] = len(outcomes) / len(rows) if rows else float("nan")
     out["steps_right"] = right / total if total else float("nan")
     return out
@@ -178,7 +189,7 @@ def tries_table(before: dict, after: dict) -> list[str]:
     """Markdown lines: countdown's try outcomes (try_summary) before/after RL; none without countdown problems."""
     if "tries_hit" not in before["families"].get("countdown", {}):
         return []
-    cols = ("tries_per_response", *(f"tries_{o}" for o in TRY_OUTCOMES), "steps_right")
+    cols = ("tries_per_response", *(f"tries_{o}" for o in TRY_OUTCOMES), "steps_right", "gives_up_after_hit", "gives_up_after_honest_miss")
     lines = ["| heldout/countdown | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for when, res in (("base", before), ("after RL", after)):
         lines.append(f"| {when} | " + " | ".join(f"{res['families']['countdown'][c]:.3f}" for c in cols) + " |")

@@ -107,7 +107,7 @@ MUTATIONS = [
     ("rollout-sampler-at-T=1", "r1mini/grpo.py", "SamplingConfig(cfg.max_new_tokens, cfg.temperature,", "SamplingConfig(cfg.max_new_tokens, 1.0,", SAMPLER, ""),
     ("rollout-no-answer-stop", "r1mini/grpo.py", "stop_ids=(tok.eot_id, tok.answer_end_id)", "stop_ids=(tok.eot_id,)", SAMPLER, ""),
     ("rollout-text-keeps-eot", "r1mini/grpo.py", "if m and t != tok.eot_id]", "if m]", SAMPLER, ""),
-    ("rollout-rewards-wrong-problem", "r1mini/grpo.py", "reward_fn(text, problems[i // cfg.G])", "reward_fn(text, problems[i % len(problems)])", SAMPLER, ""),
+    ("rollout-rewards-wrong-problem", "r1mini/grpo.py", "items = [problems[i // cfg.G] for i in range(len(texts))]", "items = [problems[i % len(problems)] for i in range(len(texts))]", SAMPLER, ""),
     ("rollout-keeps-padding-columns", "r1mini/grpo.py", "T = max(1, int(s.lengths.max()))", "T = cfg.max_new_tokens", SAMPLER,
      "only columns of padding are kept: they carry no weight in eq. (1), so the update is the same, just slower"),
     ("sampler-logp-before-temperature", "r1mini/sampler.py", "logits = logits / cfg.temperature", "logits = logits * 1.0", SAMPLER, ""),

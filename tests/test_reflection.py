@@ -53,7 +53,7 @@ def test_curve_point_and_table_shapes():
     assert tries_table(res, res) == []  # no try figures: no table
     with_tries = {"all": res["all"], "families": {"countdown": dict(fam, **try_summary([(CORRECT, 26), (PLAIN, 26)]))}}
     t = tries_table(with_tries, with_tries)  # CORRECT: a forged try, then a hit; PLAIN: a hit. 5 of 6 steps right (the recheck "8 * 7 = 56" is one)
-    assert len(t) == 4 and t[2] == "| base | 1.500 | 0.667 | 0.333 | 0.000 | 0.000 | 0.833 |", t
+    assert len(t) == 4 and t[2] == "| base | 1.500 | 0.667 | 0.333 | 0.000 | 0.000 | 0.833 | 0.000 | nan |", t  # no hit given up; no honest miss
 
 
 def test_aha_presets_and_curves_csv(tmp_path):
@@ -70,7 +70,7 @@ def test_aha_presets_and_curves_csv(tmp_path):
 
     aha = ZERO_PRESETS["aha"]
     assert aha.mix == "aha" and aha.reflection_eval and aha.base == "aha"
-    for name, want in {"aha_plain": {"base": "aha_plain"}, "aha_wrong": {"base": "aha_wrong"}, "aha_long": {"base": "aha_long"}}.items():
+    for name, want in {"aha_plain": {"base": "aha_plain"}, "aha_wrong": {"base": "aha_wrong"}}.items():
         diff = {f.name: getattr(ZERO_PRESETS[name], f.name) for f in dataclasses.fields(aha) if getattr(ZERO_PRESETS[name], f.name) != getattr(aha, f.name)}
         assert diff == want, name
     dr = ZERO_PRESETS["aha_drgrpo"]
@@ -108,7 +108,7 @@ def test_cli_on_a_tiny_checkpoint(tmp_path):
 
 
 def test_try_outcomes_by_hand():
-    from r1mini.reflection import step_accuracy, try_outcomes, try_summary
+    from r1mini.reflection import step_accuracy, tries, try_outcomes, try_summary
 
     hit = "Try 7 * 3 = 21, 21 + 5 = 26. It works: 7 * 3 + 5 = 26."
     forged = "Try 6 + 1 = 7, 7 * 6 = 26. It works: 7 * (6 + 1) = 26."  # 7 * 6 is 42
@@ -123,6 +123,14 @@ def test_try_outcomes_by_hand():
     s = try_summary([(hit, 26), (forged, 26), (honest + " " + hit, 26), ("no try at all", 26)])
     assert s["tries_hit"] == 2 / 4 and s["tries_forged"] == 1 / 4 and s["tries_honest_miss"] == 1 / 4 and s["tries_slipped_miss"] == 0
     assert s["tries_per_response"] == 1.0 and s["steps_right"] == 7 / 8
+    assert s["gives_up_after_honest_miss"] == 1.0 and s["gives_up_after_hit"] == 0.0
+    assert tries(honest + " " + hit, 26) == [("honest_miss", True), ("hit", False)]
+    committed = "Try 6 + 2 = 8, 8 * 7 = 56. It works: (6 + 2) * 7 = 26."  # an honest miss, not given up
+    rash = "Try 7 * 3 = 21, 21 + 5 = 26. Wait, let me try another way. Try 3 + 5 = 8."  # a hit given up
+    assert tries(committed, 26) == [("honest_miss", False)] and tries(rash, 26) == [("hit", True), ("honest_miss", False)]
+    assert tries(hit.split(" It works")[0] + " " + honest, 26) == [("hit", False), ("honest_miss", True)]  # each try's own words
+    s = try_summary([(committed, 26), (rash, 26), (honest, 26), (hit, 26)])
+    assert s["gives_up_after_honest_miss"] == 1 / 3 and s["gives_up_after_hit"] == 1 / 2
 
 
 def test_try_outcomes_bounded_on_adversarial_strings():
