@@ -22,7 +22,7 @@ R1-Zero and R1 later select or fix:
               and their translations, simple facts, short dialogues, in English and Chinese
 
 The "aha" corpora (2.2.4, Table 3; presets aha, aha_plain, aha_wrong): countdown_style = "behaviors" writes countdown
-as a search (countdown_trace) with the cognitive behaviours of Gandhi et al. 2025 at low rates, one knob each:
+as a search (countdown_trace) with the cognitive behaviours of Gandhi et al. 2025, one rate knob each:
 cd_backtrack (a try that misses is given up: "That gives 56, not 26. Wait, let me try another way."),
 cd_correct (a slipped try is rechecked: "Wait, let me recheck: 8 * 7 = 56, not 26."), cd_verify (the final
 try is checked again: "... Right."); behavior_wrong makes a share of the solutions with a behaviour (these and
@@ -703,9 +703,9 @@ CORPUS_PRESETS = {
     ),
     # every family at every level
     "gpu": CorpusConfig(n_docs=500_000, mix="add:1-4:1,mul:1-4:1,expr:1-4:1,linear:1-4:1,countdown:1-4:1"),
-    # the "aha" (2.2.4, Table 3): countdown (a search) and short expressions, the behaviours at a low rate; English
-    # only; no forged tries (step_wrong = 0), few direct answers, and countdown-sized steps among the facts
-    # (facts_hi): the first corpus (commit 18cbe24) made a base whose steps were right 43% of the time (docs/results.md)
+    # the "aha" (2.2.4, Table 3): countdown (a search) and short expressions; English only; no forged tries
+    # (step_wrong = 0), few direct answers, countdown-sized steps among the facts (facts_hi), and backtracking in
+    # 25% of countdown solutions: the third corpus tried (the first two, commits 18cbe24 and 7814243, in docs/results.md)
     "aha": CorpusConfig(
         n_docs=100_000, mix="countdown:1:4,countdown:2:1,expr:1:1,expr:2:0.5", zh_questions=0.0, zh=0.0, switch=0.0,
         facts=0.3, direct=0.05, worked=0.3, template=0.35, text=0.0, step_wrong=0.0, reflect=0.05, verify=0.05,

@@ -303,3 +303,19 @@ def test_scripts_not_data_parallel_yet_refuse_torchrun(monkeypatch, tmp_path):
         monkeypatch.setattr(sys, "argv", [script, "--resume", str(tmp_path)])
         with pytest.raises(ConfigError, match=f"^{script} does not run under torchrun yet"):
             module.main()
+
+
+def test_my_share_splits_contiguously_and_refuses_fewer_items_than_ranks(monkeypatch):
+    """Written out by hand: 5 questions over 2 ranks are [0, 1] and [2, 3, 4]; 1 question over 2 ranks is a
+    ConfigError that says what to raise (no GPU or process group needed: rank and world size are patched)."""
+    from r1mini import dist
+    from r1mini.common import ConfigError
+
+    items = ["q0", "q1", "q2", "q3", "q4"]
+    assert dist.my_share(items) == (0, 5, items)  # one process: everything
+    monkeypatch.setattr(dist, "world_size", lambda: 2)
+    for r, want in ((0, (0, 5, ["q0", "q1"])), (1, (2, 5, ["q2", "q3", "q4"]))):
+        monkeypatch.setattr(dist, "rank", lambda r=r: r)
+        assert dist.my_share(items) == want
+    with pytest.raises(ConfigError, match="1 questions per step cannot be shared by 2 processes: raise --questions"):
+        dist.my_share(["q0"], "questions per step", "raise --questions")
