@@ -21,9 +21,14 @@ def base_root(smoke_base_root):
     return smoke_base_root
 
 
-def run_zero(out: Path, base_root: Path, *extra: str, wait: bool = True):
+# Bit-for-bit comparisons between processes run torch on one thread: two unbroken 2-thread runs of the same
+# command once differed in the last bits at step 6 (CI on 2 cores), before any kill, which is not what they test.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+def run_zero(out: Path, base_root: Path, *extra: str, wait: bool = True, env_extra: dict | None = None):
     cmd = [sys.executable, str(ROOT / "train_zero.py"), "--preset", "smoke", "--out", str(out), "--base-root", str(base_root), *extra]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env_extra or {}))
     if wait:
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -52,9 +57,9 @@ def test_smoke_run_reward_rises_and_writes_the_run_folder(tmp_path, base_root):
 def test_killed_run_resumes_step_for_step(tmp_path, base_root):
     steps = ["--steps", "24", "--ckpt-every", "4"]
     whole = tmp_path / "whole"
-    assert run_zero(whole, base_root, *steps).returncode == 0
+    assert run_zero(whole, base_root, *steps, env_extra=ONE_THREAD).returncode == 0
     killed = tmp_path / "killed"
-    proc = run_zero(killed, base_root, *steps, wait=False)
+    proc = run_zero(killed, base_root, *steps, wait=False, env_extra=ONE_THREAD)
     deadline = time.time() + 300
     while time.time() < deadline:  # wait for a few checkpointed steps, then kill -9 mid-run
         if (killed / "metrics.jsonl").is_file() and len((killed / "metrics.jsonl").read_text().splitlines()) >= 10:
@@ -64,7 +69,7 @@ def test_killed_run_resumes_step_for_step(tmp_path, base_root):
     assert proc.wait() == -signal.SIGKILL  # it really died mid-run
     assert len(metrics(killed)) < 24
     r = subprocess.run([sys.executable, str(ROOT / "train_zero.py"), "--resume", str(killed)],
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=600)
+                       env=dict(os.environ, PYTHONPATH=str(ROOT), **ONE_THREAD), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert metrics(killed) == metrics(whole)
 
