@@ -133,7 +133,7 @@ def pretrain_dry(pcfg, preset: str, tok, device, name: str = "base pretraining")
     """Pretraining (r1mini/pretrain.py): one dry step = one optimizer step on a slice of the preset's corpus
     (1000 documents, also timed to price generating the whole corpus: CPU seconds of one core, the same on a
     GPU's host)."""
-    from r1mini.pretrain import base_dir, build_token_stream, corpus_config, get_batch, make_optimizer
+    from r1mini.pretrain import base_dir, build_token_stream, corpus_config, get_batch, make_optimizer, train_step
 
     m = ModelConfig.preset(pcfg.model, vocab_size=tok.vocab_size)
     check_lengths(f"{name}: seq_len", pcfg.seq_len, 0, m.max_seq_len)
@@ -155,14 +155,7 @@ def pretrain_dry(pcfg, preset: str, tok, device, name: str = "base pretraining")
 
         def step():
             x, y = get_batch(data, pcfg.batch_size, pcfg.seq_len, rng, device)
-            with autocast(device, pcfg.precision):
-                logits = model(x)
-            loss = torch.nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), pcfg.grad_clip)
-            opt.step()
-            loss.item()
+            train_step(model, model, opt, x, y, pcfg, device).item()
 
         return step
 

@@ -164,7 +164,7 @@ def run_hash(cfg: PretrainConfig) -> str:
 
     tok = get_tokenizer()
     key = {
-        "pretrain": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_HASHED},
+        "pretrain": _hashed(cfg),
         "corpus": corpus_key(corpus_config(cfg)),
         "model": dataclasses.asdict(ModelConfig.preset(cfg.model, vocab_size=tok.vocab_size)),
         "tokenizer": hashlib.sha256(Path(RANKS_PATH).read_bytes()).hexdigest(),
@@ -174,6 +174,19 @@ def run_hash(cfg: PretrainConfig) -> str:
 
 def base_dir(cfg: PretrainConfig, preset: str) -> Path:
     return Path(cfg.out_root) / f"{preset}-{run_hash(cfg)}"
+
+
+def train_step(forward, model, opt, x, y, cfg: PretrainConfig, device) -> torch.Tensor:
+    """One optimizer step of next-token prediction on x -> y ([B, T] each): the mean cross-entropy (returned),
+    backward, the gradient's global norm clipped to cfg.grad_clip, AdamW. forward: the model, or its DDP wrapper."""
+    with autocast(device, cfg.precision):
+        logits = forward(x)  # [B, T, vocab]
+    loss = torch.nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    return loss
 
 
 def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
@@ -214,13 +227,7 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         x, y = get_batch(data, cfg.batch_size, cfg.seq_len, rng, device, rows)
-        with autocast(device, cfg.precision):
-            logits = ddp_model(x)
-        loss = torch.nn.functional.cross_entropy(logits.float().view(-1, logits.shape[-1]), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
+        loss = train_step(ddp_model, model, opt, x, y, cfg, device)
         loss_all = float(dist.gather([loss.item()]).mean())  # the whole batch's mean (equal shares)
         ema = loss_all if ema is None else 0.95 * ema + 0.05 * loss_all
         if step % 10 == 0:
