@@ -92,17 +92,18 @@ class R1Config:
     cold_zero_k: int = 2  # R1-Zero samples per such question
     cold_epochs: int = 2  # SFT epochs on the cold-start set
     # 2.3.2 reasoning-oriented RL
-    reasoning_steps: int = 80  # GRPO steps of 2.3.2 (and of its ablation)
+    reasoning_steps: int = 50  # GRPO steps of 2.3.2 (and of its ablation); its training accuracy levels off by step ~50
     language_weight: float = 1.0  # weight of the language-consistency reward, summed with accuracy (2.3.2)
     ablation: bool = True  # also run 2.3.2 without the language reward (the paper's ablation row)
     # 2.3.3 rejection sampling and SFT
-    rs_problems: int = 800  # train questions sampled from the stage-2 model
-    rs_k: int = 4  # responses sampled per question
+    rs_problems: int = 2400  # train questions sampled from the stage-2 model (many questions, few samples each: the
+    rs_k: int = 2  # responses sampled per question;  stage-2 policy repeats itself: 800 x 4 kept 930 distinct, 2400 x 2 kept 2034)
     rs_max_tokens: int = 140  # longer responses are dropped as overlong
-    general_sft: int = 1500  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation)
+    general_sft: int = 3000  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation; 1500 left them half-learned)
     sft_epochs: int = 2  # the paper: 2 epochs on the union, starting from the base
     # 2.3.4 RL for all scenarios
-    rm: str = "cpu"  # reward-model preset (r1mini/reward_model.py)
+    rm: str = "cpu"  # preset of the helpfulness reward model (r1mini/reward_model.py)
+    rm_harmless: str = "cpu_whole"  # preset of the harmlessness reward model
     rm_prompts: int = 500  # general train prompts whose sampled responses become preference pairs
     rm_k: int = 4  # responses sampled per such prompt (labelled pairs: the annotator's preferences between them)
     rm_written: int = 2  # written responses with the "noisy" faults per train prompt, paired with one another and those below
@@ -110,13 +111,13 @@ class R1Config:
     rm_repeat: bool = True  # add the right answer, plain and said twice, and an off-topic one said twice (length negatives)
     rm_written_pairs: int = 4  # pairs kept per train prompt among its written responses (0 = all)
     rm_temperature: float = 1.0  # sampling temperature of the stage-3 responses that are paired
-    rm_test_prompts: int = 500  # held-out general prompts whose sampled responses make the held-out pairs
-    all_steps: int = 30  # GRPO steps of 2.3.4 (the learned rewards were hacked from about step 35 on: docs/r1.md)
+    rm_test_prompts: int = 300  # held-out general prompts whose sampled responses make the held-out pairs
+    all_steps: int = 25  # GRPO steps of 2.3.4 (the learned rewards were hacked from about step 35 on: docs/r1.md)
     all_beta: float = 0.04  # KL coefficient beta of 2.3.4's GRPO (eq. 1): pi_ref = the stage-3 model, against reward hacking
     general_share: float = 0.5  # share of general prompts among each step's questions in 2.3.4
     # evaluation (section 3)
     final_n: int = 128  # held-out English questions (the R1-Zero held-out set); as many Chinese ones are drawn too
-    final_k: int = 8  # samples per question: pass@1 over k, cons@k
+    final_k: int = 4  # samples per question: pass@1 over k, cons@k (the paper: k = 4 to 64 by test-set size; distill.py uses 4)
     general_n: int = 96  # held-out general prompts (helpfulness) and adversarial ones (harmlessness)
     benchmarks: str = "medium,hard"  # fixed benchmark sets ("" = none)
     max_new_tokens: int = 160  # response budget of sampling in every R1 stage and in evaluation
@@ -145,7 +146,7 @@ R1_PRESETS = {
     "smoke": R1Config(
         base="smoke", zero_preset="smoke", mix="smoke", sft="smoke", rm="smoke",
         cold_generator=200, cold_zero_problems=16, cold_zero_k=2, cold_epochs=1, reasoning_steps=6,
-        rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_prompts=24, rm_k=2, rm_test_prompts=8, all_steps=4,
+        rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_harmless="smoke", rm_prompts=24, rm_k=2, rm_test_prompts=8, all_steps=4,
         final_n=12, final_k=2, general_n=8, benchmarks="", max_new_tokens=64,
         rl=GRPOConfig(questions=4, G=4, lr=3e-4, beta=0.0),
     ),
@@ -221,7 +222,7 @@ def eval_model(run: Run, model, zero: bool, general: bool = True) -> dict:
     mix = get_mix(cfg.mix)
     sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
     sets["heldout_zh"] = heldout(TaskMix(mix.parts, zh=1.0), cfg.final_n, seed=4321)
-    ecfg = EvalConfig(k=cfg.final_k, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+    ecfg = EvalConfig(k=cfg.final_k, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False)  # the table shows no greedy column
     prompt_fn, format_fn = (zero_prompt, None) if zero else (r1_prompt_of, r1_readable)
     kw = {} if format_fn is None else {"format_fn": format_fn}
     results = {name: evaluate_problems(model, run.tok, probs, ecfg, prompt_fn=prompt_fn, **kw) for name, probs in sets.items()}
@@ -311,6 +312,13 @@ def _step_of(line: str) -> int:
 # ----------------------------------------------------------------------------- the stages
 
 
+def zero_config(cfg: R1Config, presets: dict):
+    """The ZeroConfig of the R1-Zero row: train_zero.py's preset, the same RL, without the held-out curve and the
+    benchmarks of its own report (finish_stage evaluates the policy for the stage table)."""
+    zcfg = pick_preset(presets, cfg.zero_preset, "train_zero preset")
+    return dataclasses.replace(zcfg, base_root=cfg.base_root, device=cfg.device, eval_every=0, benchmarks="")
+
+
 def stage_r1_zero(run: Run) -> dict:
     """2.2: R1-Zero, trained with train_zero.py's recipe (or reused from --zero-ckpt)."""
     t0 = time.time()
@@ -318,7 +326,7 @@ def stage_r1_zero(run: Run) -> dict:
         return finish_stage(run, "r1_zero", run.load("r1_zero"), {"source": run.cfg.zero_ckpt}, 0.0)
     from train_zero import ZERO_PRESETS, train as train_zero  # noqa: PLC0415 (a script beside this one)
 
-    zcfg = dataclasses.replace(pick_preset(ZERO_PRESETS, run.cfg.zero_preset, "train_zero preset"), base_root=run.cfg.base_root, device=run.cfg.device)
+    zcfg = zero_config(run.cfg, ZERO_PRESETS)
     zrun = run.stage_dir("r1_zero") / "zero_run"
     summary = train_zero(zcfg, zrun, resume=(zrun / "ckpt.pt").is_file(), quiet=True)
     model = load_model(zrun / "model.pt", run.device)[0]
@@ -423,9 +431,9 @@ def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
     from r1mini.reward_model import RM_PRESETS, RewardModel, pair_accuracy, rm_state, train_reward_model
 
     cfg = run.cfg
-    rmcfg = dataclasses.replace(pick_preset(RM_PRESETS, cfg.rm, "reward-model preset"), seed=cfg.seed)
     rms, info = {}, {}
-    for view, what in (("summary", "helpful"), ("whole", "harmless")):
+    for view, what, preset in (("summary", "helpful", cfg.rm), ("whole", "harmless", cfg.rm_harmless)):
+        rmcfg = dataclasses.replace(pick_preset(RM_PRESETS, preset, f"{what} reward-model preset"), seed=cfg.seed)
         train, test = (reward_model_pairs(run, policy, what, split) for split in ("train", "test"))
         rm = RewardModel.from_base(run.base_path).to(run.device)
         stats = train_reward_model(rm, run.tok, [pair for _, pair in train], rmcfg, view, quiet=run.quiet)
@@ -635,8 +643,7 @@ def main() -> None:
         from r1mini.plans import r1_plan, run_plan
         from train_zero import ZERO_PRESETS  # noqa: PLC0415 (a script beside this one)
 
-        zcfg = dataclasses.replace(pick_preset(ZERO_PRESETS, cfg.zero_preset, "train_zero preset"), base_root=cfg.base_root, device=cfg.device)
-        run_plan(r1_plan(cfg, zcfg, "train_r1.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
+        run_plan(r1_plan(cfg, zero_config(cfg, ZERO_PRESETS), "train_r1.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
         return
     summary = train(cfg, run_dir, stages)
     if args.json:

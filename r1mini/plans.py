@@ -305,6 +305,7 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
                "harmless": general_prompts(cfg.general_n, "test", seed=cfg.seed, kinds=ADVERSARIAL_KINDS)}  # fmt: skip
     stages = 6 if cfg.ablation else 5
     sft, rmcfg = pick_preset(SFT_PRESETS, cfg.sft, "SFT preset"), pick_preset(RM_PRESETS, cfg.rm, "reward-model preset")
+    rm_epochs = rmcfg.epochs + pick_preset(RM_PRESETS, cfg.rm_harmless, "reward-model preset").epochs
     P = sum(prompt_lengths(tok, train(64, "plan"), r1_prompt_of)) / 64
     rl = lambda steps: dataclasses.replace(cfg.rl, steps=steps, max_new_tokens=N, seed=cfg.seed)  # noqa: E731
     problems = lambda step: train(cfg.rl.questions, f"reasoning/{step}")  # noqa: E731
@@ -319,13 +320,13 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
 
     phases = [pretrain_dry(pcfg, cfg.base, tok, device)]
     r1_eval = {**sets, **general}
-    phases.append(eval_phase("evals: base", m, tok, r1_eval, cfg.final_k, N, zero_prompt, device,
+    phases.append(eval_phase("evals: base", m, tok, r1_eval, cfg.final_k, N, zero_prompt, device, greedy=False,
                              note="its general prompts priced like the reasoning sets and under Table 1's longer template (an upper bound)"))
     if zero_cfg is not None and not cfg.zero_ckpt:
         phases += zero_plan(zero_cfg, include_base=False, prefix="R1-Zero: ").phases
     phases += [
-        eval_phase("evals: the stages", m, tok, r1_eval, cfg.final_k, N, r1_prompt_of, device, repeats=stages,
-                   note="each stage's reasoning sets at k = final_k + greedy; general prompts at k = 2 priced the same (an upper bound)"),
+        eval_phase("evals: the stages", m, tok, r1_eval, cfg.final_k, N, r1_prompt_of, device, greedy=False, repeats=stages,
+                   note="each stage's reasoning sets at k = final_k; general prompts at k = 2 priced the same (an upper bound)"),
         eval_phase("2.3.1 sampling R1-Zero", m, tok, {"train": train(cfg.cold_zero_problems, "cold_zero")}, cfg.cold_zero_k, N, zero_prompt, device,
                    greedy=False, temperature=1.0, top_p=1.0),
         sft_dry("2.3.1 cold-start SFT", m, dataclasses.replace(sft, epochs=cfg.cold_epochs), cfg.cold_generator + cfg.cold_zero_problems * cfg.cold_zero_k,
@@ -337,7 +338,7 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
         sft_dry("2.3.3 SFT", m, dataclasses.replace(sft, epochs=cfg.sft_epochs), cfg.rs_problems * cfg.rs_k + cfg.general_sft, P, N, device),
         eval_phase("2.3.4 sampling for the reward models", m, tok, {"general": general_prompts(rm_prompts, "train", cfg.seed)}, cfg.rm_k, N,
                    r1_prompt_of, device, greedy=False, temperature=1.0, top_p=1.0, repeats=2),
-        sft_dry("2.3.4 reward models (x2)", m, dataclasses.replace(rmcfg, epochs=2 * rmcfg.epochs), pairs, P, N, device, rm=True),
+        sft_dry("2.3.4 reward models (x2)", m, dataclasses.replace(rmcfg, epochs=rm_epochs), pairs, P, N, device, rm=True),
         grpo_dry("2.3.4 RL all scenarios", m, tok, rl(cfg.all_steps), problems, r1_prompt_of, device, extra=rm_scoring,
                  note="general prompts' rows also read by both reward models (priced, not dry-run)"),
     ]  # fmt: skip

@@ -224,3 +224,21 @@ def test_grpo_reward_batch_fn_gives_the_per_completion_rewards_in_one_call():
     assert batch.texts == plain.texts
     assert batch.rewards.tolist() == [[one(t, p)[0] for t in plain.texts[3 * i : 3 * i + 3]] for i, p in enumerate(problems)]
     assert torch.equal(batch.parts["n"], plain.parts["n"])
+
+
+def test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and_benchmarks():
+    """zero_config: the R1-Zero row trains with train_zero.py's preset (every GRPO setting, the base, the mix and
+    the reward weights as they are), and only drops the held-out curve and the benchmarks of train_zero's own report
+    (the stage table evaluates the policy itself)."""
+    import dataclasses
+
+    from train_r1 import R1Config, zero_config
+    from train_zero import ZERO_PRESETS
+
+    cfg = R1Config(base_root="/tmp/bases", device="cpu")
+    z = zero_config(cfg, ZERO_PRESETS)
+    cpu = ZERO_PRESETS["cpu"]
+    assert z.grpo == cpu.grpo and (z.base, z.mix, z.reward_accuracy, z.reward_format) == (cpu.base, cpu.mix, cpu.reward_accuracy, cpu.reward_format)
+    assert (z.eval_every, z.benchmarks, z.base_root, z.device) == (0, "", "/tmp/bases", "cpu")
+    changed = {f.name for f in dataclasses.fields(z) if getattr(z, f.name) != getattr(cpu, f.name)}
+    assert changed == {"eval_every", "benchmarks", "base_root", "device"}
