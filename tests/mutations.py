@@ -151,6 +151,10 @@ MUTATIONS = [
      "a coefficient, not a form of eq. (1): the tests set epsilon where it matters"),
     ("default-beta-0.04", "r1mini/grpo.py", "beta: float = 0.02", "beta: float = 0.04", GRPO,
      "a coefficient, not a form: the tests set beta where it matters"),
+    # ------------------------------------------------------------------ train_r1.py's wiring (section 2.3)
+    ("r1-zero-row-keeps-curve", "train_r1.py", 'device=cfg.device, eval_every=0, benchmarks="")', 'device=cfg.device, benchmarks="")',
+     ["tests/test_train_r1.py::test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and_benchmarks"], ""),
+    ("r1-harmless-rm-helpful-preset", "train_r1.py", '("whole", "harmless", cfg.rm_harmless)', '("whole", "harmless", cfg.rm)', ["tests/test_train_r1.py"], ""),
 ]
 
 

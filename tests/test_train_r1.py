@@ -113,7 +113,7 @@ def test_rl_for_all_scenarios_trains_two_reward_models_and_logs_gold_beside_them
 def test_stages_rerun_from_saved_checkpoints(smoke, tmp_path):
     run, _, base_root = smoke
     stamps = {s: (run / s / "done.json").stat().st_mtime_ns for s in STAGES}
-    r = run_r1("--out", str(run), "--stages", "r1", "--all-steps", "3", base_root=base_root)
+    r = run_r1("--out", str(run), "--stages", "r1", "--all-steps", "3", "--rm-harmless", "cpu_whole", base_root=base_root)
     assert r.returncode == 0, r.stderr[-3000:]
     after = {s: (run / s / "done.json").stat().st_mtime_ns for s in STAGES}
     assert after["r1"] > stamps["r1"]  # re-ran from rejection_sft's checkpoint ...
@@ -121,6 +121,8 @@ def test_stages_rerun_from_saved_checkpoints(smoke, tmp_path):
     assert done(run, "r1")["figures"].keys() >= COLUMNS
     config = json.loads((run / "config.json").read_text())  # the run's saved config, with the flag given applied
     assert len(metrics(run, "r1")) == 3 and config["all_steps"] == 3 and config["reasoning_steps"] == 6
+    rms = done(run, "r1")["reward_models"]  # each reward model trained with its own preset: smoke, and cpu_whole (3 epochs at 1e-3)
+    assert (rms["helpful"]["epochs"], rms["harmless"]["epochs"], rms["harmless"]["lr"]) == (1, 3, 1e-3) and config["rm_harmless"] == "cpu_whole"
     empty = tmp_path / "empty"
     r = run_r1("--out", str(empty), "--stages", "r1", base_root=base_root)
     assert r.returncode == 2 and "run it first" in r.stderr
