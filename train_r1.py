@@ -96,8 +96,8 @@ class R1Config:
     language_weight: float = 1.0  # weight of the language-consistency reward, summed with accuracy (2.3.2)
     ablation: bool = True  # also run 2.3.2 without the language reward (the paper's ablation row)
     # 2.3.3 rejection sampling and SFT
-    rs_problems: int = 2400  # train questions sampled from the stage-2 model (many questions, few samples each: the
-    rs_k: int = 2  # responses sampled per question;  stage-2 policy repeats itself: 800 x 4 kept 930 distinct, 2400 x 2 kept 2034)
+    rs_problems: int = 2400  # train questions sampled from the stage-2 model
+    rs_k: int = 2  # responses per question (the stage-2 policy repeats itself at T = 1: 800 x 4 kept 930 distinct, 2400 x 2 kept 2034)
     rs_max_tokens: int = 140  # longer responses are dropped as overlong
     general_sft: int = 3000  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation; 1500 left them half-learned)
     sft_epochs: int = 2  # the paper: 2 epochs on the union, starting from the base
