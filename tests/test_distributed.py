@@ -205,8 +205,8 @@ def ddp(tmp_path_factory):
     import torch.multiprocessing as mp
 
     out = tmp_path_factory.mktemp("ddp")
-    # gloo's TCP transport can kill a process outright (a C++ abort inside gloo, no Python error: "terminate called
-    # without an active exception", SIGABRT; seen once in a CI run here, cf. pytorch/pytorch#188266). Such a death
+    # A worker can die outright in gloo's C++ code (no Python error: "terminate called without an active exception",
+    # SIGABRT; seen once in a CI run here; a similar upstream report: pytorch/pytorch#188266). Such a death
     # by a signal is retried once, on a fresh port and folder; a Python error in a worker (ProcessRaisedException)
     # or a second crash fails the tests as before.
     for attempt in (1, 2):
