@@ -312,10 +312,12 @@ def _step_of(line: str) -> int:
 # ----------------------------------------------------------------------------- the stages
 
 
-def zero_config(cfg: R1Config, presets: dict):
+def zero_config(cfg: R1Config):
     """The ZeroConfig of the R1-Zero row: train_zero.py's preset, the same RL, without the held-out curve and the
     benchmarks of its own report (finish_stage evaluates the policy for the stage table)."""
-    zcfg = pick_preset(presets, cfg.zero_preset, "train_zero preset")
+    from train_zero import ZERO_PRESETS  # noqa: PLC0415 (a script beside this one)
+
+    zcfg = pick_preset(ZERO_PRESETS, cfg.zero_preset, "train_zero preset")
     return dataclasses.replace(zcfg, base_root=cfg.base_root, device=cfg.device, eval_every=0, benchmarks="")
 
 
@@ -324,9 +326,9 @@ def stage_r1_zero(run: Run) -> dict:
     t0 = time.time()
     if run.cfg.zero_ckpt:
         return finish_stage(run, "r1_zero", run.load("r1_zero"), {"source": run.cfg.zero_ckpt}, 0.0)
-    from train_zero import ZERO_PRESETS, train as train_zero  # noqa: PLC0415 (a script beside this one)
+    from train_zero import train as train_zero  # noqa: PLC0415 (a script beside this one)
 
-    zcfg = zero_config(run.cfg, ZERO_PRESETS)
+    zcfg = zero_config(run.cfg)
     zrun = run.stage_dir("r1_zero") / "zero_run"
     summary = train_zero(zcfg, zrun, resume=(zrun / "ckpt.pt").is_file(), quiet=True)
     model = load_model(zrun / "model.pt", run.device)[0]
@@ -441,7 +443,7 @@ def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
         by_kind = {k: pair_accuracy(rm, run.tok, [pair for kind, pair in test if kind == k], view) for k in sorted({kind for kind, _ in test})}
         atomic_save(rm_state(rm, view=view, heldout_accuracy=acc), run.stage_dir("r1") / f"rm_{what}.pt")
         rms[what] = rm
-        info[what] = {"view": view, "train_pairs": len(train), "test_pairs": len(test), "heldout_pair_accuracy": acc,
+        info[what] = {"view": view, "preset": preset, "epochs": rmcfg.epochs, "lr": rmcfg.lr, "train_pairs": len(train), "test_pairs": len(test), "heldout_pair_accuracy": acc,
                       "heldout_pair_accuracy_by_kind": by_kind, "test_pairs_by_kind": {k: sum(kind == k for kind, _ in test) for k in by_kind}, **stats}
         run.log(f"[r1] reward model '{what}' ({view}): {len(train)} pairs, held-out pair accuracy {acc:.3f} on {len(test)} pairs")
     return rms, info
@@ -641,9 +643,8 @@ def main() -> None:
         cfg = config_from_args(load_run_config(run_dir) if rerun else pick_preset(R1_PRESETS, preset), args)
     if args.estimate or args.dry_run:  # r1mini/plans.py: the phases of this config, priced or run for a step
         from r1mini.plans import r1_plan, run_plan
-        from train_zero import ZERO_PRESETS  # noqa: PLC0415 (a script beside this one)
 
-        run_plan(r1_plan(cfg, zero_config(cfg, ZERO_PRESETS), "train_r1.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
+        run_plan(r1_plan(cfg, zero_config(cfg), "train_r1.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
         return
     summary = train(cfg, run_dir, stages)
     if args.json:

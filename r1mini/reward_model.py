@@ -222,9 +222,9 @@ def _max_len(rm: RewardModel, max_len: int | None) -> int:
 
 def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, view: str, quiet: bool = False) -> dict:
     """Fit rm to the pairs with the Bradley-Terry loss (AdamW; every text tokenised once; each epoch's batches
-    hold pairs of similar length, `length_batches`, so little of the compute goes to padding). Returns {"steps",
-    "epochs", "lr" (as trained: cfg's), "pairs", "seconds", "loss_first", "loss_last" (mean over the last epoch),
-    "train_accuracy" (share of the last epoch's pairs scored r_c > r_r as they were trained on)}."""
+    hold pairs of similar length, `length_batches`, so little of the compute goes to padding). Returns {"steps", "pairs", "seconds",
+    "loss_first", "loss_last" (mean over the last epoch), "train_accuracy" (share of the last epoch's pairs
+    scored r_c > r_r as they were trained on)}."""
     cfg.validate()
     if view not in VIEWS:
         raise ConfigError(f"unknown reward-model view {view!r}; choose one of: {', '.join(VIEWS)}")
@@ -271,8 +271,6 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
     rm.eval()
     return {
         "steps": step,
-        "epochs": cfg.epochs,
-        "lr": cfg.lr,
         "pairs": len(pairs),
         "seconds": time.time() - t0,
         "loss_first": loss_first,

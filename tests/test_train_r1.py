@@ -238,7 +238,7 @@ def test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and
     from train_zero import ZERO_PRESETS
 
     cfg = R1Config(base_root="/tmp/bases", device="cpu")
-    z = zero_config(cfg, ZERO_PRESETS)
+    z = zero_config(cfg)
     cpu = ZERO_PRESETS["cpu"]
     assert z.grpo == cpu.grpo and (z.base, z.mix, z.reward_accuracy, z.reward_format) == (cpu.base, cpu.mix, cpu.reward_accuracy, cpu.reward_format)
     assert (z.eval_every, z.benchmarks, z.base_root, z.device) == (0, "", "/tmp/bases", "cpu")
