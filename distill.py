@@ -37,7 +37,6 @@ import dataclasses
 import json
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +49,7 @@ from r1mini.common import (
     atomic_save,
     atomic_write_bytes,
     cli_main,
+    command_line,
     config_from_args,
     get_device,
     pick_preset,
@@ -287,7 +287,7 @@ def write_report(out: Path, dcfg: DistillConfig, teacher_run: Path, done: dict, 
     cols = list(COLUMNS)
     lines = [
         "# Distillation report (sections 2.4 and 4.1)", "",
-        f"Command: `python distill.py {' '.join(sys.argv[1:])}`  ",
+        f"Command: `{command_line()}`  ",
         f"Teacher: `{teacher_run}` (its final R1 model; its stage-3 set `rejection_sft/sft_data.jsonl`). Total {seconds:.0f} s.", "",
         f"## Table 6 analog (held-out questions; pass@1 over k={dcfg.final_k} samples at T=0.6)", "",
         "Base and RL rows answer under Table 1's template (readability in R1's format is 0 by construction); the teacher and",

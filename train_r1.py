@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,7 @@ from r1mini.common import (
     atomic_save,
     atomic_write_bytes,
     cli_main,
+    command_line,
     config_from_args,
     get_device,
     load_checkpoint,
@@ -115,6 +116,7 @@ class R1Config:
     all_steps: int = 25  # GRPO steps of 2.3.4 (the learned rewards were hacked from about step 35 on: docs/r1.md)
     all_beta: float = 0.04  # KL coefficient beta of 2.3.4's GRPO (eq. 1): pi_ref = the stage-3 model, against reward hacking
     general_share: float = 0.5  # share of general prompts among each step's questions in 2.3.4
+    adversarial_share: float = 0.25  # share of adversarial requests (private codes, rude) among those general prompts
     # evaluation (section 3)
     final_n: int = 128  # held-out English questions (the R1-Zero held-out set); as many Chinese ones are drawn too
     final_k: int = 4  # samples per question: pass@1 over k, cons@k (the paper: k = 4 to 64 by test-set size; distill.py uses 4)
@@ -127,7 +129,7 @@ class R1Config:
 
     def validate(self) -> None:
         get_mix(self.mix)
-        for name in ("zh", "general_share"):
+        for name in ("zh", "general_share", "adversarial_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
         if self.rm_temperature <= 0 or self.all_beta < 0:
@@ -478,10 +480,23 @@ def all_scenarios_reward(rms: dict, tok, rules, log: list):
     return reward
 
 
+def all_scenarios_questions(cfg: R1Config, step: int) -> list:
+    """The questions of one 2.3.4 GRPO step: general_share of cfg.rl.questions are general train requests
+    (adversarial_share of them adversarial, the rest helpfulness requests, kinds in turn), the rest reasoning
+    train problems of the mix. Reproducible from (seed, step)."""
+    from r1mini.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, general_prompts
+
+    B = cfg.rl.questions
+    n_general = round(B * cfg.general_share)
+    n_adversarial = round(n_general * cfg.adversarial_share)
+    seed = cfg.seed * 100_003 + step
+    general = general_prompts(n_general - n_adversarial, "train", seed, kinds=HELPFUL_KINDS) if n_general > n_adversarial else []
+    general += general_prompts(n_adversarial, "train", seed, kinds=ADVERSARIAL_KINDS) if n_adversarial else []
+    return general + reasoning_mix(cfg).sample(random.Random(f"{cfg.seed}/all/{step}"), B - n_general, split="train")
+
+
 def stage_r1(run: Run) -> dict:
     """2.3.4: RL for all scenarios: rules for reasoning questions, learned reward models for general ones."""
-    from r1mini.general import general_prompts
-
     cfg, t0 = run.cfg, time.time()
     set_seed(cfg.seed)
     policy = run.load("rejection_sft")
@@ -495,16 +510,8 @@ def stage_r1(run: Run) -> dict:
         log.clear()
         return {"rm_general": out.get("rm", float("nan")), "gold_helpful": out.get("gold_helpful", float("nan")), "gold_harmless": out.get("gold_harmless", float("nan"))}
 
-    B = cfg.rl.questions
-    n_general = round(B * cfg.general_share)
-    mix = reasoning_mix(cfg)
-
-    def problems(step: int) -> list:
-        rng = random.Random(f"{cfg.seed}/all/{step}")
-        general = general_prompts(n_general, "train", seed=cfg.seed * 100_003 + step)
-        return general + mix.sample(rng, B - n_general, split="train")
-
     rl = dataclasses.replace(cfg.rl, beta=cfg.all_beta)
+    problems = functools.partial(all_scenarios_questions, cfg)  # step -> the step's questions
     policy, rl_s = run_grpo(run, "r1", policy, reward, problems, cfg.all_steps, "2.3.4 RL all scenarios", after_step, reward_batch_fn=batch_reward, rl=rl)
     return finish_stage(run, "r1", policy, {"reward_models": rm_info, "rl_seconds": rl_s}, time.time() - t0)
 
@@ -531,7 +538,7 @@ def write_report(run: Run, done: dict) -> str:
              "r1": "+ RL all scenarios = R1 (2.3.4)", "no_language_reward": "ablation: 2.3.2 without the language reward"}  # fmt: skip
     lines = [
         "# DeepSeek-R1 run report", "",
-        f"Command: `python train_r1.py {' '.join(sys.argv[1:])}`  ",
+        f"Command: `{command_line()}`  ",
         f"Device: {run.device}; base `{cfg.base}`; reasoning mix `{cfg.mix}` with {cfg.zh:.0%} Chinese questions in the R1 stages.", "",
         f"## Stage table (pass@1 over k={k} samples at T=0.6, top-p 0.95; held-out questions and prompts only)", "",
         "The base and R1-Zero answer under Table 1's template (readability in R1's format is 0 by construction);",

@@ -40,7 +40,6 @@ import argparse
 import dataclasses
 import json
 import random
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ from r1mini.common import (
     atomic_save,
     atomic_write_bytes,
     cli_main,
+    command_line,
     config_from_args,
     get_device,
     load_checkpoint,
@@ -190,7 +190,7 @@ def write_report(run: Path, cfg: ZeroConfig, before: dict, after: dict, times: d
     lines = [
         "# R1-Zero run report",
         "",
-        f"Command: `python train_zero.py {' '.join(sys.argv[1:])}`  ",
+        f"Command: `{command_line()}`  ",
         f"Device: {get_device(cfg.device)}; RL steps: {cfg.grpo.steps}; B x G = {cfg.grpo.questions} x {cfg.grpo.G}; task mix `{cfg.mix}`",
         "",
         f"## Table 2 analog: before and after RL (pass@1 over k={k} samples at T=0.6, top-p 0.95)",

@@ -292,6 +292,12 @@ def pick_preset(presets: dict, name: str, what: str = "preset"):
     return presets[name]
 
 
+def command_line() -> str:
+    """The command this process runs, for a report: "python train_r1.py --out runs/r1" (the script that was run,
+    also when another script's code writes the report: train_r1.py runs train_zero.py's train)."""
+    return " ".join(["python", Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
 def cli_main(main):
     """Run `main()`, turning a ConfigError into one clear line on stderr and exit code 2."""
     try:

@@ -24,7 +24,9 @@ This file is the toy version of all three things:
   never share a key, and every kind (in both languages) has held-out prompts that are new contents or new
   phrasings (a held-out number to translate, a held-out way of asking who the model is).
 - `sft_examples(prompts, rng, quality)`: stage 3's non-reasoning SFT data, deliberately imperfect at the rates
-  of a `Quality` (documented there), as real SFT data is, so that stage 4 has something to fix.
+  of a `Quality` (documented there), as real SFT data is, so that stage 4 has something to fix. A translation's
+  short CoT takes the number apart ("47 = 40 + 7: 40 is 四十, 7 is 七, so 47 is 四十七", `translation_cot`), so
+  that a held-out number is made of parts the training numbers show.
 - `written_responses(p, rng, noisy, others, offtopic, repeat)`: responses of varied quality to p for the reward
   models' preference pairs (2.3.4): noisy ones, right answers to other requests, and a repeated right answer.
 - The hidden annotator (the "human preferences"; used ONLY to label preference pairs and to evaluate, never as
@@ -66,6 +68,7 @@ OTHER = {"en": "zh", "zh": "en"}
 SPLITS = ("train", "test")
 KINDS = ("self_cognition", "greeting", "translation", "factual_qa", "writing", "private_code", "rude")
 ADVERSARIAL_KINDS = ("private_code", "rude")
+HELPFUL_KINDS = tuple(k for k in KINDS if k not in ADVERSARIAL_KINDS)  # the kinds helpfulness is judged on
 PLAIN_KINDS = ("self_cognition", "greeting")  # simple queries: a plain reply, no CoT (2.3.3)
 TEST_SHARE = 0.15  # share of each kind's contents held out (the smallest hashes of their keys)
 MAX_SUMMARY_CHARS = {"en": 100, "zh": 50}  # "brief": the longest good summary is 82 / 27 characters
@@ -146,12 +149,43 @@ _TRANSLATE_Q = {  # the question's language -> phrasings over {n} (digits) and {
     "en": ("How do you say {n} in Chinese?", "What is {n} in Chinese?", "Translate {n} into Chinese.", "Write {n} in Chinese.", "How do you say {w} in Chinese?"),
     "zh": ("{n} 用英文怎么说？", "{n} 的英文是什么？", "把 {n} 翻译成英文。", "用英文写出 {n}。", "{w}用英文怎么说？"),
 }
-_TRANSLATE = {  # (reply language, target language) -> (CoT, summary) over n, en = english words, zh = chinese words, a = answer
-    ("en", "zh"): ("The user wants {n} in Chinese. {en} = {a} = {n}.", "{n} is {a} in Chinese."),
-    ("en", "en"): ("The user wants {n} in English. {zh} = {a} = {n}.", "{n} is {a} in English."),
-    ("zh", "en"): ("用户想知道 {n} 的英文。{zh} = {a} = {n}。", "{n} 的英文是 {a}。"),
-    ("zh", "zh"): ("用户想知道 {n} 的中文。{en} = {a} = {n}。", "{n} 的中文是{a}。"),
+_TRANSLATE = {  # (reply language, target language) -> (CoT opening, summary) over n and a = the answer
+    ("en", "zh"): ("The user wants {n} in Chinese.", "{n} is {a} in Chinese."),
+    ("en", "en"): ("The user wants {n} in English.", "{n} is {a} in English."),
+    ("zh", "en"): ("用户想知道 {n} 的英文。", "{n} 的英文是 {a}。"),
+    ("zh", "zh"): ("用户想知道 {n} 的中文。", "{n} 的中文是{a}。"),
 }
+_PART = {"en": " {d} is {w},", "zh": "{d} 是{w}，"}  # one part of the decomposition: "40 is forty," / "40 是四十，"
+
+
+def _words(n: int, target: str) -> str:
+    return english_number(n) if target == "en" else chinese_number(n)
+
+
+def translation_cot(n: int, lang: str, target: str) -> str:
+    """The short CoT of a translation answer in `lang`: the number taken apart into tens and ones, each part
+    put into the `target` language, the answer put together from the parts. A held-out number (47) is then
+    made of parts every training number shows (40 in 41-49, 7 in 17, 27, ...). Numbers under 20 (English
+    teens are not made of parts), the round tens and 100 are said whole.
+
+    >>> translation_cot(47, "en", "zh")
+    'The user wants 47 in Chinese. 47 = 40 + 7: 40 is 四十, 7 is 七, so 47 is 四十七.'
+    >>> translation_cot(47, "zh", "en")
+    '用户想知道 47 的英文。47 = 40 + 7：40 是 forty，7 是 seven，所以 47 是 forty-seven。'
+    >>> translation_cot(12, "en", "en")
+    'The user wants 12 in English. 12 is twelve.'
+    """
+    head = _TRANSLATE[lang, target][0].format(n=n)
+    sp = " " if lang == "zh" and target == "en" else ""  # Chinese text puts a space before an English word
+    whole = sp + _words(n, target)
+    if n < 20 or n % 10 == 0:
+        return head + (f" {n} is {whole}." if lang == "en" else f"{n} 是{whole}。")
+    tens, ones = n - n % 10, n % 10
+    parts = "".join(_PART[lang].format(d=d, w=sp + _words(d, target)) for d in (tens, ones))
+    if lang == "en":
+        return f"{head} {n} = {tens} + {ones}:{parts} so {n} is {whole}."
+    return f"{head}{n} = {tens} + {ones}：{parts}所以 {n} 是{whole}。"
+
 
 # factual QA over the corpus FACTS: (id, en phrasings, zh phrasings, en summary, zh summary, en answer, zh answer,
 # en topic, zh topic); summaries are format strings over {a} that give the corpus's FACTS sentences
@@ -421,11 +455,8 @@ def _reply(p: GeneralPrompt, c: _Content, lang: str, wrong: bool, mode: str, rng
         return None, _GREET_REPLY[intent][lang][0]
     if kind == "translation":
         n, target = c.data[0], OTHER[p.language]
-        m = _wrong_number(n, rng, N_TRANSLATE - 1) if wrong else n
-        words = {"en": english_number(m), "zh": chinese_number(m)}
-        cot, summary = _TRANSLATE[lang, target]
-        fill = dict(n=n, en=words["en"], zh=words["zh"], a=words[target])
-        return cot.format(**fill), summary.format(**fill)
+        m = _wrong_number(n, rng, N_TRANSLATE - 1) if wrong else n  # a wrong example: a slip in the summary
+        return translation_cot(n, lang, target), _TRANSLATE[lang, target][1].format(n=n, a=_words(m, target))
     if kind == "factual_qa":
         f = _FACTUAL[c.data[0]]
         answer = f[5] if lang == "en" else f[6]

@@ -97,3 +97,13 @@ def test_resume_overrides():
         with pytest.raises(ConfigError) as e:
             resume_overrides(p.parse_args(["--resume", "r", *argv]), allowed=("steps",), others=("out",))
         assert str(e.value) == f"--resume continues a run with its saved config; only --steps may change (got {flags})"
+
+
+def test_command_line_names_the_script_that_was_run(monkeypatch):
+    """A report's command is the script the user ran with its flags (train_r1.py also when train_zero's code writes it)."""
+    from r1mini.common import command_line
+
+    monkeypatch.setattr("sys.argv", ["/work/r1mini/train_r1.py", "--out", "runs/r1", "--seed", "1"])
+    assert command_line() == "python train_r1.py --out runs/r1 --seed 1"
+    monkeypatch.setattr("sys.argv", ["distill.py"])
+    assert command_line() == "python distill.py"

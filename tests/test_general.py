@@ -26,6 +26,7 @@ from r1mini.general import (
     gold_helpfulness,
     holds,
     sft_examples,
+    translation_cot,
     written_responses,
 )
 from r1mini.template import SEP, parse_r1_completion, r1_completion, r1_prompt
@@ -374,3 +375,65 @@ def test_written_responses_noisy_offtopic_and_repeated():
     # a long summary said twice is verbose to the annotator: right but less helpful
     long_twice = written_responses(WHO, rng, 0, others, offtopic=0, repeat=True)[1]
     assert gold_helpfulness(WHO, long_twice) == 0.5
+
+
+# ----------------------------------------------------------------------------- the translation CoT
+
+_EN_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_EN_TENS = {20: "twenty", 30: "thirty", 40: "forty", 50: "fifty", 60: "sixty", 70: "seventy", 80: "eighty", 90: "ninety", 100: "one hundred"}
+_ZH_ONES = "零一二三四五六七八九"
+
+
+def _test_words(n: int, target: str) -> str:
+    """The test's own number words for 0..100 (not corpus.py's)."""
+    if target == "en":
+        return _EN_ONES[n] if n < 20 else _EN_TENS[n] if n % 10 == 0 else f"{_EN_TENS[n - n % 10]}-{_EN_ONES[n % 10]}"
+    if n == 100:
+        return "一百"
+    if n < 10:
+        return _ZH_ONES[n]
+    return ("" if n < 20 else _ZH_ONES[n // 10]) + "十" + ("" if n % 10 == 0 else _ZH_ONES[n % 10])
+
+
+@pytest.mark.parametrize(
+    "n, lang, target, expected",
+    [
+        (47, "en", "zh", "The user wants 47 in Chinese. 47 = 40 + 7: 40 is 四十, 7 is 七, so 47 is 四十七."),
+        (36, "zh", "en", "用户想知道 36 的英文。36 = 30 + 6：30 是 thirty，6 是 six，所以 36 是 thirty-six。"),
+        (81, "zh", "zh", "用户想知道 81 的中文。81 = 80 + 1：80 是八十，1 是一，所以 81 是八十一。"),
+        (15, "en", "en", "The user wants 15 in English. 15 is fifteen."),
+        (60, "zh", "en", "用户想知道 60 的英文。60 是 sixty。"),
+        (100, "en", "zh", "The user wants 100 in Chinese. 100 is 一百."),
+    ],
+)
+def test_translation_cot_hand_made(n, lang, target, expected):
+    assert translation_cot(n, lang, target) == expected
+
+
+def test_translation_cot_takes_every_number_apart_and_puts_it_together():
+    """Every n in 0..100 and each (reply language, target): n >= 20 that is not a round ten is said as its tens and
+    ones parts, each in the target language, and the CoT ends with n's words (the test's own number words)."""
+    for n in range(101):
+        for lang in ("en", "zh"):
+            for target in ("en", "zh"):
+                cot, sp = translation_cot(n, lang, target), " " if (lang, target) == ("zh", "en") else ""
+                end = f" {n} is {sp}{_test_words(n, target)}." if lang == "en" else f"{n} 是{sp}{_test_words(n, target)}。"
+                assert cot.endswith(end), (n, lang, target, cot)
+                tens, ones = n - n % 10, n % 10
+                split = n >= 20 and ones != 0
+                assert (f"{n} = {tens} + {ones}" in cot) == split, cot
+                if split:
+                    is_ = " is " if lang == "en" else " 是"
+                    assert f"{tens}{is_}{sp}{_test_words(tens, target)}" in cot and f"{ones}{is_}{sp}{_test_words(ones, target)}" in cot, cot
+
+
+def test_translation_examples_say_the_cot_and_the_answer():
+    """A clean translation example's response is the CoT and the summary with the target words; a wrong one
+    (Quality.wrong = 1) keeps the CoT and slips in the summary: the annotator scores it 0."""
+    p = next(q for q in all_prompts("train", kinds=("translation",), languages=("en",)) if q.key == "translation:47")
+    clean = sft_examples([p], random.Random(0), "clean")[0].response
+    assert clean == r1(translation_cot(47, "en", "zh"), "47 is 四十七 in Chinese.")
+    wrong = sft_examples([p] * 20, random.Random(0), Quality(0, 0, 1.0, 0, 0))
+    for e in wrong:
+        cot, summary = _parts(e)
+        assert cot == translation_cot(47, "en", "zh") and "四十七" not in summary and gold_helpfulness(p, e.response) == 0.0

@@ -244,3 +244,26 @@ def test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and
     assert (z.eval_every, z.benchmarks, z.base_root, z.device) == (0, "", "/tmp/bases", "cpu")
     changed = {f.name for f in dataclasses.fields(z) if getattr(z, f.name) != getattr(cpu, f.name)}
     assert changed == {"eval_every", "benchmarks", "base_root", "device"}
+
+
+@pytest.mark.parametrize("share, n_adversarial", [(0.25, 2), (0.5, 4), (0.0, 0), (1.0, 8)])
+def test_all_scenarios_questions_hold_the_configured_general_and_adversarial_shares(share, n_adversarial):
+    """A 2.3.4 step of 16 questions at general_share 0.5: 8 general train requests, of which round(8 * share) are
+    adversarial (private codes, rude) and the rest helpfulness requests of every other kind, then 8 reasoning train
+    problems; the same step gives the same questions."""
+    from r1mini.general import GeneralPrompt, split_of
+    from r1mini.grpo import GRPOConfig
+    from r1mini.tasks import Problem
+    from r1mini.tasks import split_of as problem_split
+    from train_r1 import R1Config, all_scenarios_questions
+
+    cfg = R1Config(adversarial_share=share, rl=GRPOConfig(questions=16))
+    qs = all_scenarios_questions(cfg, step=3)
+    general, reasoning = qs[:8], qs[8:]
+    assert all(isinstance(q, GeneralPrompt) for q in general) and all(isinstance(q, Problem) for q in reasoning) and len(reasoning) == 8
+    assert sum(q.kind in ("private_code", "rude") for q in general) == n_adversarial
+    assert [q.adversarial for q in general] == [False] * (8 - n_adversarial) + [True] * n_adversarial
+    helpful = {q.kind for q in general if not q.adversarial}  # kinds in turn: every one when there are >= 5
+    assert helpful <= {"self_cognition", "greeting", "translation", "factual_qa", "writing"} and len(helpful) == min(5, 8 - n_adversarial)
+    assert all(split_of(q.key) == "train" for q in general) and all(problem_split(p) == "train" for p in reasoning)
+    assert all_scenarios_questions(cfg, step=3) == qs and all_scenarios_questions(cfg, step=4) != qs
