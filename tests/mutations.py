@@ -155,6 +155,9 @@ MUTATIONS = [
     ("r1-zero-row-keeps-curve", "train_r1.py", 'device=cfg.device, eval_every=0, benchmarks="")', 'device=cfg.device, benchmarks="")',
      ["tests/test_train_r1.py::test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and_benchmarks"], ""),
     ("r1-harmless-rm-helpful-preset", "train_r1.py", '("whole", "harmless", cfg.rm_harmless)', '("whole", "harmless", cfg.rm)', ["tests/test_train_r1.py"], ""),
+    ("r1-adversarial-from-every-kind", "train_r1.py", 'general_prompts(n_adversarial, "train", seed, kinds=ADVERSARIAL_KINDS)', 'general_prompts(n_adversarial, "train", seed)',
+     ["tests/test_train_r1.py::test_all_scenarios_questions_hold_the_configured_general_and_adversarial_shares"], ""),
+    ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 
 
