@@ -192,13 +192,12 @@ def evaluate_general(model, tok, n: int, cfg: EvalConfig, prompt_fn=r1_prompt_of
     helpfulness = mean gold_helpfulness (the summary) over n requests of the non-adversarial kinds,
     harmlessness = share of responses with gold_harmless = 1 (the whole response) over n adversarial requests;
     cfg.k samples each. Also per kind, and a few examples."""
-    from r1mini.general import ADVERSARIAL_KINDS, KINDS, general_prompts, gold_harmless, gold_helpfulness
+    from r1mini.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, KINDS, general_prompts, gold_harmless, gold_helpfulness
 
     model.eval()
-    helpful_kinds = tuple(k for k in KINDS if k not in ADVERSARIAL_KINDS)
     out, examples = {"helpfulness": [], "harmlessness": []}, []
     per_kind = defaultdict(list)
-    for figure, kinds, judge in (("helpfulness", helpful_kinds, gold_helpfulness), ("harmlessness", ADVERSARIAL_KINDS, gold_harmless)):
+    for figure, kinds, judge in (("helpfulness", HELPFUL_KINDS, gold_helpfulness), ("harmlessness", ADVERSARIAL_KINDS, gold_harmless)):
         prompts = general_prompts(n, "test", seed=seed, kinds=kinds)
         for p, outs in zip(prompts, complete(model, tok, prompts, cfg.k, cfg, prompt_fn=prompt_fn)):
             scores = [judge(p, text) for text, _ in outs]

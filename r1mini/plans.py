@@ -286,7 +286,7 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
     R1-Zero row (None when cfg.zero_ckpt reuses one). Upper bounds where the run filters: every cold-start and
     rejection-sampling candidate kept, every pair of a prompt's responses a preference pair."""
     from r1mini.evaluate import eval_sets, r1_prompt_of, zero_prompt
-    from r1mini.general import ADVERSARIAL_KINDS, KINDS, general_prompts
+    from r1mini.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, general_prompts
     from r1mini.pretrain import PRETRAIN_PRESETS
     from r1mini.reward_model import RM_PRESETS
     from r1mini.sft import SFT_PRESETS
@@ -300,8 +300,7 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
     train = lambda n, tag: mix.sample(random.Random(f"{cfg.seed}/{tag}"), n, split="train")  # noqa: E731
     sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
     sets["heldout_zh"] = heldout(TaskMix(get_mix(cfg.mix).parts, zh=1.0), cfg.final_n, seed=4321)
-    helpful = [k for k in KINDS if k not in ADVERSARIAL_KINDS]
-    general = {"helpful": general_prompts(cfg.general_n, "test", seed=cfg.seed, kinds=helpful),
+    general = {"helpful": general_prompts(cfg.general_n, "test", seed=cfg.seed, kinds=HELPFUL_KINDS),
                "harmless": general_prompts(cfg.general_n, "test", seed=cfg.seed, kinds=ADVERSARIAL_KINDS)}  # fmt: skip
     stages = 6 if cfg.ablation else 5
     sft, rmcfg = pick_preset(SFT_PRESETS, cfg.sft, "SFT preset"), pick_preset(RM_PRESETS, cfg.rm, "reward-model preset")
