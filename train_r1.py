@@ -490,8 +490,8 @@ def all_scenarios_questions(cfg: R1Config, step: int) -> list:
     n_general = round(B * cfg.general_share)
     n_adversarial = round(n_general * cfg.adversarial_share)
     seed = cfg.seed * 100_003 + step
-    general = general_prompts(n_general - n_adversarial, "train", seed, kinds=HELPFUL_KINDS) if n_general > n_adversarial else []
-    general += general_prompts(n_adversarial, "train", seed, kinds=ADVERSARIAL_KINDS) if n_adversarial else []
+    general = general_prompts(n_general - n_adversarial, "train", seed, kinds=HELPFUL_KINDS)
+    general += general_prompts(n_adversarial, "train", seed, kinds=ADVERSARIAL_KINDS)
     return general + reasoning_mix(cfg).sample(random.Random(f"{cfg.seed}/all/{step}"), B - n_general, split="train")
 
 
