@@ -100,19 +100,20 @@ class R1Config:
     rs_problems: int = 2400  # train questions sampled from the stage-2 model
     rs_k: int = 2  # responses per question (the stage-2 policy repeats itself at T = 1: 800 x 4 kept 930 distinct, 2400 x 2 kept 2034)
     rs_max_tokens: int = 140  # longer responses are dropped as overlong
-    general_sft: int = 3000  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation; 1500 left them half-learned)
+    general_sft: int = 4500  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation; 1500 left them half-learned, 3000 underfit them: docs/r1.md)
     sft_epochs: int = 2  # the paper: 2 epochs on the union, starting from the base
     # 2.3.4 RL for all scenarios
     rm: str = "cpu"  # preset of the helpfulness reward model (r1mini/reward_model.py)
     rm_harmless: str = "cpu_whole"  # preset of the harmlessness reward model
-    rm_prompts: int = 500  # general train prompts whose sampled responses become preference pairs
+    rm_prompts: int = 400  # general train prompts (every kind) whose sampled responses become the helpfulness model's pairs
+    rm_harmless_prompts: int = 300  # adversarial train prompts whose sampled responses become the harmlessness model's pairs
     rm_k: int = 4  # responses sampled per such prompt (labelled pairs: the annotator's preferences between them)
     rm_written: int = 2  # written responses with the "noisy" faults per train prompt, paired with one another and those below
     rm_offtopic: int = 4  # right answers to OTHER train requests added per train prompt (off-topic negatives; 0 = none)
     rm_repeat: bool = True  # add the right answer, plain and said twice, and an off-topic one said twice (length negatives)
     rm_written_pairs: int = 4  # pairs kept per train prompt among its written responses (0 = all)
     rm_temperature: float = 1.0  # sampling temperature of the stage-3 responses that are paired
-    rm_test_prompts: int = 300  # held-out general prompts whose sampled responses make the held-out pairs
+    rm_test_prompts: int = 200  # held-out general prompts (adversarial ones for harmlessness) whose sampled responses make each model's held-out pairs
     all_steps: int = 25  # GRPO steps of 2.3.4 (the learned rewards were hacked from about step 35 on: docs/r1.md)
     all_beta: float = 0.04  # KL coefficient beta of 2.3.4's GRPO (eq. 1): pi_ref = the stage-3 model, against reward hacking
     general_share: float = 0.5  # share of general prompts among each step's questions in 2.3.4
@@ -137,7 +138,7 @@ class R1Config:
         for name in ("cold_epochs", "rs_k", "rm_k", "final_k", "sft_epochs", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("cold_generator", "cold_zero_problems", "reasoning_steps", "rs_problems", "general_sft", "rm_prompts", "rm_written", "rm_offtopic",
+        for name in ("cold_generator", "cold_zero_problems", "reasoning_steps", "rs_problems", "general_sft", "rm_prompts", "rm_harmless_prompts", "rm_written", "rm_offtopic",
                      "rm_written_pairs", "rm_test_prompts", "all_steps", "final_n", "general_n"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -148,14 +149,14 @@ R1_PRESETS = {
     "smoke": R1Config(
         base="smoke", zero_preset="smoke", mix="smoke", sft="smoke", rm="smoke",
         cold_generator=200, cold_zero_problems=16, cold_zero_k=2, cold_epochs=1, reasoning_steps=6,
-        rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_harmless="smoke", rm_prompts=24, rm_k=2, rm_test_prompts=8, all_steps=4,
+        rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_harmless="smoke", rm_prompts=24, rm_harmless_prompts=24, rm_k=2, rm_test_prompts=8, all_steps=4,
         final_n=12, final_k=2, general_n=8, benchmarks="", max_new_tokens=64,
         rl=GRPOConfig(questions=4, G=4, lr=3e-4, beta=0.0),
     ),
     "cpu": R1Config(),
     "gpu": R1Config(
         base="gpu", zero_preset="gpu", mix="gpu", sft="cpu", rm="cpu", cold_generator=8000, cold_zero_problems=2048,
-        reasoning_steps=400, rs_problems=8000, general_sft=6000, rm_prompts=3000, all_steps=300, final_n=256,
+        reasoning_steps=400, rs_problems=8000, general_sft=6000, rm_prompts=3000, rm_harmless_prompts=1500, rm_test_prompts=500, all_steps=300, final_n=256,
         final_k=16, general_n=256, max_new_tokens=320, rl=GRPOConfig(questions=64, G=16, lr=5e-5, beta=0.0),
     ),
 }  # fmt: skip
@@ -314,13 +315,17 @@ def _step_of(line: str) -> int:
 # ----------------------------------------------------------------------------- the stages
 
 
+ZERO_RUN_EVAL_N = 16  # held-out questions of the R1-Zero sub-run's own before/after table (k = 1): a sanity check
+
+
 def zero_config(cfg: R1Config):
     """The ZeroConfig of the R1-Zero row: train_zero.py's preset, the same RL, without the held-out curve and the
-    benchmarks of its own report (finish_stage evaluates the policy for the stage table)."""
+    benchmarks of its own report, and with a before/after table of only ZERO_RUN_EVAL_N questions at k = 1:
+    finish_stage evaluates the policy for the stage table (the full before/after cost 16 s of a 20-minute run)."""
     from train_zero import ZERO_PRESETS  # noqa: PLC0415 (a script beside this one)
 
     zcfg = pick_preset(ZERO_PRESETS, cfg.zero_preset, "train_zero preset")
-    return dataclasses.replace(zcfg, base_root=cfg.base_root, device=cfg.device, eval_every=0, benchmarks="")
+    return dataclasses.replace(zcfg, base_root=cfg.base_root, device=cfg.device, eval_every=0, benchmarks="", final_n=ZERO_RUN_EVAL_N, final_k=1)
 
 
 def stage_r1_zero(run: Run) -> dict:
@@ -417,7 +422,8 @@ def reward_model_pairs(run: Run, policy, what: str, split: str) -> list[tuple[st
     cfg = run.cfg
     gold = gold_helpfulness if what == "helpful" else gold_harmless
     kinds = ADVERSARIAL_KINDS if what == "harmless" else None  # other prompts are (nearly) always harmless: no pairs
-    prompts = general_prompts(cfg.rm_prompts if split == "train" else cfg.rm_test_prompts, split, cfg.seed, kinds=kinds)
+    n_train = cfg.rm_prompts if what == "helpful" else cfg.rm_harmless_prompts
+    prompts = general_prompts(n_train if split == "train" else cfg.rm_test_prompts, split, cfg.seed, kinds=kinds)
     sampled = _sample_general(policy, run.tok, prompts, cfg.rm_k, cfg.max_new_tokens, cfg.seed + (split == "test"), cfg.rm_temperature)
     rng = random.Random(f"{cfg.seed}/{what}/{split}")
     groups = [(p, rs, None) for p, rs in zip(prompts, sampled)]
@@ -489,10 +495,10 @@ def all_scenarios_questions(cfg: R1Config, step: int) -> list:
     B = cfg.rl.questions
     n_general = round(B * cfg.general_share)
     n_adversarial = round(n_general * cfg.adversarial_share)
-    seed = cfg.seed * 100_003 + step
-    general = general_prompts(n_general - n_adversarial, "train", seed, kinds=HELPFUL_KINDS)
-    general += general_prompts(n_adversarial, "train", seed, kinds=ADVERSARIAL_KINDS)
-    return general + reasoning_mix(cfg).sample(random.Random(f"{cfg.seed}/all/{step}"), B - n_general, split="train")
+    seed = f"{cfg.seed}/all/{step}"  # one random stream per draw: the i-th adversarial request is not tied to the i-th helpful one
+    general = general_prompts(n_general - n_adversarial, "train", f"{seed}/helpful", kinds=HELPFUL_KINDS)
+    general += general_prompts(n_adversarial, "train", f"{seed}/adversarial", kinds=ADVERSARIAL_KINDS)
+    return general + reasoning_mix(cfg).sample(random.Random(seed), B - n_general, split="train")
 
 
 def stage_r1(run: Run) -> dict:

@@ -308,8 +308,9 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
     P = sum(prompt_lengths(tok, train(64, "plan"), r1_prompt_of)) / 64
     rl = lambda steps: dataclasses.replace(cfg.rl, steps=steps, max_new_tokens=N, seed=cfg.seed)  # noqa: E731
     problems = lambda step: train(cfg.rl.questions, f"reasoning/{step}")  # noqa: E731
-    rm_prompts = cfg.rm_prompts + cfg.rm_test_prompts  # train + test prompts per reward model
-    pairs = cfg.rm_prompts * (cfg.rm_k * (cfg.rm_k - 1) // 2 + cfg.rm_written * (cfg.rm_written - 1) // 2)
+    n_train = (cfg.rm_prompts + cfg.rm_harmless_prompts) // 2  # train prompts per reward model (the mean of the two)
+    rm_prompts = n_train + cfg.rm_test_prompts  # train + test prompts per reward model
+    pairs = n_train * (cfg.rm_k * (cfg.rm_k - 1) // 2 + cfg.rm_written * (cfg.rm_written - 1) // 2)
 
     def rm_scoring(a: Assumptions, steps: int) -> list[Phase]:  # 2.3.4: both reward models read the step's general outputs, 64 a call
         rows = round(cfg.rl.questions * cfg.general_share) * cfg.rl.G

@@ -152,11 +152,13 @@ MUTATIONS = [
     ("default-beta-0.04", "r1mini/grpo.py", "beta: float = 0.02", "beta: float = 0.04", GRPO,
      "a coefficient, not a form: the tests set beta where it matters"),
     # ------------------------------------------------------------------ train_r1.py's wiring (section 2.3)
-    ("r1-zero-row-keeps-curve", "train_r1.py", 'device=cfg.device, eval_every=0, benchmarks="")', 'device=cfg.device, benchmarks="")',
+    ("r1-zero-row-keeps-curve", "train_r1.py", 'device=cfg.device, eval_every=0, benchmarks="",', 'device=cfg.device, benchmarks="",',
      ["tests/test_train_r1.py::test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and_benchmarks"], ""),
     ("r1-harmless-rm-helpful-preset", "train_r1.py", '("whole", "harmless", cfg.rm_harmless)', '("whole", "harmless", cfg.rm)', ["tests/test_train_r1.py"], ""),
-    ("r1-adversarial-from-every-kind", "train_r1.py", 'general_prompts(n_adversarial, "train", seed, kinds=ADVERSARIAL_KINDS)', 'general_prompts(n_adversarial, "train", seed)',
+    ("r1-adversarial-from-every-kind", "train_r1.py", 'f"{seed}/adversarial", kinds=ADVERSARIAL_KINDS)', 'f"{seed}/adversarial")',
      ["tests/test_train_r1.py::test_all_scenarios_questions_hold_the_configured_general_and_adversarial_shares"], ""),
+    ("r1-one-stream-for-both-general-draws", "train_r1.py", '"train", f"{seed}/adversarial",', '"train", f"{seed}/helpful",',
+     ["tests/test_train_r1.py::test_all_scenarios_helpful_and_adversarial_requests_come_from_separate_random_streams"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 

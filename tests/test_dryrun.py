@@ -171,7 +171,7 @@ def test_gpu_preset_dry_runs_on_the_cpu(script, monkeypatch):
     else:
         r = train_r1.R1_PRESETS["gpu"]
         cfg = dataclasses.replace(r, device="cpu", final_n=4, final_k=2, general_n=2, benchmarks="", cold_zero_problems=4, rs_problems=4,
-                                  rm_prompts=4, rl=dataclasses.replace(r.rl, questions=2, G=2))  # fmt: skip
+                                  rm_prompts=4, rm_harmless_prompts=4, rm_test_prompts=4, rl=dataclasses.replace(r.rl, questions=2, G=2))  # fmt: skip
         plan = r1_plan(cfg, zcfg)
     assert plan.model.n_layer == 8 and plan.model.n_embd == 512 and plan.model.max_seq_len == 1024
     rows = dry_run(plan.phases, torch.device("cpu"), steps=0, out=quiet)

@@ -231,7 +231,7 @@ def test_grpo_reward_batch_fn_gives_the_per_completion_rewards_in_one_call():
 def test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and_benchmarks():
     """zero_config: the R1-Zero row trains with train_zero.py's preset (every GRPO setting, the base, the mix and
     the reward weights as they are), and only drops the held-out curve and the benchmarks of train_zero's own report
-    (the stage table evaluates the policy itself)."""
+    and shrinks its before/after table to 16 questions at k = 1 (the stage table evaluates the policy itself)."""
     import dataclasses
 
     from train_r1 import R1Config, zero_config
@@ -241,9 +241,9 @@ def test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and
     z = zero_config(cfg)
     cpu = ZERO_PRESETS["cpu"]
     assert z.grpo == cpu.grpo and (z.base, z.mix, z.reward_accuracy, z.reward_format) == (cpu.base, cpu.mix, cpu.reward_accuracy, cpu.reward_format)
-    assert (z.eval_every, z.benchmarks, z.base_root, z.device) == (0, "", "/tmp/bases", "cpu")
+    assert (z.eval_every, z.benchmarks, z.base_root, z.device, z.final_n, z.final_k) == (0, "", "/tmp/bases", "cpu", 16, 1)
     changed = {f.name for f in dataclasses.fields(z) if getattr(z, f.name) != getattr(cpu, f.name)}
-    assert changed == {"eval_every", "benchmarks", "base_root", "device"}
+    assert changed == {"eval_every", "benchmarks", "base_root", "device", "final_n", "final_k"}
 
 
 @pytest.mark.parametrize("share, n_adversarial", [(0.25, 2), (0.5, 4), (0.0, 0), (1.0, 8)])
@@ -267,3 +267,19 @@ def test_all_scenarios_questions_hold_the_configured_general_and_adversarial_sha
     assert helpful <= {"self_cognition", "greeting", "translation", "factual_qa", "writing"} and len(helpful) == min(5, 8 - n_adversarial)
     assert all(split_of(q.key) == "train" for q in general) and all(problem_split(p) == "train" for p in reasoning)
     assert all_scenarios_questions(cfg, step=3) == qs and all_scenarios_questions(cfg, step=4) != qs
+
+
+def test_all_scenarios_helpful_and_adversarial_requests_come_from_separate_random_streams():
+    """The helpfulness and adversarial requests of a 2.3.4 step are drawn apart. With one stream for both, the
+    i-th adversarial request took the language the i-th helpful one took, at every step; apart, the languages
+    agree about half the time (counted over 200 steps of 4 + 4 requests: 800 pairs)."""
+    from r1mini.grpo import GRPOConfig
+    from train_r1 import R1Config, all_scenarios_questions
+
+    cfg = R1Config(adversarial_share=0.5, rl=GRPOConfig(questions=16))
+    same = []
+    for step in range(200):
+        general = all_scenarios_questions(cfg, step)[:8]
+        helpful, adversarial = general[:4], general[4:]
+        same += [h.language == a.language for h, a in zip(helpful, adversarial)]
+    assert len(same) == 800 and 0.4 < sum(same) / len(same) < 0.6
