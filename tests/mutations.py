@@ -159,6 +159,8 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_all_scenarios_questions_hold_the_configured_general_and_adversarial_shares"], ""),
     ("r1-one-stream-for-both-general-draws", "train_r1.py", '"train", f"{seed}/adversarial",', '"train", f"{seed}/helpful",',
      ["tests/test_train_r1.py::test_all_scenarios_helpful_and_adversarial_requests_come_from_separate_random_streams"], ""),
+    ("r1-harmless-rm-from-rm-prompts", "train_r1.py", 'cfg.rm_prompts if what == "helpful" else cfg.rm_harmless_prompts', "cfg.rm_prompts",
+     ["tests/test_train_r1.py::test_reward_model_pairs_draw_each_models_own_number_of_prompts"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 

@@ -283,3 +283,31 @@ def test_all_scenarios_helpful_and_adversarial_requests_come_from_separate_rando
         helpful, adversarial = general[:4], general[4:]
         same += [h.language == a.language for h, a in zip(helpful, adversarial)]
     assert len(same) == 800 and 0.4 < sum(same) / len(same) < 0.6
+
+
+def test_reward_model_pairs_draw_each_models_own_number_of_prompts(monkeypatch):
+    """2.3.4's preference pairs: the helpfulness model's train pairs come from rm_prompts train requests of every
+    kind, the harmlessness model's from rm_harmless_prompts adversarial train requests, and each model's held-out
+    pairs from rm_test_prompts test requests of its kinds. The sampler is replaced by one that records the prompts
+    (and answers " x" to all, so only written responses make train pairs)."""
+    import types
+
+    import train_r1
+    from r1mini.general import split_of
+
+    seen = []
+
+    def fake_sample(model, tok, prompts, k, max_new_tokens, seed, temperature=1.0):
+        seen.append(list(prompts))
+        return [[" x"] * k for _ in prompts]
+
+    monkeypatch.setattr(train_r1, "_sample_general", fake_sample)
+    run = types.SimpleNamespace(cfg=train_r1.R1Config(rm_prompts=14, rm_harmless_prompts=6, rm_test_prompts=4), tok=None)
+    for what, split, n, kinds in (("helpful", "train", 14, 7), ("harmless", "train", 6, 2), ("helpful", "test", 4, 4), ("harmless", "test", 4, 2)):
+        seen.clear()
+        pairs = train_r1.reward_model_pairs(run, None, what, split)
+        (prompts,) = seen
+        assert len(prompts) == n and len({p.kind for p in prompts}) == kinds  # kinds in turn
+        assert all(split_of(p.key) == split for p in prompts)
+        assert all(p.adversarial for p in prompts) == (what == "harmless")
+        assert (len(pairs) > 0) == (split == "train")  # the sampled answers are all alike: no held-out pair
