@@ -7,7 +7,8 @@
     python train_r1.py --estimate / --dry-run   # the cost model's table / every phase for a step at full size (docs/gpu.md)
 
 The stages, in the paper's order, each one a function below and a folder in the run:
-    r1_zero             2.2      R1-Zero: pure GRPO on the base (train_zero.py's recipe), the row to beat
+    r1_zero             2.2      R1-Zero: pure GRPO on the base (train_zero.py's recipe), the row to beat; cached
+                                 beside the base, so a later run of the same recipe, base and code reuses it
     cold_start          2.3.1    a few thousand readable long CoTs (|special_token|reasoning|special_token|summary):
                                  task-generator solutions with verification + correct R1-Zero outputs made readable;
                                  SFT of the BASE on them (r1mini/cold_start.py, r1mini/sft.py)
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import hashlib
 import json
 import math
 import random
@@ -84,6 +86,7 @@ class R1Config:
     base_root: str = "runs/base"  # where cached base models live
     zero_preset: str = "cpu"  # train_zero.py preset for the R1-Zero row
     zero_ckpt: str = ""  # an R1-Zero model.pt to reuse instead of training one ("" = train it in this run)
+    zero_cache: bool = True  # reuse the R1-Zero policy cached beside the base for this recipe, base and code; else train and cache it
     mix: str = "cpu"  # task mix of the reasoning prompts (r1mini/tasks.py)
     zh: float = 0.5  # share of Chinese questions in the reasoning prompts of stages 2.3.1-2.3.4
     sft: str = "cpu"  # SFT preset (r1mini/sft.py) of 2.3.1 and 2.3.3
@@ -330,16 +333,40 @@ def zero_config(cfg: R1Config):
     return dataclasses.replace(zcfg, base_root=cfg.base_root, device=cfg.device, eval_every=0, benchmarks="", final_n=ZERO_RUN_EVAL_N, final_k=1)
 
 
+ZERO_CODE = ("train_zero.py", "r1mini")  # what R1-Zero's training runs: a change to any of it trains a new policy
+
+
+def zero_cache_dir(run: Run, root: Path = Path(__file__).resolve().parent) -> Path:
+    """Where the R1-Zero policy of this run's recipe is cached: beside the base it starts from, under a hash of
+    train_zero's resolved config, the device and the code that trains it (train_zero.py and every r1mini/*.py),
+    so that a run with another seed or preset, or after an edit to an equation, trains its own instead of
+    reusing a stale one (R1's --seed is not in it: the R1-Zero recipe has its own). root: where the code is.
+    E.g. runs/base/cpu-9baf896b/r1_zero/cpu-1a2b3c4d."""
+    files = sorted(f for name in ZERO_CODE for f in ((root / name).rglob("*.py") if (root / name).is_dir() else [root / name]))
+    code = hashlib.sha256(b"".join(f.relative_to(root).as_posix().encode() + f.read_bytes() for f in files)).hexdigest()
+    key = {"zero": dataclasses.asdict(zero_config(run.cfg)), "device": run.device.type, "code": code}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return run.base_path.parent / "r1_zero" / f"{run.cfg.zero_preset}-{digest}"
+
+
 def stage_r1_zero(run: Run) -> dict:
-    """2.2: R1-Zero, trained with train_zero.py's recipe (or reused from --zero-ckpt)."""
+    """2.2: R1-Zero, trained with train_zero.py's recipe, or reused: from --zero-ckpt, or from the cache beside the
+    base that an earlier run of the same recipe, base and code filled (zero_cache_dir; --zero-cache false skips it)."""
     t0 = time.time()
     if run.cfg.zero_ckpt:
         return finish_stage(run, "r1_zero", run.load("r1_zero"), {"source": run.cfg.zero_ckpt}, 0.0)
+    cache = zero_cache_dir(run) if run.cfg.zero_cache else None
+    if cache is not None and (cache / "model.pt").is_file():
+        run.log(f"reusing the cached R1-Zero policy {cache} (same recipe, base and code; --zero-cache false trains a new one)")
+        return finish_stage(run, "r1_zero", load_model(cache / "model.pt", run.device)[0], {"source": str(cache / "model.pt")}, 0.0)
     from train_zero import train as train_zero  # noqa: PLC0415 (a script beside this one)
 
     zcfg = zero_config(run.cfg)
     zrun = run.stage_dir("r1_zero") / "zero_run"
     summary = train_zero(zcfg, zrun, resume=(zrun / "ckpt.pt").is_file(), quiet=True)
+    if cache is not None:  # model.pt last, each file atomic: a cache entry with a model.pt is whole
+        atomic_write_bytes(cache / "config.json", (zrun / "config.json").read_bytes())
+        atomic_write_bytes(cache / "model.pt", (zrun / "model.pt").read_bytes())
     model = load_model(zrun / "model.pt", run.device)[0]
     return finish_stage(run, "r1_zero", model, {"zero_run": summary["run"]}, time.time() - t0)
 

@@ -219,6 +219,17 @@ def completion_logprobs(model, prompt_ids, prompt_mask, tokens, mask, G: int, te
 # ----------------------------------------------------------------------------- the trainer
 
 
+def longest_first(questions: torch.Tensor, longest: torch.Tensor) -> torch.Tensor:
+    """The update's questions ordered by the length of their longest output, longest first (ties keep their order),
+    so that consecutive micro-batches hold outputs of similar length and pad little. The loss is normalised by the
+    whole step's counts, so the order changes the update only by float rounding.
+
+    >>> longest_first(torch.tensor([0, 1, 2, 3]), torch.tensor([12, 80, 15, 75])).tolist()   # micro_batch 2: [1, 3], [2, 0]
+    [1, 3, 2, 0]
+    """
+    return questions[torch.argsort(longest, descending=True, stable=True)]
+
+
 class GRPOTrainer:
     """Holds pi_theta, pi_ref and the optimizer; `step(problems)` is one pass of Algorithm 1's inner loop."""
 
@@ -261,6 +272,8 @@ class GRPOTrainer:
         # rows are not run at all (DAPO drops such groups too). With beta > 0 their KL term still counts.
         run_q = (torch.arange(B) if self.ref is not None else spread.nonzero()[:, 0]).to(dev)
         n_run = len(run_q) * G
+        if cfg.micro_batch and n_run:  # longest first: each micro-batch is padded to its own longest output only
+            run_q = longest_first(run_q, ro.mask.sum(1).view(B, G).max(1).values.to(dev)[run_q])
         micro = list(run_q.split(cfg.micro_batch or B)) if n_run else []  # micro-batches of questions (none: every group had equal rewards)
         # the whole step's counts (summed over ranks): outputs, tokens, rows and tokens the update runs; most micro-batches of a rank
         counts = dist.sum_max([B * G, int(ro.mask.sum()), n_run, int(ro.mask.reshape(B, -1)[run_q].sum())], [len(micro)])

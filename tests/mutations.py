@@ -66,8 +66,9 @@ MUTATIONS = [
     ("trainer-ignore-loss-agg", "r1mini/grpo.py", "weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens,", 'weights = token_weights(ro.mask, "seq_mean", cfg.max_new_tokens,', GRPO, ""),
     ("trainer-constant-over-longest", "r1mini/grpo.py", "weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens,", "weights = token_weights(ro.mask, cfg.loss_agg, ro.mask.shape[1],", GRPO, ""),
     ("trainer-ignore-kl-clamp", "r1mini/grpo.py", "kl = kl_k3(logp, ref_logp, cfg.kl_clamp)", "kl = kl_k3(logp, ref_logp)", GRPO, ""),
-    ("trainer-ignore-micro-batch", "r1mini/grpo.py", "run_q.split(cfg.micro_batch or B)", "run_q.split(B)", GRPO,
-     "micro-batches only bound memory: the gradient and the figures are the same by design"),
+    ("trainer-ignore-micro-batch", "r1mini/grpo.py", "run_q.split(cfg.micro_batch or B)", "run_q.split(B)", GRPO, ""),  # the gradient is the same by design; the micro-batches are not
+    ("trainer-micro-batches-in-given-order", "r1mini/grpo.py", "return questions[torch.argsort(longest, descending=True, stable=True)]", "return questions", GRPO, ""),
+    ("trainer-micro-batches-shortest-first", "r1mini/grpo.py", "torch.argsort(longest, descending=True, stable=True)", "torch.argsort(longest, stable=True)", GRPO, ""),
     ("trainer-ignore-weight-decay", "r1mini/grpo.py", "weight_decay=cfg.weight_decay)", "weight_decay=0.0)", GRPO, ""),
     ("trainer-adam-betas", "r1mini/grpo.py", "betas=(0.9, 0.99)", "betas=(0.9, 0.999)", GRPO,
      "an optimizer setting, not part of eq. (1)-(3); any AdamW betas run the same algorithm"),
@@ -161,6 +162,12 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_all_scenarios_helpful_and_adversarial_requests_come_from_separate_random_streams"], ""),
     ("r1-harmless-rm-from-rm-prompts", "train_r1.py", 'cfg.rm_prompts if what == "helpful" else cfg.rm_harmless_prompts', "cfg.rm_prompts",
      ["tests/test_train_r1.py::test_reward_model_pairs_draw_each_models_own_number_of_prompts"], ""),
+    ("r1-zero-cache-never-reused", "train_r1.py", 'if cache is not None and (cache / "model.pt").is_file():', "if False:",
+     ["tests/test_train_r1.py::test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run"], ""),
+    ("r1-zero-cache-key-without-code", "train_r1.py", '"device": run.device.type, "code": code}', '"device": run.device.type}',
+     ["tests/test_train_r1.py::test_r1_zero_cache_key_follows_the_recipe_the_base_the_device_and_the_code"], ""),
+    ("r1-zero-cache-key-without-config", "train_r1.py", 'key = {"zero": dataclasses.asdict(zero_config(run.cfg)), ', "key = {",
+     ["tests/test_train_r1.py::test_r1_zero_cache_key_follows_the_recipe_the_base_the_device_and_the_code"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 

@@ -262,6 +262,29 @@ def test_step_gradient_and_logged_figures_match_float64_writeout(monkeypatch, ch
         assert stats["clip_frac"] > 0  # rho is measured against the noisy sampler log-probs: clipping acts
 
 
+def test_micro_batches_take_the_questions_longest_output_first(monkeypatch):
+    """micro_batch 2 over the fixed rollout: the questions' longest outputs are 6, 5, 6 tokens (LENGTHS), so the
+    update runs [q0, q2] padded to 6 columns, then [q1] padded to 5; in their given order it would pad [q0, q1] and
+    [q2] to 6 each. The gradient is the float64 write-out's all the same (the parametrized test's micro_batch cases)."""
+    seen, real = [], grpo.completion_logprobs
+
+    def recording(model, prompt_ids, prompt_mask, tokens, mask, G_, temperature):
+        if torch.is_grad_enabled():  # the update's forward, not pi_ref's
+            seen.append((tokens.clone(), tokens.shape[1]))
+        return real(model, prompt_ids, prompt_mask, tokens, mask, G_, temperature)
+
+    monkeypatch.setattr(grpo, "completion_logprobs", recording)
+    cfg = GRPOConfig(**{**BASE, "micro_batch": 2})
+    trainer, ro = make_trainer(monkeypatch, cfg)
+    trainer.step(["q0", "q1", "q2"])
+
+    def questions(tokens):  # which rollout rows these are (every row's tokens differ), as question indices
+        rows = [next(i for i in range(len(ro.tokens)) if torch.equal(ro.tokens[i, : tokens.shape[1]], t)) for t in tokens]
+        return sorted({r // G for r in rows}), len(rows)
+
+    assert [(questions(t), T) for t, T in seen] == [(([0, 2], 2 * G), 6), (([1], G), 5)]
+
+
 def test_mu2_second_update_is_against_the_sampler_pi_old_after_a_hand_adamw_step(monkeypatch):
     """mu = 2: inner update 1 starts from theta_1 = AdamW(theta_0, g_0), written out here; its rho is
     pi_theta_1 / pi_old with pi_old = the sampler's stored log-probs, NOT pi_theta_1 re-taken."""

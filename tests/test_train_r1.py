@@ -128,6 +128,56 @@ def test_stages_rerun_from_saved_checkpoints(smoke, tmp_path):
     assert r.returncode == 2 and "run it first" in r.stderr
 
 
+def test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run(smoke, tmp_path):
+    """The session's run trained R1-Zero and left it beside the smoke base (zero_cache_dir); a new run of the same
+    recipe takes that policy (0 s of training, its source named) instead of training one."""
+    import torch
+
+    from r1mini.model import load_model
+
+    run, _, base_root = smoke
+    cached = list(Path(base_root).glob("*/r1_zero/smoke-*/model.pt"))
+    assert len(cached) == 1 and cached[0].read_bytes() == (run / "r1_zero" / "zero_run" / "model.pt").read_bytes()
+    again = tmp_path / "again"
+    r = run_r1("--out", str(again), "--stages", "r1_zero", base_root=base_root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    d = done(again, "r1_zero")
+    assert d["source"] == str(cached[0]) and d["seconds"] == 0.0 and not (again / "r1_zero" / "zero_run").exists()
+    want, got = load_model(cached[0])[0].state_dict(), load_model(again / "r1_zero" / "model.pt")[0].state_dict()
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+
+
+def test_r1_zero_cache_key_follows_the_recipe_the_base_the_device_and_the_code(tmp_path):
+    """zero_cache_dir: one folder per (train_zero config, base, device, code); an edit to a .py file of the code
+    gives a new folder, a non-code file does not, and R1's own --seed (not R1-Zero's recipe) does not either."""
+    import dataclasses
+
+    import torch
+
+    from train_r1 import R1Config, Run, zero_cache_dir
+
+    code = tmp_path / "code"
+    (code / "r1mini").mkdir(parents=True)
+    (code / "train_zero.py").write_text("x = 1\n")
+    (code / "r1mini" / "grpo.py").write_text("eps = 0.2\n")
+    base = tmp_path / "bases" / "cpu-00000000" / "model.pt"
+
+    def key(cfg=R1Config(base_root="runs/base"), device="cpu", base_path=base):
+        return zero_cache_dir(Run(cfg, tmp_path / "run", None, torch.device(device), base_path), root=code)
+
+    first = key()
+    assert first.parent == base.parent / "r1_zero" and first.name.startswith("cpu-") and key() == first
+    assert key(dataclasses.replace(R1Config(base_root="runs/base"), seed=1)) == first
+    assert key(R1Config(base_root="runs/base", zero_preset="smoke")).name.startswith("smoke-")
+    assert key(device="meta") != first
+    assert key(base_path=tmp_path / "bases" / "cpu-11111111" / "model.pt").parent.parent.name == "cpu-11111111"
+    assert key(R1Config(base_root="elsewhere")) != first  # train_zero's config names its base root
+    (code / "r1mini" / "notes.txt").write_text("not code")
+    assert key() == first
+    (code / "r1mini" / "grpo.py").write_text("eps = 0.3\n")  # an edited equation: a new policy
+    assert key() != first
+
+
 def test_bad_flags_give_one_line(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "train_r1.py"), "--stages", "nope"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 2 and "unknown stage" in r.stderr
