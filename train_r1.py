@@ -590,8 +590,8 @@ def write_report(run: Run, done: dict) -> str:
         cells = ["-" if f[c] is None else f"{f[c]:.1f}" if c == "length" else f"{f[c]:.3f}" for c in cols]
         lines.append(f"| {names[name]} | " + " | ".join(cells) + f" | {done[name].get('seconds', 0):.0f} |")
     for name in STAGES:
-        if name in done and ("set" in done[name] or "reward_models" in done[name]):
-            extra = {k: v for k, v in done[name].items() if k in ("set", "size", "reward_models")}
+        if name in done and ("set" in done[name] or "reward_models" in done[name] or "source" in done[name]):
+            extra = {k: v for k, v in done[name].items() if k in ("set", "size", "reward_models", "source")}  # source: a reused R1-Zero
             lines += ["", f"**{names[name]}**: `{json.dumps(extra, default=str)}`"]
     lines += ["", "## Example responses (first held-out question of each set, first sample)", ""]
     for name in ROWS:

@@ -168,6 +168,8 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_r1_zero_cache_key_follows_the_recipe_the_base_the_device_and_the_code"], ""),
     ("r1-zero-cache-key-without-config", "train_r1.py", 'key = {"zero": dataclasses.asdict(zero_config(run.cfg)), ', "key = {",
      ["tests/test_train_r1.py::test_r1_zero_cache_key_follows_the_recipe_the_base_the_device_and_the_code"], ""),
+    ("r1-report-hides-zero-source", "train_r1.py", '"reward_models", "source")}', '"reward_models")}',
+     ["tests/test_train_r1.py::test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 

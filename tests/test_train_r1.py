@@ -143,6 +143,7 @@ def test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run(smoke, tmp
     assert r.returncode == 0, r.stderr[-3000:]
     d = done(again, "r1_zero")
     assert d["source"] == str(cached[0]) and d["seconds"] == 0.0 and not (again / "r1_zero" / "zero_run").exists()
+    assert json.dumps(str(cached[0])) in (again / "report.md").read_text()  # the report says where its 0 s R1-Zero came from
     want, got = load_model(cached[0])[0].state_dict(), load_model(again / "r1_zero" / "model.pt")[0].state_dict()
     assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
 
