@@ -55,6 +55,7 @@ from r1mini.common import (
     command_line,
     config_from_args,
     get_device,
+    key_hash,
     load_checkpoint,
     pick_preset,
     resume_overrides,
@@ -345,8 +346,7 @@ def zero_cache_dir(run: Run, root: Path = Path(__file__).resolve().parent) -> Pa
     files = sorted(f for name in ZERO_CODE for f in ((root / name).rglob("*.py") if (root / name).is_dir() else [root / name]))
     code = hashlib.sha256(b"".join(f.relative_to(root).as_posix().encode() + f.read_bytes() for f in files)).hexdigest()
     key = {"zero": dataclasses.asdict(zero_config(run.cfg)), "device": run.device.type, "code": code}
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return run.base_path.parent / "r1_zero" / f"{run.cfg.zero_preset}-{digest}"
+    return run.base_path.parent / "r1_zero" / f"{run.cfg.zero_preset}-{key_hash(key)}"
 
 
 def stage_r1_zero(run: Run) -> dict:
@@ -590,8 +590,8 @@ def write_report(run: Run, done: dict) -> str:
         cells = ["-" if f[c] is None else f"{f[c]:.1f}" if c == "length" else f"{f[c]:.3f}" for c in cols]
         lines.append(f"| {names[name]} | " + " | ".join(cells) + f" | {done[name].get('seconds', 0):.0f} |")
     for name in STAGES:
-        if name in done and ("set" in done[name] or "reward_models" in done[name] or "source" in done[name]):
-            extra = {k: v for k, v in done[name].items() if k in ("set", "size", "reward_models", "source")}  # source: a reused R1-Zero
+        extra = {k: v for k, v in done.get(name, {}).items() if k in ("set", "size", "reward_models", "source")}  # source: a reused R1-Zero
+        if extra:
             lines += ["", f"**{names[name]}**: `{json.dumps(extra, default=str)}`"]
     lines += ["", "## Example responses (first held-out question of each set, first sample)", ""]
     for name in ROWS:

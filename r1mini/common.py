@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import inspect
 import io
 import json
@@ -99,6 +100,12 @@ def set_rng_state(state: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- files
+
+
+def key_hash(key: dict) -> str:
+    """8 hex digits naming a cache entry: sha256 of the key as sorted JSON (anything JSON lacks as its str).
+    The cached bases (pretrain.run_hash) and the cached R1-Zero policies (train_r1.zero_cache_dir) are named so."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -273,7 +273,7 @@ class GRPOTrainer:
         run_q = (torch.arange(B) if self.ref is not None else spread.nonzero()[:, 0]).to(dev)
         n_run = len(run_q) * G
         if cfg.micro_batch and n_run:  # longest first: each micro-batch is padded to its own longest output only
-            run_q = longest_first(run_q, ro.mask.sum(1).view(B, G).max(1).values.to(dev)[run_q])
+            run_q = longest_first(run_q, ro.mask.sum(1).view(B, G).max(1).values[run_q])
         micro = list(run_q.split(cfg.micro_batch or B)) if n_run else []  # micro-batches of questions (none: every group had equal rewards)
         # the whole step's counts (summed over ranks): outputs, tokens, rows and tokens the update runs; most micro-batches of a rank
         counts = dist.sum_max([B * G, int(ro.mask.sum()), n_run, int(ro.mask.reshape(B, -1)[run_q].sum())], [len(micro)])

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from r1mini.common import (
     cli_main,
     config_from_args,
     get_device,
+    key_hash,
     load_checkpoint,
     pick_preset,
     set_seed,
@@ -169,7 +169,7 @@ def run_hash(cfg: PretrainConfig) -> str:
         "model": dataclasses.asdict(ModelConfig.preset(cfg.model, vocab_size=tok.vocab_size)),
         "tokenizer": hashlib.sha256(Path(RANKS_PATH).read_bytes()).hexdigest(),
     }
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return key_hash(key)
 
 
 def base_dir(cfg: PretrainConfig, preset: str) -> Path:

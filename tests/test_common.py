@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from r1mini.common import ConfigError, add_config_args, autocast, config_from_args, cpu_has_bf16, field_comments, resume_overrides
+from r1mini.common import ConfigError, add_config_args, autocast, config_from_args, cpu_has_bf16, field_comments, key_hash, resume_overrides
 from r1mini.grpo import GRPOConfig
 from r1mini.pretrain import PretrainConfig
 
@@ -107,3 +107,14 @@ def test_command_line_names_the_script_that_was_run(monkeypatch):
     assert command_line() == "python train_r1.py --out runs/r1 --seed 1"
     monkeypatch.setattr("sys.argv", ["distill.py"])
     assert command_line() == "python distill.py"
+
+
+def test_key_hash_names_a_key_by_its_sorted_json():
+    """The cache name of a key: the first 8 hex digits of sha256 over the key written as sorted JSON, here typed
+    out by hand; the order the key was built in does not matter, a value that JSON lacks counts as its str."""
+    import hashlib
+    from pathlib import Path
+
+    want = hashlib.sha256(b'{"a": 1, "b": "runs/base"}').hexdigest()[:8]
+    assert key_hash({"b": Path("runs/base"), "a": 1}) == key_hash({"a": 1, "b": "runs/base"}) == want
+    assert key_hash({"a": 2, "b": "runs/base"}) != want
