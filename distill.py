@@ -57,7 +57,7 @@ from r1mini.common import (
     set_seed,
     write_json,
 )
-from r1mini.evaluate import zero_prompt
+from r1mini.evaluate import paired, zero_prompt
 from r1mini.model import load_model, model_state
 from r1mini.pretrain import PRETRAIN_PRESETS, ensure_base
 from r1mini.sft import SFT_PRESETS, read_jsonl, train_sft
@@ -304,14 +304,15 @@ def write_report(out: Path, dcfg: DistillConfig, teacher_run: Path, done: dict, 
         cpu = "-" if c.get("cpu_seconds") is None else f"{c['cpu_seconds']:.0f}"
         tokens = "-" if c.get("tokens") is None else f"{c['tokens']:,}"
         lines.append(f"| {label} | {d['params'] / 1e6:.2f}M | " + " | ".join(cells) + f" | {cpu} | {tokens} |")
-    lines += ["", "## The paper's findings, checked", ""] + [f"- {line}" for line in findings(dcfg, done)]
+    lines += ["", "## The paper's findings, checked", ""] + [f"- {line}" for line in findings(dcfg, done, out)]
     text = "\n".join(lines) + "\n"
     atomic_write_bytes(out / "report.md", text.encode())
     return text
 
 
-def findings(dcfg: DistillConfig, done: dict) -> list[str]:
-    """Table 6 / 4.1 in words, from the rows' figures (met or missed, never tuned)."""
+def findings(dcfg: DistillConfig, done: dict, run_dir: Path) -> list[str]:
+    """Table 6 / 4.1 in words, from the rows' figures (met or missed, never tuned); the distilled - RL gap with its
+    standard error paired over the same held-out questions (evaluate.paired on the two rows' eval.json)."""
     get = lambda row, k="heldout_pass@1": done[row]["figures"][k] if row in done else None  # noqa: E731
     out, gains = [], []
     for s in dcfg.student_list():
@@ -319,7 +320,9 @@ def findings(dcfg: DistillConfig, done: dict) -> list[str]:
         if None in (d, r, b):
             continue
         gap = d - r
-        out.append(f"{s}: distilled {d:.3f} vs RL {r:.3f} (gap {gap:+.3f}; goal >= +0.10: {'met' if gap >= 0.10 else 'MISSED'}); "
+        pair = paired(*(json.loads((run_dir / s / row / "eval.json").read_text())["reasoning"]["heldout"] for row in ("distilled", "rl")))
+        se = "" if pair is None else f" +- {pair[1]:.3f} s.e."
+        out.append(f"{s}: distilled {d:.3f} vs RL {r:.3f} (gap {gap:+.3f}{se}; goal >= +0.10: {'met' if gap >= 0.10 else 'MISSED'}); "
                    f"distillation gain over the base {d - b:+.3f}")
         gains.append((done[f"{s}/distilled"]["params"], d - b, s))
         rd, mx = get(f"{s}/distilled", "readability"), get(f"{s}/distilled", "mixing")

@@ -25,7 +25,9 @@ The stages, in the paper's order, each one a function below and a folder in the 
 
 Every stage writes model.pt, its metrics and eval.json into its folder; done.json marks it finished, so
 `--resume` skips finished stages (an RL stage also resumes mid-way from its ckpt.pt). The run ends with
-report.md: the developmental-stage table (Table 4 analog) and example responses per stage.
+report.md: the developmental-stage table (Table 4 analog), the differences the goals ask about (R1 - R1-Zero,
+2.3.2 - its ablation, R1 - stage 3) paired over the same questions with their standard errors, and example
+responses per stage. `--json PATH` writes the table's figures ("stages") and those differences ("paired").
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from r1mini.common import (
     set_seed,
     write_json,
 )
-from r1mini.evaluate import EvalConfig, complete, eval_sets, evaluate_general, evaluate_problems, r1_prompt_of, zero_prompt
+from r1mini.evaluate import EvalConfig, complete, eval_sets, evaluate_general, evaluate_problems, paired, r1_prompt_of, zero_prompt
 from r1mini.grpo import GRPOConfig, GRPOTrainer
 from r1mini.model import load_model, model_state
 from r1mini.pretrain import ensure_base
@@ -88,7 +90,8 @@ class R1Config:
     zero_preset: str = "cpu"  # train_zero.py preset for the R1-Zero row
     zero_ckpt: str = ""  # an R1-Zero model.pt to reuse instead of training one ("" = train it in this run)
     zero_cache: bool = True  # reuse the R1-Zero policy cached beside the base for this recipe, base and code; else train and cache it
-    mix: str = "cpu"  # task mix of the reasoning prompts (r1mini/tasks.py)
+    mix: str = "cpu"  # task mix whose test split is the held-out set of every row (R1-Zero's: train_zero's cpu preset trains on it)
+    train_mix: str = "cpu_wide"  # task mix of the reasoning prompts of 2.3.1-2.3.4 (r1mini/tasks.py): cpu + a few 3-digit operands
     zh: float = 0.5  # share of Chinese questions in the reasoning prompts of stages 2.3.1-2.3.4
     sft: str = "cpu"  # SFT preset (r1mini/sft.py) of 2.3.1 and 2.3.3
     # 2.3.1 cold start
@@ -135,7 +138,7 @@ class R1Config:
     rl: GRPOConfig = field(default_factory=lambda: GRPOConfig(lr=1e-4, beta=0.0, precision="bf16", micro_batch=4))
 
     def validate(self) -> None:
-        get_mix(self.mix)
+        get_mix(self.mix), get_mix(self.train_mix)
         for name in ("zh", "general_share", "adversarial_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
@@ -153,7 +156,7 @@ class R1Config:
 
 R1_PRESETS = {
     "smoke": R1Config(
-        base="smoke", zero_preset="smoke", mix="smoke", sft="smoke", rm="smoke",
+        base="smoke", zero_preset="smoke", mix="smoke", train_mix="smoke", sft="smoke", rm="smoke",
         cold_generator=200, cold_zero_problems=16, cold_zero_k=2, cold_epochs=1, reasoning_steps=6,
         rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_harmless="smoke", rm_prompts=24, rm_harmless_prompts=24, rm_k=2, rm_test_prompts=8, all_steps=4,
         final_n=12, final_k=2, general_n=8, benchmarks="", max_new_tokens=64,
@@ -161,7 +164,7 @@ R1_PRESETS = {
     ),
     "cpu": R1Config(),
     "gpu": R1Config(
-        base="gpu", zero_preset="gpu", mix="gpu", sft="cpu", rm="cpu", cold_generator=8000, cold_zero_problems=2048,
+        base="gpu", zero_preset="gpu", mix="gpu", train_mix="gpu", sft="cpu", rm="cpu", cold_generator=8000, cold_zero_problems=2048,
         reasoning_steps=400, rs_problems=8000, general_sft=6000, rm_prompts=3000, rm_harmless_prompts=1500, rm_test_prompts=500, all_steps=300, final_n=256,
         final_k=16, general_n=256, max_new_tokens=320, rl=GRPOConfig(questions=64, G=16, lr=5e-5, beta=0.0),
     ),
@@ -211,8 +214,8 @@ def r1_readable(text: str, problem=None) -> float:
 
 
 def reasoning_mix(cfg: R1Config) -> TaskMix:
-    base = get_mix(cfg.mix)
-    return TaskMix(base.parts, cfg.zh)
+    """The reasoning prompts of the R1 stages: cfg.train_mix with cfg.zh of them in Chinese."""
+    return TaskMix(get_mix(cfg.train_mix).parts, cfg.zh)
 
 
 def train_problems(cfg: R1Config, n: int, seed: str) -> list:
@@ -563,6 +566,30 @@ STAGE_FNS = {
 
 # ----------------------------------------------------------------------------- report
 
+# the differences the goals and the paper's ablation ask about: (a, b) -> a - b, each over the same questions
+COMPARISONS = {("r1", "r1_zero"): "R1 - R1-Zero (the goal: >= 0)", ("reasoning_rl", "no_language_reward"): "2.3.2 - its ablation (the language reward's cost)",
+               ("r1", "rejection_sft"): "R1 - stage 3 (what 2.3.4 adds)"}  # fmt: skip
+COMPARED_SETS = ("heldout", "heldout_zh", "hard")
+
+
+def eval_path(run_dir: Path, stage: str) -> Path:
+    return run_dir / ("base_eval.json" if stage == "base" else f"{stage}/eval.json")
+
+
+def paired_comparisons(run_dir: Path, done: dict) -> dict:
+    """{"r1 - r1_zero": {"heldout_pass@1": [a - b, s.e.], ...}, ...}: evaluate.paired over each set both rows
+    answered, the same questions in the same order (none: the pair is left out; the smoke preset has no hard set)."""
+    out = {}
+    for a, b in COMPARISONS:
+        if a not in done or b not in done:
+            continue
+        ea, eb = (json.loads(eval_path(run_dir, s).read_text())["reasoning"] for s in (a, b))
+        figs = {f"{name}_pass@1": paired(ea[name], eb[name]) for name in COMPARED_SETS if name in ea and name in eb}
+        figs = {k: list(v) for k, v in figs.items() if v is not None}
+        if figs:
+            out[f"{a} - {b}"] = figs
+    return out
+
 
 def write_report(run: Run, done: dict) -> str:
     cfg, k = run.cfg, run.cfg.final_k
@@ -574,7 +601,8 @@ def write_report(run: Run, done: dict) -> str:
     lines = [
         "# DeepSeek-R1 run report", "",
         f"Command: `{command_line()}`  ",
-        f"Device: {run.device}; base `{cfg.base}`; reasoning mix `{cfg.mix}` with {cfg.zh:.0%} Chinese questions in the R1 stages.", "",
+        f"Device: {run.device}; base `{cfg.base}`; reasoning prompts of the R1 stages from mix `{cfg.train_mix}` ({cfg.zh:.0%} Chinese); "
+        f"held-out questions from the test split of mix `{cfg.mix}`.", "",
         f"## Stage table (pass@1 over k={k} samples at T=0.6, top-p 0.95; held-out questions and prompts only)", "",
         "The base and R1-Zero answer under Table 1's template (readability in R1's format is 0 by construction);",
         "every R1 stage answers the chat prompt in R1's format. mixing_zh / mixing_en: share of responses whose",
@@ -589,13 +617,22 @@ def write_report(run: Run, done: dict) -> str:
         f = done[name]["figures"]
         cells = ["-" if f[c] is None else f"{f[c]:.1f}" if c == "length" else f"{f[c]:.3f}" for c in cols]
         lines.append(f"| {names[name]} | " + " | ".join(cells) + f" | {done[name].get('seconds', 0):.0f} |")
+    paired = paired_comparisons(run.dir, done)
+    if paired:
+        lines += ["", "## Differences, paired over the same questions (mean +- standard error)", "",
+                  "a - b of each question's pass rate over its k samples (metrics.paired_difference); a difference under",
+                  "2 s.e. is within the noise of this evaluation.", "",
+                  "| a - b | " + " | ".join(f"{s}_pass@1" for s in COMPARED_SETS) + " |", "|---|" + "---|" * len(COMPARED_SETS)]  # fmt: skip
+        for pair, figs in paired.items():
+            cells = [f"{figs[c][0]:+.3f} +- {figs[c][1]:.3f}" if c in figs else "-" for c in (f"{s}_pass@1" for s in COMPARED_SETS)]
+            lines.append(f"| {COMPARISONS[tuple(pair.split(' - '))]} | " + " | ".join(cells) + " |")
     for name in STAGES:
         extra = {k: v for k, v in done.get(name, {}).items() if k in ("set", "size", "reward_models", "source")}  # source: a reused R1-Zero
         if extra:
             lines += ["", f"**{names[name]}**: `{json.dumps(extra, default=str)}`"]
     lines += ["", "## Example responses (first held-out question of each set, first sample)", ""]
     for name in ROWS:
-        ev_path = run.dir / name / "eval.json" if name != "base" else run.dir / "base_eval.json"
+        ev_path = eval_path(run.dir, name)
         if name in done and ev_path.is_file():
             ev = json.loads(ev_path.read_text())
             lines.append(f"### {names[name]}")
@@ -623,11 +660,11 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
     t0 = time.time()
     base_path = ensure_base(cfg.base, quiet=quiet, out_root=cfg.base_root)
     run = Run(cfg, run_dir, tok, device, base_path, quiet)
-    if not (run_dir / "base_eval.json").is_file():
+    if not eval_path(run_dir, "base").is_file():
         set_seed(cfg.seed)
         ev = eval_model(run, run.load("base"), zero=True)
-        write_json(ev, run_dir / "base_eval.json")
-    done = {"base": {"figures": row_figures(json.loads((run_dir / "base_eval.json").read_text()), cfg.final_k), "seconds": time.time() - t0}}
+        write_json(ev, eval_path(run_dir, "base"))
+    done = {"base": {"figures": row_figures(json.loads(eval_path(run_dir, "base").read_text()), cfg.final_k), "seconds": time.time() - t0}}
     todo = [s for s in stages if s != "no_language_reward" or cfg.ablation]
     for stage in STAGES:
         marker = run_dir / stage / "done.json"
@@ -642,8 +679,8 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
     report = write_report(run, done)
     if not quiet:
         print(report)
-    return {"run": str(run_dir), "stages": {name: d["figures"] for name, d in done.items()}, "seconds": {name: d.get("seconds", 0.0) for name, d in done.items()},
-            "total_seconds": time.time() - t0}
+    return {"run": str(run_dir), "stages": {name: d["figures"] for name, d in done.items()}, "paired": paired_comparisons(run_dir, done),
+            "seconds": {name: d.get("seconds", 0.0) for name, d in done.items()}, "total_seconds": time.time() - t0}
 
 
 def load_run_config(run_dir: Path) -> R1Config:

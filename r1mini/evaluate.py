@@ -33,7 +33,7 @@ import torch
 
 from r1mini import dist
 from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset, write_json
-from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, mixes_languages, pass_at_1, pass_at_k
+from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, mixes_languages, paired_difference, pass_at_1, pass_at_k
 from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
 from r1mini.sampler import SamplingConfig, generate
 from r1mini.template import r1_prompt, r1_zero_prompt
@@ -118,6 +118,10 @@ def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prom
             }
         )
     result = {"all": summarize(rows, cfg.k)}
+    # each question's pass rate over its k samples, beside the question: two models are compared on the same
+    # questions by metrics.paired_difference
+    result["questions"] = [p.question for p in problems]
+    result["per_question"] = [sum(r["correct"]) / len(r["correct"]) for r in rows]
     by_family = defaultdict(list)
     for r in rows:
         by_family[r["family"]].append(r)
@@ -133,6 +137,15 @@ def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prom
     ]
     result["aha"] = sorted(aha, key=lambda a: not corrects_itself(a["response"]))[:5]
     return result
+
+
+def paired(a: dict, b: dict) -> tuple[float, float] | None:
+    """Two evaluate_problems results on the same questions -> (pass@1 of a - pass@1 of b, its standard error),
+    metrics.paired_difference over the questions; None when they were not the same questions in the same order
+    (or a result predates per-question figures)."""
+    if "per_question" not in a or "per_question" not in b or a["questions"] != b["questions"]:
+        return None
+    return paired_difference(a["per_question"], b["per_question"])
 
 
 def _mean(xs) -> float:

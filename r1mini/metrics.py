@@ -15,6 +15,8 @@ A library module (no CLI); its checks: `python -m pytest tests/test_metrics.py`.
     (True, True)
     >>> reflects("Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26."), reflects("7 + 8 = 15. Wait, let me check: 7 + 8 = 15. Right.")
     ('correct', 'verify')
+    >>> paired_difference([1.0, 0.5, 0.0], [0.5, 0.5, 0.5])   # d = (0.5, 0, -0.5): mean 0, sd 0.5, se 0.5 / sqrt(3)
+    (0.0, 0.28867513459481287)
 """
 
 from __future__ import annotations
@@ -49,6 +51,20 @@ def pass_at_1(correct: list[list[bool]]) -> float:
     if not correct or not all(correct):
         raise ValueError("pass_at_1 needs at least one problem and at least one sample per problem")
     return sum(sum(row) / len(row) for row in correct) / len(correct)
+
+
+def paired_difference(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Two models on the SAME questions: the mean of d_i = a_i - b_i (a_i, b_i: question i's pass rate over its
+    k samples, evaluate.py's "per_question") and its standard error sd(d) / sqrt(n), sd with n - 1. The questions
+    are the unit, so the s.e. holds both the draw of the questions and the draw of the k samples; pairing removes
+    what the questions share (an easy question is easy for both). A difference under 2 s.e. is within the noise
+    of the evaluation."""
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"paired_difference needs two lists of the same length >= 2, got {len(a)} and {len(b)}")
+    d = [x - y for x, y in zip(a, b)]
+    mean = sum(d) / len(d)
+    var = sum((x - mean) ** 2 for x in d) / (len(d) - 1)
+    return mean, (var / len(d)) ** 0.5
 
 
 def majority_vote(answers: list[str | None]) -> str | None:

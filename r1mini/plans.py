@@ -296,7 +296,7 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
     tok, device = get_tokenizer(), get_device(cfg.device)
     pcfg = dataclasses.replace(pick_preset(PRETRAIN_PRESETS, cfg.base, "pretrain preset"), out_root=cfg.base_root)
     m = ModelConfig.preset(pcfg.model, vocab_size=tok.vocab_size)
-    N, mix = cfg.max_new_tokens, TaskMix(get_mix(cfg.mix).parts, cfg.zh)
+    N, mix = cfg.max_new_tokens, TaskMix(get_mix(cfg.train_mix).parts, cfg.zh)
     train = lambda n, tag: mix.sample(random.Random(f"{cfg.seed}/{tag}"), n, split="train")  # noqa: E731
     sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
     sets["heldout_zh"] = heldout(TaskMix(get_mix(cfg.mix).parts, zh=1.0), cfg.final_n, seed=4321)
@@ -363,7 +363,7 @@ def distill_plan(dcfg, r1cfg, zero_cfg, stage3_examples: int, title: str = "dist
     from r1mini.tokenizer import get_tokenizer
 
     tok, device = get_tokenizer(), get_device(dcfg.device)
-    N, mix = r1cfg.max_new_tokens, TaskMix(get_mix(r1cfg.mix).parts, r1cfg.zh)
+    N, mix = r1cfg.max_new_tokens, TaskMix(get_mix(r1cfg.train_mix).parts, r1cfg.zh)
     train = lambda n, tag: mix.sample(random.Random(f"{r1cfg.seed}/{tag}"), n, split="train")  # noqa: E731
     sets = eval_sets(["heldout"] + [b for b in dcfg.benchmarks.split(",") if b], r1cfg.mix, dcfg.final_n)
     sets["heldout_zh"] = heldout(TaskMix(get_mix(r1cfg.mix).parts, zh=1.0), dcfg.final_n, seed=4321)

@@ -483,6 +483,9 @@ TASK_MIXES = {
     "smoke": TaskMix.parse("add:2:1,mul:2:1"),
     # the 2-core CPU R1-Zero run: problems a ~1M-parameter base solves some of the time
     "cpu": TaskMix.parse("add:2:0.45,mul:2:0.45,linear:1:0.1"),
+    # train_r1.py's reasoning prompts on the CPU: the cpu mix and a few 3-digit operands. Fine-tuned on 2-digit
+    # operands alone, a small model learns to cut every number to two digits ("911 * 5" -> "91 * 5"; docs/r1.md)
+    "cpu_wide": TaskMix.parse("add:2:0.4,mul:2:0.4,linear:1:0.1,add:3:0.05,mul:3:0.05"),
     # a bigger model on a GPU: harder levels, multi-step expressions, equations, countdown
     "gpu": TaskMix.parse("add:3:1,add:4:0.5,mul:3:1,mul:4:1,expr:1-3:1,linear:2-4:1,countdown:1-2:1,countdown:3:0.5"),
     # the "aha" (2.2.4, Table 3): mostly countdown, a search where checking a try and backing off pays, and short expressions

@@ -140,6 +140,16 @@ MUTATIONS = [
     # ------------------------------------------------------------------ metrics (section 3)
     ("metrics-pass@k-off-by-one", "r1mini/metrics.py", "for i in range(n - c + 1, n + 1):", "for i in range(n - c, n + 1):", METRICS, ""),
     ("metrics-pass@1-pooled", "r1mini/metrics.py", "return sum(sum(row) / len(row) for row in correct) / len(correct)", "return sum(map(sum, correct)) / sum(map(len, correct))", METRICS, ""),
+    ("metrics-paired-unpaired-sd", "r1mini/metrics.py", "var = sum((x - mean) ** 2 for x in d) / (len(d) - 1)", "var = sum((x - mean) ** 2 for x in d) / len(d)", METRICS, ""),
+    ("metrics-paired-se-without-sqrt-n", "r1mini/metrics.py", "return mean, (var / len(d)) ** 0.5", "return mean, var**0.5", METRICS, ""),
+    ("eval-per-question-pooled", "r1mini/evaluate.py", 'result["per_question"] = [sum(r["correct"]) / len(r["correct"]) for r in rows]',
+     'result["per_question"] = [sum(r["correct"]) / cfg.k / 2 for r in rows]', ["tests/test_evaluate.py"], ""),
+    ("r1-paired-reversed", "train_r1.py", 'figs = {f"{name}_pass@1": paired(ea[name], eb[name])', 'figs = {f"{name}_pass@1": paired(eb[name], ea[name])',
+     ["tests/test_train_r1.py::test_paired_differences_are_taken_over_the_same_questions"], ""),
+    ("r1-reasoning-prompts-from-eval-mix", "train_r1.py", "return TaskMix(get_mix(cfg.train_mix).parts, cfg.zh)", "return TaskMix(get_mix(cfg.mix).parts, cfg.zh)",
+     ["tests/test_train_r1.py::test_the_r1_stages_draw_reasoning_prompts_from_train_mix_and_evaluate_on_mix"], ""),
+    ("distill-gap-se-of-wrong-rows", "distill.py", 'for row in ("distilled", "rl")))', 'for row in ("distilled", "base")))',
+     ["tests/test_distill.py::test_the_distilled_minus_rl_gap_carries_its_paired_standard_error"], ""),
     ("metrics-cons-unnormalised", "r1mini/metrics.py", "return voted == normalize_answer(reference)", "return voted == reference", METRICS, ""),
     # ------------------------------------------------------------------ defaults: the paper's GRPO (variants are flags)
     ("default-scale-std-off", "r1mini/grpo.py", "scale_std: bool = True  #", "scale_std: bool = False  #", GRPO, ""),

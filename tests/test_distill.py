@@ -105,6 +105,17 @@ def test_report_and_json_figures_are_those_of_the_eval_files(smoke):
         assert float(cells[8]) == pytest.approx(expect["readability"], abs=5.01e-4)
 
 
+def test_the_distilled_minus_rl_gap_carries_its_paired_standard_error(smoke):
+    import numpy as np
+
+    run, _, _ = smoke
+    a, b = (np.asarray(json.loads((run / "smoke" / row / "eval.json").read_text())["reasoning"]["heldout"]["per_question"], dtype=np.float64)
+            for row in ("distilled", "rl"))
+    se = (a - b).std(ddof=1) / np.sqrt(len(a))  # the same held-out questions, in the same order, for both rows
+    line = next(x for x in (run / "report.md").read_text().splitlines() if x.startswith("- smoke: distilled ") and "gap" in x)
+    assert f"(gap {a.mean() - b.mean():+.3f} +- {se:.3f} s.e.;" in line
+
+
 def _row_of(label: str) -> str:
     names = {"base": "base", "+ RL (R1-Zero recipe)": "rl", "distilled (SFT on R1's stage-3 set)": "distilled",
              "distilled + RL": "distilled_rl", "distilled on the final R1's own samples": "distilled_r1"}  # fmt: skip

@@ -69,6 +69,8 @@ def test_evaluate_problems_on_fixed_completions_hand_worked(monkeypatch):
     assert s["worked"] == pytest.approx(1 / 6)  # only the first sample has two equations
     assert s["acc_worked"] == pytest.approx(1.0) and s["acc_direct"] == pytest.approx(2 / 5)
     assert res["families"]["linear"]["pass@1"] == pytest.approx(1 / 3)
+    assert res["per_question"] == pytest.approx([2 / 3, 1 / 3])  # each question's pass rate, in order (paired comparisons)
+    assert res["questions"] == ["What is 47 + 38?", "Solve for x: 2x = 12."]
 
     # format_fn: another output format (R1's) is checked by the function given; the other figures do not move
     seen = []

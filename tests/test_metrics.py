@@ -10,7 +10,7 @@ import pytest
 
 import time
 
-from r1mini.metrics import MAX_REFLECT_CHARS, cons_at_k, corrects_itself, has_reflection, majority_vote, mixes_languages, pass_at_1, pass_at_k, reflects
+from r1mini.metrics import MAX_REFLECT_CHARS, cons_at_k, corrects_itself, has_reflection, majority_vote, mixes_languages, paired_difference, pass_at_1, pass_at_k, reflects
 
 
 def test_pass_at_k_brute_force():
@@ -33,6 +33,36 @@ def test_pass_at_k_bad_arguments():
     for n, c, k in [(4, 5, 1), (4, -1, 1), (4, 1, 0), (4, 1, 5)]:
         with pytest.raises(ValueError, match="pass_at_k"):
             pass_at_k(n, c, k)
+
+
+def test_paired_difference_hand_case_and_float64_loop():
+    # hand-worked: d = (0.5, 0, -0.5), mean 0, sample variance (0.25 + 0 + 0.25) / 2 = 0.25, se = 0.5 / sqrt(3)
+    mean, se = paired_difference([1.0, 0.5, 0.0], [0.5, 0.5, 0.5])
+    assert mean == 0.0 and se == pytest.approx(0.5 / math.sqrt(3), abs=1e-15)
+    # a constant shift has no spread: se 0
+    assert paired_difference([0.75, 0.25, 0.5], [0.5, 0.0, 0.25]) == pytest.approx((0.25, 0.0), abs=1e-15)
+    # against the textbook two-pass formula in exact fractions, on random pass rates over k = 4 samples
+    rng = random.Random(0)
+    for n in (2, 7, 128):
+        a = [Fraction(rng.randint(0, 4), 4) for _ in range(n)]
+        b = [Fraction(rng.randint(0, 4), 4) for _ in range(n)]
+        d = [x - y for x, y in zip(a, b)]
+        mean = sum(d) / n
+        var = sum((x - mean) ** 2 for x in d) / (n - 1)
+        got = paired_difference([float(x) for x in a], [float(x) for x in b])
+        assert got[0] == pytest.approx(float(mean), abs=1e-12)
+        assert got[1] == pytest.approx(math.sqrt(float(var) / n), rel=1e-12)
+    # a paired s.e. is smaller than the unpaired one when the questions drive both models alike
+    a = [1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    b = [1.0, 0.75, 0.0, 0.25, 1.0, 0.0]
+    unpaired = math.sqrt(sum((x - sum(a) / 6) ** 2 for x in a) / 5 / 6 + sum((x - sum(b) / 6) ** 2 for x in b) / 5 / 6)
+    assert paired_difference(a, b)[1] < unpaired / 3
+
+
+def test_paired_difference_refuses_unpaired_lists():
+    for a, b in [([1.0, 0.0], [1.0]), ([1.0], [0.0]), ([], [])]:
+        with pytest.raises(ValueError, match="same length"):
+            paired_difference(a, b)
 
 
 def test_pass_at_1():

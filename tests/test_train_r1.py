@@ -57,6 +57,29 @@ def test_every_stage_writes_its_checkpoint_eval_and_row(smoke):
     assert json.loads((run / "config.json").read_text())["reasoning_steps"] == 6
 
 
+def test_paired_differences_are_taken_over_the_same_questions(smoke):
+    """R1 - R1-Zero (the goal), 2.3.2 - its ablation and R1 - stage 3, each over the same questions: recomputed
+    here from the two rows' eval.json files in numpy float64 (the smoke preset evaluates no hard set)."""
+    import numpy as np
+
+    run, summary, _ = smoke
+    assert set(summary["paired"]) == {"r1 - r1_zero", "reasoning_rl - no_language_reward", "r1 - rejection_sft"}
+    report = (run / "report.md").read_text()
+    for pair, figs in summary["paired"].items():
+        a, b = pair.split(" - ")
+        ea, eb = (json.loads((run / s / "eval.json").read_text())["reasoning"] for s in (a, b))
+        assert set(figs) == {"heldout_pass@1", "heldout_zh_pass@1"}
+        for name in ("heldout", "heldout_zh"):
+            assert ea[name]["questions"] == eb[name]["questions"] and len(ea[name]["questions"]) == ea[name]["all"]["n"]
+            for e in (ea, eb):  # the per-question rates are the row's: their mean is the table's pass@1
+                assert np.mean(e[name]["per_question"]) == pytest.approx(e[name]["all"]["pass@1"], abs=1e-12)
+            d = np.asarray(ea[name]["per_question"], dtype=np.float64) - np.asarray(eb[name]["per_question"], dtype=np.float64)
+            assert figs[f"{name}_pass@1"][0] == pytest.approx(d.mean(), abs=1e-12)
+            assert figs[f"{name}_pass@1"][1] == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)), abs=1e-12)
+        d, se = figs["heldout_pass@1"]
+        assert f"{d:+.3f} +- {se:.3f}" in report
+
+
 def test_cold_start_set_is_readable_correct_and_bilingual(smoke):
     run, _, _ = smoke
     examples = read_jsonl(run / "cold_start" / "cold_start.jsonl")
@@ -362,3 +385,38 @@ def test_reward_model_pairs_draw_each_models_own_number_of_prompts(monkeypatch):
         assert all(split_of(p.key) == split for p in prompts)
         assert all(p.adversarial for p in prompts) == (what == "harmless")
         assert (len(pairs) > 0) == (split == "train")  # the sampled answers are all alike: no held-out pair
+
+
+def test_the_r1_stages_draw_reasoning_prompts_from_train_mix_and_evaluate_on_mix():
+    """The cpu preset: the R1 stages' reasoning prompts come from train_mix ("cpu_wide": 10% 3-digit operands, so
+    that SFT does not teach the model to cut numbers to two digits), half in Chinese, all from the train split; the
+    held-out questions of every row stay the test split of `mix` (the cpu mix R1-Zero trains on): no 3-digit operand."""
+    import math
+    import random
+    from collections import Counter
+
+    from r1mini.evaluate import eval_sets
+    from r1mini.tasks import split_of
+    from train_r1 import R1_PRESETS, all_scenarios_questions, train_problems
+
+    cfg = R1_PRESETS["cpu"]
+    n = 2000
+    probs = train_problems(cfg, n, "test-mix")
+    levels = Counter((p.family, p.level) for p in probs)
+    assert set(levels) == {("add", 2), ("mul", 2), ("linear", 1), ("add", 3), ("mul", 3)}
+    for key, share in (("add", 3), 0.05), (("mul", 3), 0.05), (("linear", 1), 0.10):
+        assert abs(levels[key] / n - share) < 4 * math.sqrt(share * (1 - share) / n), (key, levels[key])
+    assert abs(sum(p.lang == "zh" for p in probs) / n - 0.5) < 4 * math.sqrt(0.25 / n)
+    assert all(split_of(p) == "train" for p in probs)
+    stage4 = [q for step in range(40) for q in all_scenarios_questions(cfg, step) if hasattr(q, "level")]
+    assert any(q.level == 3 for q in stage4)  # 2.3.4's reasoning half draws from the same mix
+    held = eval_sets(["heldout"], cfg.mix, cfg.final_n)["heldout"]
+    assert {(p.family, p.level) for p in held} <= {("add", 2), ("mul", 2), ("linear", 1)}
+
+
+def test_a_bad_train_mix_is_one_clear_error():
+    from r1mini.common import ConfigError
+    from train_r1 import R1Config
+
+    with pytest.raises(ConfigError, match="unknown task mix 'cpu_wider'"):
+        R1Config(train_mix="cpu_wider").validate()
