@@ -688,6 +688,8 @@ def load_run_config(run_dir: Path) -> R1Config:
     if not (run_dir / "config.json").is_file():
         raise ConfigError(f"{run_dir} is not a train_r1 run folder (no config.json)")
     saved = json.loads((run_dir / "config.json").read_text())
+    if isinstance(saved, dict) and "mix" in saved:
+        saved.setdefault("train_mix", saved["mix"])  # a run from before train_mix drew its reasoning prompts from `mix`
     try:
         return R1Config(**{**saved, "rl": GRPOConfig(**saved["rl"])})
     except (TypeError, KeyError) as e:

@@ -105,15 +105,21 @@ def test_report_and_json_figures_are_those_of_the_eval_files(smoke):
         assert float(cells[8]) == pytest.approx(expect["readability"], abs=5.01e-4)
 
 
-def test_the_distilled_minus_rl_gap_carries_its_paired_standard_error(smoke):
-    import numpy as np
+def test_the_distilled_minus_rl_gap_carries_its_paired_standard_error(tmp_path):
+    """findings() on hand-made rows: the gap distilled - RL over the same 4 held-out questions, d = (0.5, 0.25, 0,
+    0.25), mean 0.25, sample sd sqrt(0.125 / 3), s.e. = sd / 2 = 0.102; the base row (different rates) plays no part."""
+    from distill import DistillConfig, findings
 
-    run, _, _ = smoke
-    a, b = (np.asarray(json.loads((run / "smoke" / row / "eval.json").read_text())["reasoning"]["heldout"]["per_question"], dtype=np.float64)
-            for row in ("distilled", "rl"))
-    se = (a - b).std(ddof=1) / np.sqrt(len(a))  # the same held-out questions, in the same order, for both rows
-    line = next(x for x in (run / "report.md").read_text().splitlines() if x.startswith("- smoke: distilled ") and "gap" in x)
-    assert f"(gap {a.mean() - b.mean():+.3f} +- {se:.3f} s.e.;" in line
+    rates = {"base": [0.0, 0.0, 0.25, 0.0], "rl": [0.25, 0.5, 0.75, 0.25], "distilled": [0.75, 0.75, 0.75, 0.5]}
+    done = {}
+    for row, r in rates.items():
+        (tmp_path / "micro" / row).mkdir(parents=True)
+        ev = {"reasoning": {"heldout": {"questions": ["q1", "q2", "q3", "q4"], "per_question": r}}}
+        (tmp_path / "micro" / row / "eval.json").write_text(json.dumps(ev))
+        done[f"micro/{row}"] = {"params": 1, "figures": {"heldout_pass@1": sum(r) / 4, "readability": 1.0, "mixing": 0.0}}
+    line = findings(DistillConfig(students="micro", regen=""), done, tmp_path)[0]
+    se = (0.125 / 3) ** 0.5 / 2
+    assert f"(gap +0.250 +- {se:.3f} s.e.;" in line and f"{se:.3f}" == "0.102", line
 
 
 def _row_of(label: str) -> str:

@@ -90,3 +90,13 @@ def test_cli_errors_are_one_clear_line(tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run([sys.executable, "-m", "r1mini.evaluate", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--k" in r.stdout
+
+
+def test_paired_compares_only_the_same_questions_in_the_same_order():
+    from r1mini.evaluate import paired
+
+    a = {"questions": ["q1", "q2", "q3"], "per_question": [1.0, 0.5, 0.0]}
+    b = {"questions": ["q1", "q2", "q3"], "per_question": [0.5, 0.5, 0.5]}
+    assert paired(a, b) == pytest.approx((0.0, 0.5 / 3**0.5))  # d = (0.5, 0, -0.5)
+    assert paired(a, {**b, "questions": ["q1", "q3", "q2"]}) is None  # same questions, another order: not paired
+    assert paired(a, {"all": {}}) is None  # an eval.json from before per-question figures

@@ -420,3 +420,18 @@ def test_a_bad_train_mix_is_one_clear_error():
 
     with pytest.raises(ConfigError, match="unknown task mix 'cpu_wider'"):
         R1Config(train_mix="cpu_wider").validate()
+
+
+def test_a_run_folder_from_before_train_mix_keeps_the_mix_it_ran_with(tmp_path):
+    """A config.json without train_mix (runs before it existed drew their reasoning prompts from `mix`) loads with
+    train_mix = its mix, so that --stages, --resume and distill.py's RL students use the prompts that run used."""
+    import dataclasses
+
+    from train_r1 import R1_PRESETS, load_run_config
+
+    saved = dataclasses.asdict(R1_PRESETS["cpu"])
+    del saved["train_mix"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert load_run_config(tmp_path).train_mix == "cpu"
+    (tmp_path / "config.json").write_text(json.dumps({**dataclasses.asdict(R1_PRESETS["cpu"]), "train_mix": "smoke"}))
+    assert load_run_config(tmp_path).train_mix == "smoke"
