@@ -138,7 +138,8 @@ class R1Config:
     rl: GRPOConfig = field(default_factory=lambda: GRPOConfig(lr=1e-4, beta=0.0, precision="bf16", micro_batch=4))
 
     def validate(self) -> None:
-        get_mix(self.mix), get_mix(self.train_mix)
+        for mix in (self.mix, self.train_mix):
+            get_mix(mix)  # raises ConfigError for an unknown mix
         for name in ("zh", "general_share", "adversarial_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
