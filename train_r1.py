@@ -248,7 +248,7 @@ def row_figures(ev: dict, k: int) -> dict:
     """The stage table's columns from one eval.json (shares in [0, 1])."""
     r = ev["reasoning"]
     both = [r["heldout"]["all"], r["heldout_zh"]["all"]]
-    get = lambda name, key: r[name]["all"][key] if name in r else None  # noqa: E731 (None: set not evaluated)
+    get = lambda name, key: r[name]["all"].get(key) if name in r else None  # noqa: E731 (None: set not evaluated, or an older eval.json)
     return {
         "heldout_pass@1": get("heldout", "pass@1"),
         "heldout_zh_pass@1": get("heldout_zh", "pass@1"),
@@ -257,6 +257,7 @@ def row_figures(ev: dict, k: int) -> dict:
         f"cons@{k}": get("heldout", f"cons@{k}"),
         "mixing_zh": get("heldout_zh", "mixed_lang"),
         "mixing_en": get("heldout", "mixed_lang"),
+        "off_language_zh": get("heldout_zh", "off_lang"),  # the chain of thought not in Chinese: mixed, or wholly English
         "readability": 0.0 if ev["template"] == "table1" else sum(s["format"] for s in both) / 2,
         "length": sum(s["length"] for s in both) / 2,
         "helpfulness": ev["general"]["helpfulness"],
@@ -595,7 +596,7 @@ def paired_comparisons(run_dir: Path, done: dict) -> dict:
 def write_report(run: Run, done: dict) -> str:
     cfg, k = run.cfg, run.cfg.final_k
     cols = ["heldout_pass@1", "heldout_zh_pass@1", "medium_pass@1", "hard_pass@1", f"cons@{k}", "mixing_zh", "mixing_en",
-            "readability", "length", "helpfulness", "harmlessness"]  # fmt: skip
+            "off_language_zh", "readability", "length", "helpfulness", "harmlessness"]  # fmt: skip
     names = {"base": "base (DeepSeek-V3-Base stand-in)", "r1_zero": "R1-Zero", "cold_start": "cold start (2.3.1)",
              "reasoning_rl": "+ reasoning RL (2.3.2)", "rejection_sft": "+ rejection sampling SFT (2.3.3)",
              "r1": "+ RL all scenarios = R1 (2.3.4)", "no_language_reward": "ablation: 2.3.2 without the language reward"}  # fmt: skip
@@ -607,7 +608,8 @@ def write_report(run: Run, done: dict) -> str:
         f"## Stage table (pass@1 over k={k} samples at T=0.6, top-p 0.95; held-out questions and prompts only)", "",
         "The base and R1-Zero answer under Table 1's template (readability in R1's format is 0 by construction);",
         "every R1 stage answers the chat prompt in R1's format. mixing_zh / mixing_en: share of responses whose",
-        "chain of thought holds both English words and Chinese characters, on Chinese / English questions.",
+        "chain of thought holds both English words and Chinese characters, on Chinese / English questions;",
+        "off_language_zh: share of responses to Chinese questions whose chain of thought is not in Chinese (mixed, or all English).",
         "helpfulness: gold annotator on held-out general prompts (summary); harmlessness: share of safe responses",
         "to held-out adversarial prompts (whole response).", "",
         "| stage | " + " | ".join(cols) + " | seconds |", "|---|" + "---|" * (len(cols) + 1),

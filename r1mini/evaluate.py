@@ -33,7 +33,7 @@ import torch
 
 from r1mini import dist
 from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset, write_json
-from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, mixes_languages, paired_difference, pass_at_1, pass_at_k
+from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, mixes_languages, off_language, paired_difference, pass_at_1, pass_at_k
 from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
 from r1mini.sampler import SamplingConfig, generate
 from r1mini.template import r1_prompt, r1_zero_prompt
@@ -114,6 +114,7 @@ def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prom
                 "length": [n for _, n in outs],
                 "reflect": [has_reflection(text) for text, _ in outs],
                 "mixed": [mixes_languages(text) for text, _ in outs],
+                "off_lang": [off_language(text, p.lang) for text, _ in outs],
                 "worked": [is_worked(text) for text, _ in outs],
             }
         )
@@ -168,6 +169,7 @@ def summarize(rows: list[dict], k: int) -> dict:
         "length": _mean(flat("length")),
         "reflective": _mean(flat("reflect")),
         "mixed_lang": _mean(flat("mixed")),
+        "off_lang": _mean(flat("off_lang")),
         "worked": _mean(worked),
         "acc_worked": acc_if(True),
         "acc_direct": acc_if(False),

@@ -154,6 +154,18 @@ def reflects(text: str) -> str:
     return REFLECT_KINDS[best]
 
 
+def off_language(text: str, lang: str) -> bool:
+    """2.3.2's problem in full: the chain of thought holds a word of a language other than the question's `lang`,
+    so it is mixed or wholly in the other language (language_consistency_reward < 1). mixes_languages counts only
+    the first; a chain of digits and symbols alone is in no language and not off.
+
+    >>> off_language("<think> 4x = 42 - 14 = 28. Divide by 4: x = 7 </think>", "zh"), off_language("<think> 两边除以 4：x = 7 </think>", "zh")
+    (True, False)
+    """
+    counts = count_words(chain_of_thought(text))
+    return any(n > 0 for other, n in counts.items() if other != lang)
+
+
 def mixes_languages(text: str) -> bool:
     """2.3.2: the chain of thought holds both an English word (>= 2 ASCII letters, tags excluded) and a
     Chinese character (see rewards.count_words)."""

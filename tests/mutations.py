@@ -153,6 +153,10 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_a_run_folder_from_before_train_mix_keeps_the_mix_it_ran_with"], ""),
     ("distill-gap-se-of-wrong-rows", "distill.py", 'for row in ("distilled", "rl")))', 'for row in ("distilled", "base")))',
      ["tests/test_distill.py::test_the_distilled_minus_rl_gap_carries_its_paired_standard_error"], ""),
+    ("metrics-off-language-is-mixing", "r1mini/metrics.py", "return any(n > 0 for other, n in counts.items() if other != lang)",
+     'return counts["en"] > 0 and counts["zh"] > 0', METRICS, ""),
+    ("eval-off-language-against-english", "r1mini/evaluate.py", '"off_lang": [off_language(text, p.lang) for text, _ in outs],',
+     '"off_lang": [off_language(text, "en") for text, _ in outs],', ["tests/test_evaluate.py"], ""),
     ("metrics-cons-unnormalised", "r1mini/metrics.py", "return voted == normalize_answer(reference)", "return voted == reference", METRICS, ""),
     # ------------------------------------------------------------------ defaults: the paper's GRPO (variants are flags)
     ("default-scale-std-off", "r1mini/grpo.py", "scale_std: bool = True  #", "scale_std: bool = False  #", GRPO, ""),

@@ -10,7 +10,7 @@ import pytest
 
 import time
 
-from r1mini.metrics import MAX_REFLECT_CHARS, cons_at_k, corrects_itself, has_reflection, majority_vote, mixes_languages, paired_difference, pass_at_1, pass_at_k, reflects
+from r1mini.metrics import MAX_REFLECT_CHARS, cons_at_k, corrects_itself, has_reflection, majority_vote, mixes_languages, off_language, paired_difference, pass_at_1, pass_at_k, reflects
 
 
 def test_pass_at_k_brute_force():
@@ -63,6 +63,21 @@ def test_paired_difference_refuses_unpaired_lists():
     for a, b in [([1.0, 0.0], [1.0]), ([1.0], [0.0]), ([], [])]:
         with pytest.raises(ValueError, match="same length"):
             paired_difference(a, b)
+
+
+def test_off_language_hand_cases():
+    zh_chain = " <think> 4x + 14 = 42。两边减去 14：4x = 28。 </think> <answer> 7 </answer>"
+    en_chain = " <think> 4x + 14 = 42. Subtract 14: 4x = 28. </think> <answer> 7 </answer>"
+    mixed = " <think> 两边减去 14, so 4x = 28 </think> <answer> 7 </answer>"
+    symbols = " <think> 4x = 42 - 14 = 28, x = 28 / 4 = 7 </think> <answer> 7 </answer>"  # "x" is no word: no language
+    r1_en = " |special_token|Subtract 14: 4x = 28.|special_token|所以 x = 7。"  # R1's format: the summary is not the chain
+    expected = {  # (zh question, en question)
+        zh_chain: (False, True), en_chain: (True, False), mixed: (True, True), symbols: (False, False), r1_en: (True, False),
+    }
+    for text, (zh, en) in expected.items():
+        assert (off_language(text, "zh"), off_language(text, "en")) == (zh, en), text
+    # mixing is the narrower figure: a chain wholly in the other language is off-language but not mixed
+    assert not mixes_languages(en_chain) and mixes_languages(mixed)
 
 
 def test_pass_at_1():

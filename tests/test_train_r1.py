@@ -17,7 +17,7 @@ from r1mini.template import parse_r1_completion
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("r1_zero", "cold_start", "reasoning_rl", "no_language_reward", "rejection_sft", "r1")
-COLUMNS = {"heldout_pass@1", "medium_pass@1", "hard_pass@1", "mixing_zh", "mixing_en", "readability", "length", "helpfulness", "harmlessness"}
+COLUMNS = {"heldout_pass@1", "medium_pass@1", "hard_pass@1", "mixing_zh", "mixing_en", "off_language_zh", "readability", "length", "helpfulness", "harmlessness"}
 
 
 def run_r1(*args, base_root):
