@@ -586,14 +586,17 @@ def paired_comparisons(run_dir: Path, done: dict) -> dict:
         if a not in done or b not in done:
             continue
         ea, eb = (json.loads(eval_path(run_dir, s).read_text())["reasoning"] for s in (a, b))
-        figs = {f"{name}_pass@1": paired(ea[name], eb[name]) for name in COMPARED_SETS if name in ea and name in eb}
-        figs = {k: list(v) for k, v in figs.items() if v is not None}
+        figs = {}
+        for name in COMPARED_SETS:
+            if name in ea and name in eb and (pair := paired(ea[name], eb[name])) is not None:
+                figs[f"{name}_pass@1"] = list(pair)
         if figs:
             out[f"{a} - {b}"] = figs
     return out
 
 
-def write_report(run: Run, done: dict) -> str:
+def write_report(run: Run, done: dict, diffs: dict) -> str:
+    """report.md: the stage table, `diffs` (paired_comparisons) and example responses per stage."""
     cfg, k = run.cfg, run.cfg.final_k
     cols = ["heldout_pass@1", "heldout_zh_pass@1", "medium_pass@1", "hard_pass@1", f"cons@{k}", "mixing_zh", "mixing_en",
             "off_language_zh", "readability", "length", "helpfulness", "harmlessness"]  # fmt: skip
@@ -620,13 +623,12 @@ def write_report(run: Run, done: dict) -> str:
         f = done[name]["figures"]
         cells = ["-" if f[c] is None else f"{f[c]:.1f}" if c == "length" else f"{f[c]:.3f}" for c in cols]
         lines.append(f"| {names[name]} | " + " | ".join(cells) + f" | {done[name].get('seconds', 0):.0f} |")
-    paired = paired_comparisons(run.dir, done)
-    if paired:
+    if diffs:
         lines += ["", "## Differences, paired over the same questions (mean +- standard error)", "",
                   "a - b of each question's pass rate over its k samples (metrics.paired_difference); a difference under",
                   "2 s.e. is within the noise of this evaluation.", "",
                   "| a - b | " + " | ".join(f"{s}_pass@1" for s in COMPARED_SETS) + " |", "|---|" + "---|" * len(COMPARED_SETS)]  # fmt: skip
-        for pair, figs in paired.items():
+        for pair, figs in diffs.items():
             cells = [f"{figs[c][0]:+.3f} +- {figs[c][1]:.3f}" if c in figs else "-" for c in (f"{s}_pass@1" for s in COMPARED_SETS)]
             lines.append(f"| {COMPARISONS[tuple(pair.split(' - '))]} | " + " | ".join(cells) + " |")
     for name in STAGES:
@@ -679,10 +681,11 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
             done[stage] = STAGE_FNS[stage](run)
         elif marker.is_file():
             done[stage] = json.loads(marker.read_text())
-    report = write_report(run, done)
+    diffs = paired_comparisons(run_dir, done)
+    report = write_report(run, done, diffs)
     if not quiet:
         print(report)
-    return {"run": str(run_dir), "stages": {name: d["figures"] for name, d in done.items()}, "paired": paired_comparisons(run_dir, done),
+    return {"run": str(run_dir), "stages": {name: d["figures"] for name, d in done.items()}, "paired": diffs,
             "seconds": {name: d.get("seconds", 0.0) for name, d in done.items()}, "total_seconds": time.time() - t0}
 
 

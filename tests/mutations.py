@@ -145,7 +145,7 @@ MUTATIONS = [
     ("eval-per-question-pooled", "r1mini/evaluate.py", 'result["per_question"] = [sum(r["correct"]) / len(r["correct"]) for r in rows]',
      'result["per_question"] = [sum(r["correct"]) / cfg.k / 2 for r in rows]', ["tests/test_evaluate.py"], ""),
     ("eval-paired-ignores-questions", "r1mini/evaluate.py", 'or a["questions"] != b["questions"]:', ":", ["tests/test_evaluate.py"], ""),
-    ("r1-paired-reversed", "train_r1.py", 'figs = {f"{name}_pass@1": paired(ea[name], eb[name])', 'figs = {f"{name}_pass@1": paired(eb[name], ea[name])',
+    ("r1-paired-reversed", "train_r1.py", '(pair := paired(ea[name], eb[name]))', '(pair := paired(eb[name], ea[name]))',
      ["tests/test_train_r1.py::test_paired_differences_are_taken_over_the_same_questions"], ""),
     ("r1-reasoning-prompts-from-eval-mix", "train_r1.py", "return TaskMix(get_mix(cfg.train_mix).parts, cfg.zh)", "return TaskMix(get_mix(cfg.mix).parts, cfg.zh)",
      ["tests/test_train_r1.py::test_the_r1_stages_draw_reasoning_prompts_from_train_mix_and_evaluate_on_mix"], ""),
