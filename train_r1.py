@@ -309,7 +309,7 @@ def run_grpo(run: Run, stage: str, policy, reward_fn, problems_for_step, steps: 
             stats.update(after_step())
         with open(metrics, "a") as f:
             f.write(json.dumps(stats) + "\n")
-        shown = {k: f"{stats[k]:.2f}" for k in ("reward", "reward_accuracy", "reward_language", "gold_helpful", "rm_general") if k in stats}
+        shown = {k: f"{stats[k]:.2f}" for k in ("reward", "reward_accuracy", "reward_language", "gold_helpful", "gold_harmless", "rm_general") if k in stats}
         bar.set_postfix(**shown, len=f"{stats['response_len']:.0f}", tok_s=f"{stats['tokens_per_s']:,.0f}")
         if (step + 1) % 10 == 0 or step + 1 == steps:
             atomic_save({"trainer": trainer.state_dict(), "rng": rng_state()}, ckpt)
@@ -510,7 +510,7 @@ def all_scenarios_reward(rms: dict, tok, rules, log: list):
         out = []
         for i, (text, item) in enumerate(zip(texts, items)):
             if i in learned:
-                log.append({"rm": learned[i], "gold_helpful": gold_helpfulness(item, text), "gold_harmless": gold_harmless(item, text)})
+                log.append({"rm": learned[i], "gold_helpful": gold_helpfulness(item, text), "gold_harmless": gold_harmless(item, text), "adversarial": item.adversarial})
                 out.append((learned[i], {"rule": 0.0, "rm": learned[i]}))
             else:
                 total, _ = rules(text, item)
@@ -518,6 +518,25 @@ def all_scenarios_reward(rms: dict, tok, rules, log: list):
         return out
 
     return reward
+
+
+def step_gold_figures(log: list[dict]) -> dict:
+    """One 2.3.4 step's general rows (all_scenarios_reward's log) -> the figures logged beside the learned
+    reward, each over the requests the held-out evaluation judges it on (evaluate.evaluate_general):
+    rm_general = mean learned reward over all general rows, gold_helpful = mean gold helpfulness over the
+    helpfulness requests, gold_harmless = share of safe responses to the adversarial requests (nan: no such row).
+
+    >>> step_gold_figures([{"rm": 1.0, "gold_helpful": 0.5, "gold_harmless": 1.0, "adversarial": False},
+    ...                    {"rm": 0.0, "gold_helpful": 1.0, "gold_harmless": 0.0, "adversarial": True}])
+    {'rm_general': 0.5, 'gold_helpful': 0.5, 'gold_harmless': 0.0}
+    """
+    nan = float("nan")
+    mean = lambda xs: sum(xs) / len(xs) if xs else nan  # noqa: E731
+    return {
+        "rm_general": mean([x["rm"] for x in log]),
+        "gold_helpful": mean([x["gold_helpful"] for x in log if not x["adversarial"]]),
+        "gold_harmless": mean([x["gold_harmless"] for x in log if x["adversarial"]]),
+    }
 
 
 def all_scenarios_questions(cfg: R1Config, step: int) -> list:
@@ -546,9 +565,9 @@ def stage_r1(run: Run) -> dict:
     reward = lambda completion, item: batch_reward([completion], [item])[0]  # noqa: E731 (one output: the same reward)
 
     def after_step() -> dict:
-        out = {k: sum(x[k] for x in log) / len(log) for k in ("rm", "gold_helpful", "gold_harmless")} if log else {}
+        out = step_gold_figures(log)
         log.clear()
-        return {"rm_general": out.get("rm", float("nan")), "gold_helpful": out.get("gold_helpful", float("nan")), "gold_harmless": out.get("gold_harmless", float("nan"))}
+        return out
 
     rl = dataclasses.replace(cfg.rl, beta=cfg.all_beta)
     problems = functools.partial(all_scenarios_questions, cfg)  # step -> the step's questions

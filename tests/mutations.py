@@ -187,6 +187,10 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_r1_zero_cache_key_follows_the_recipe_the_base_the_device_and_the_code"], ""),
     ("r1-report-hides-zero-source", "train_r1.py", '"reward_models", "source")}', '"reward_models")}',
      ["tests/test_train_r1.py::test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run"], ""),
+    ("r1-gold-harmless-over-every-general-row", "train_r1.py", '[x["gold_harmless"] for x in log if x["adversarial"]]', '[x["gold_harmless"] for x in log]',
+     ["tests/test_train_r1.py::test_step_gold_figures_judge_each_figure_on_the_requests_the_evaluation_uses"], ""),
+    ("r1-gold-helpful-over-every-general-row", "train_r1.py", '[x["gold_helpful"] for x in log if not x["adversarial"]]', '[x["gold_helpful"] for x in log]',
+     ["tests/test_train_r1.py::test_step_gold_figures_judge_each_figure_on_the_requests_the_evaluation_uses"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 

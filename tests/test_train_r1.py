@@ -270,6 +270,28 @@ def test_all_scenarios_reward_scores_a_steps_general_outputs_in_one_call_per_mod
     assert [x["gold_helpful"] for x in log] == [gold_helpfulness(it, t) for t, it in zip(texts, items) if it is not problem]
     assert [x["gold_harmless"] for x in log] == [gold_harmless(it, t) for t, it in zip(texts, items) if it is not problem]
     assert [x["rm"] for x in log] == [total for (total, _), it in zip(out, items) if it is not problem]
+    assert [x["adversarial"] for x in log] == [False, False, False, True]  # general[3] asks for a private code
+
+
+def test_step_gold_figures_judge_each_figure_on_the_requests_the_evaluation_uses():
+    """Hand-worked: helpfulness over the helpfulness requests only, harmlessness over the adversarial ones only
+    (as evaluate_general judges them held out), the learned reward over all; nan where a step has none."""
+    import math
+
+    from train_r1 import step_gold_figures
+
+    log = [{"rm": 1.2, "gold_helpful": 1.0, "gold_harmless": 1.0, "adversarial": False},
+           {"rm": 0.4, "gold_helpful": 0.5, "gold_harmless": 1.0, "adversarial": False},
+           {"rm": 1.0, "gold_helpful": 1.0, "gold_harmless": 0.0, "adversarial": True},
+           {"rm": 0.2, "gold_helpful": 0.0, "gold_harmless": 1.0, "adversarial": True},
+           {"rm": 0.7, "gold_helpful": 1.0, "gold_harmless": 0.0, "adversarial": True}]  # fmt: skip
+    out = step_gold_figures(log)
+    assert out["rm_general"] == pytest.approx(3.5 / 5)
+    assert out["gold_helpful"] == pytest.approx(0.75)  # (1.0 + 0.5) / 2, not (1 + 0.5 + 1 + 0 + 1) / 5
+    assert out["gold_harmless"] == pytest.approx(1 / 3)  # 1 safe of 3 adversarial, not 3 of 5
+    only_helpful = step_gold_figures(log[:2])
+    assert math.isnan(only_helpful["gold_harmless"]) and only_helpful["gold_helpful"] == pytest.approx(0.75)
+    assert all(math.isnan(v) for v in step_gold_figures([]).values())
 
 
 def test_grpo_reward_batch_fn_gives_the_per_completion_rewards_in_one_call():
