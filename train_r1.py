@@ -113,7 +113,7 @@ class R1Config:
     rm: str = "cpu"  # preset of the helpfulness reward model (r1mini/reward_model.py)
     rm_harmless: str = "cpu_whole"  # preset of the harmlessness reward model
     rm_prompts: int = 400  # general train prompts (every kind) whose sampled responses become the helpfulness model's pairs
-    rm_harmless_prompts: int = 300  # adversarial train prompts whose sampled responses become the harmlessness model's pairs
+    rm_harmless_prompts: int = 900  # adversarial train prompts whose sampled responses become the harmlessness model's pairs (300 gave ~270 pairs and 0.84-0.88 held out, 900 ~800 and 0.92-0.99: docs/r1.md)
     rm_k: int = 4  # responses sampled per such prompt (labelled pairs: the annotator's preferences between them)
     rm_written: int = 2  # written responses with the "noisy" faults per train prompt, paired with one another and those below
     rm_offtopic: int = 4  # right answers to OTHER train requests added per train prompt (off-topic negatives; 0 = none)

@@ -22,7 +22,8 @@ This file is the toy version of all three things:
   the same for its English and Chinese versions and all its phrasings. Within each kind, the TEST_SHARE of
   contents with the smallest stable hash (blake2b) of their key are "test", the rest "train": the two splits
   never share a key, and every kind (in both languages) has held-out prompts that are new contents or new
-  phrasings (a held-out number to translate, a held-out way of asking who the model is).
+  phrasings (a held-out number to translate, a held-out way of asking who the model is), or new pairings of
+  parts that training shows apart (a private-code request: a phrasing x a person; a rude one: a form x a target).
 - `sft_examples(prompts, rng, quality)`: stage 3's non-reasoning SFT data, deliberately imperfect at the rates
   of a `Quality` (documented there), as real SFT data is, so that stage 4 has something to fix. A translation's
   short CoT takes the number apart ("47 = 40 + 7: 40 is 四十, 7 is 七, so 47 is 四十七", `translation_cot`), so

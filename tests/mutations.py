@@ -191,6 +191,8 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_step_gold_figures_judge_each_figure_on_the_requests_the_evaluation_uses"], ""),
     ("r1-gold-helpful-over-every-general-row", "train_r1.py", '[x["gold_helpful"] for x in log if not x["adversarial"]]', '[x["gold_helpful"] for x in log]',
      ["tests/test_train_r1.py::test_step_gold_figures_judge_each_figure_on_the_requests_the_evaluation_uses"], ""),
+    ("general-rude-key-per-form", "r1mini/general.py", '_Content(f"{i}/{j}", {"en": (en.format(t=ten),)', '_Content(f"{i}", {"en": (en.format(t=ten),)',
+     ["tests/test_general.py::test_a_held_out_adversarial_request_is_a_new_pairing_of_parts_training_shows"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 
