@@ -5,6 +5,7 @@ every test below reads that run's folder. The figures of a tiny model are noise,
 each stage must produce and on the parts of it that are exact (data formats, filters, logged rewards)."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -78,6 +79,33 @@ def test_paired_differences_are_taken_over_the_same_questions(smoke):
             assert figs[f"{name}_pass@1"][1] == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)), abs=1e-12)
         d, se = figs["heldout_pass@1"]
         assert f"{d:+.3f} +- {se:.3f}" in report
+
+
+def test_paired_comparisons_take_a_minus_b_for_each_pair_on_hand_made_eval_files(tmp_path):
+    """train_r1.paired_comparisons on eval.json files written by hand (the smoke run's differences are often all 0,
+    which cannot tell a - b from b - a): R1 - R1-Zero on 4 questions with rates (1, 1, 0.5, 0) - (0.5, 1, 0, 0):
+    d = (0.5, 0, 0.5, 0), mean 0.25, sd (n-1) = 0.288675..., s.e. = sd / 2 = 0.144338...; a set whose questions differ
+    between the rows is left out, and a pair whose rows did not both run is left out."""
+    from train_r1 import paired_comparisons
+
+    qs = ["q1", "q2", "q3", "q4"]
+
+    def write(stage, heldout, zh_questions):
+        path = tmp_path / ("base_eval.json" if stage == "base" else f"{stage}/eval.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sets = {"heldout": {"questions": qs, "per_question": heldout}, "heldout_zh": {"questions": zh_questions, "per_question": [0.0, 0.0]}}
+        path.write_text(json.dumps({"reasoning": sets}))
+
+    write("r1", [1.0, 1.0, 0.5, 0.0], ["a", "b"])
+    write("r1_zero", [0.5, 1.0, 0.0, 0.0], ["a", "c"])  # other Chinese questions: no paired figure for that set
+    write("rejection_sft", [1.0, 1.0, 1.0, 1.0], ["a", "b"])
+    out = paired_comparisons(tmp_path, {"r1": {}, "r1_zero": {}, "rejection_sft": {}})
+    assert set(out) == {"r1 - r1_zero", "r1 - rejection_sft"}  # reasoning_rl and its ablation did not run
+    assert set(out["r1 - r1_zero"]) == {"heldout_pass@1"}
+    d, se = out["r1 - r1_zero"]["heldout_pass@1"]
+    assert d == pytest.approx(0.25, abs=1e-12) and se == pytest.approx(0.5 / math.sqrt(3) / 2, abs=1e-12)
+    d, se = out["r1 - rejection_sft"]["heldout_pass@1"]  # (0, 0, -0.5, -1): mean -0.375, sd sqrt(0.229167) = 0.478714
+    assert d == pytest.approx(-0.375, abs=1e-12) and se == pytest.approx(math.sqrt((0.375**2 * 2 + 0.125**2 + 0.625**2) / 3) / 2, abs=1e-12)
 
 
 def test_cold_start_set_is_readable_correct_and_bilingual(smoke):
