@@ -26,7 +26,7 @@ import re
 from collections import Counter
 from typing import Callable
 
-from r1mini.rewards import count_words, normalize_answer
+from r1mini.rewards import count_words, language_share, normalize_answer
 from r1mini.template import chain_of_thought
 
 REFLECTION_PHRASES = ("Wait, let me recheck", "Wait,", "let me check", "等等，让我再检查一下", "等等")
@@ -162,8 +162,7 @@ def off_language(text: str, lang: str) -> bool:
     >>> off_language("<think> 4x = 42 - 14 = 28. Divide by 4: x = 7 </think>", "zh"), off_language("<think> 两边除以 4：x = 7 </think>", "zh")
     (True, False)
     """
-    counts = count_words(chain_of_thought(text))
-    return any(n > 0 for other, n in counts.items() if other != lang)
+    return language_share(text, lang) < 1.0
 
 
 def mixes_languages(text: str) -> bool:

@@ -210,9 +210,17 @@ def count_words(text: str) -> dict[str, int]:
     return {"en": len(_EN_WORD.findall(text)), "zh": len(_ZH_WORD.findall(text))}
 
 
+def language_share(completion: str, lang: str) -> float:
+    """The proportion of `lang` words in the chain of thought (the <think> content; without one, the text
+    before <answer>: see template.chain_of_thought); 1.0 for a chain with no words at all (only digits and
+    symbols). Below 1.0 exactly when the chain holds a word of another language (metrics.off_language)."""
+    counts = count_words(chain_of_thought(completion))
+    total = sum(counts.values())
+    return 1.0 if total == 0 else counts.get(lang, 0) / total
+
+
 def language_consistency_reward(completion: str, problem: Problem) -> float:
-    """2.3.2: the proportion of target-language (problem.lang) words in the chain of thought (the
-    <think> content; without one, the text before <answer>: see template.chain_of_thought).
+    """2.3.2: the proportion of target-language (problem.lang) words in the chain of thought (language_share).
 
     A CoT with no words at all (only digits and symbols) scores 1.0: it does not mix languages, and
     scoring it 0 would push the model to add words for their own sake.
@@ -221,9 +229,7 @@ def language_consistency_reward(completion: str, problem: Problem) -> float:
     >>> language_consistency_reward("<think> 个位 7 + 8 = 15, carry one </think>", Problem("add", "?", "85", lang="zh"))
     0.5
     """
-    counts = count_words(chain_of_thought(completion))
-    total = sum(counts.values())
-    return 1.0 if total == 0 else counts.get(problem.lang, 0) / total
+    return language_share(completion, problem.lang)
 
 
 # ----------------------------------------------------------------------------- registry

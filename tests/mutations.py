@@ -134,6 +134,7 @@ MUTATIONS = [
     ("reward-normalise-no-fractions", "r1mini/rewards.py", "            return str(Fraction(s))", "            return s", REWARDS, ""),
     ("reward-first-answer-block", "r1mini/rewards.py", "if n_open == n_close == 1 and", "if n_open >= 1 and n_close >= 1 and", REWARDS, ""),
     ("reward-language-no-words-scores-0", "r1mini/rewards.py", "return 1.0 if total == 0 else", "return 0.0 if total == 0 else", REWARDS, ""),
+    ("reward-language-of-english", "r1mini/rewards.py", "return language_share(completion, problem.lang)", 'return language_share(completion, "en")', REWARDS, ""),
     # ------------------------------------------------------------------ the template (2.2.3, Table 1)
     ("template-table1-wording", "r1mini/template.py", "reasoning process in the mind and", "reasoning process in mind and", TEMPLATE, ""),
     ("template-text-outside-blocks", "r1mini/template.py", "    if outside.strip():\n        return None", "    if False:\n        return None", TEMPLATE, ""),
@@ -154,8 +155,7 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_a_run_folder_from_before_train_mix_keeps_the_mix_it_ran_with"], ""),
     ("distill-gap-se-of-wrong-rows", "distill.py", 'for row in ("distilled", "rl")))', 'for row in ("distilled", "base")))',
      ["tests/test_distill.py::test_the_distilled_minus_rl_gap_carries_its_paired_standard_error"], ""),
-    ("metrics-off-language-is-mixing", "r1mini/metrics.py", "return any(n > 0 for other, n in counts.items() if other != lang)",
-     'return counts["en"] > 0 and counts["zh"] > 0', METRICS, ""),
+    ("metrics-off-language-is-mixing", "r1mini/metrics.py", "return language_share(text, lang) < 1.0", "return mixes_languages(text)", METRICS, ""),
     ("eval-off-language-against-english", "r1mini/evaluate.py", '"off_lang": [off_language(text, p.lang) for text, _ in outs],',
      '"off_lang": [off_language(text, "en") for text, _ in outs],', ["tests/test_evaluate.py"], ""),
     ("metrics-cons-unnormalised", "r1mini/metrics.py", "return voted == normalize_answer(reference)", "return voted == reference", METRICS, ""),
