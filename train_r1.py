@@ -108,10 +108,12 @@ class R1Config:
     rs_k: int = 2  # responses per question (the stage-2 policy repeats itself at T = 1: 800 x 4 kept 930 distinct, 2400 x 2 kept 2034)
     rs_max_tokens: int = 140  # longer responses are dropped as overlong
     general_sft: int = 4500  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation; 1500 left them half-learned, 3000 underfit them: docs/r1.md)
+    general_power: float = 0.5  # a kind's share of them goes as its train request count ** power (0: equal shares; translation has 850 requests, greeting 20: docs/r1.md)
     sft_epochs: int = 2  # the paper: 2 epochs on the union, starting from the base
     # 2.3.4 RL for all scenarios
     rm: str = "cpu"  # preset of the helpfulness reward model (r1mini/reward_model.py)
     rm_harmless: str = "cpu_whole"  # preset of the harmlessness reward model
+    rm_init: str = "rejection_sft"  # the checkpoint both reward models' bodies start from: "rejection_sft" (the stage-3 SFT model, as DeepSeek-V3's) or "base"
     rm_prompts: int = 400  # general train prompts (every kind) whose sampled responses become the helpfulness model's pairs
     rm_harmless_prompts: int = 900  # adversarial train prompts whose sampled responses become the harmlessness model's pairs (300 gave ~270 pairs and 0.84-0.88 held out, 900 ~800 and 0.92-0.99: docs/r1.md)
     rm_k: int = 4  # responses sampled per such prompt (labelled pairs: the annotator's preferences between them)
@@ -143,6 +145,10 @@ class R1Config:
         for name in ("zh", "general_share", "adversarial_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
+        if self.rm_init not in ("base", "rejection_sft"):
+            raise ConfigError(f"rm_init = {self.rm_init!r}: the reward models start from 'rejection_sft' (the stage-3 SFT model) or 'base'")
+        if not 0 <= self.general_power <= 1:
+            raise ConfigError(f"general_power = {self.general_power}: a kind's share goes as its request count ** power, power in [0, 1]")
         if self.rm_temperature <= 0 or self.all_beta < 0:
             raise ConfigError(f"need rm_temperature > 0 and all_beta >= 0, got {self.rm_temperature} and {self.all_beta}")
         for name in ("cold_epochs", "rs_k", "rm_k", "final_k", "sft_epochs", "max_new_tokens"):
@@ -427,7 +433,7 @@ def stage_rejection_sft(run: Run) -> dict:
     reasoning, drops = rejection_sample(rl_model, run.tok, problems, cfg.rs_k, max_new_tokens=cfg.max_new_tokens, temperature=1.0,
                                         seed=cfg.seed, max_tokens=cfg.rs_max_tokens)
     del rl_model
-    general = sft_examples(general_prompts(cfg.general_sft, "train", cfg.seed), random.Random(cfg.seed))
+    general = sft_examples(general_prompts(cfg.general_sft, "train", cfg.seed, power=cfg.general_power), random.Random(cfg.seed))
     data = reasoning + general
     d = run.stage_dir("rejection_sft")
     write_jsonl(data, d / "sft_data.jsonl")
@@ -471,7 +477,7 @@ def reward_model_pairs(run: Run, policy, what: str, split: str) -> list[tuple[st
 def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
     """2.3.4: preference pairs from the stage-3 model's responses (and written ones), labelled by the hidden
     annotator; one Bradley-Terry reward model for helpfulness (reads the summary) and one for harmlessness (reads
-    all), each initialised from the base. Held-out pair accuracy overall and per kind of request."""
+    all), each initialised from the checkpoint rm_init names (the stage-3 SFT model by default). Held-out pair accuracy overall and per kind of request."""
     from r1mini.reward_model import RM_PRESETS, RewardModel, pair_accuracy, rm_state, train_reward_model
 
     cfg = run.cfg
@@ -479,13 +485,13 @@ def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
     for view, what, preset in (("summary", "helpful", cfg.rm), ("whole", "harmless", cfg.rm_harmless)):
         rmcfg = dataclasses.replace(pick_preset(RM_PRESETS, preset, f"{what} reward-model preset"), seed=cfg.seed)
         train, test = (reward_model_pairs(run, policy, what, split) for split in ("train", "test"))
-        rm = RewardModel.from_base(run.base_path).to(run.device)
+        rm = RewardModel.from_checkpoint(run.model_path(cfg.rm_init)).to(run.device)
         stats = train_reward_model(rm, run.tok, [pair for _, pair in train], rmcfg, view, quiet=run.quiet)
         acc = pair_accuracy(rm, run.tok, [pair for _, pair in test], view)  # nan without held-out pairs
         by_kind = {k: pair_accuracy(rm, run.tok, [pair for kind, pair in test if kind == k], view) for k in sorted({kind for kind, _ in test})}
         atomic_save(rm_state(rm, view=view, heldout_accuracy=acc), run.stage_dir("r1") / f"rm_{what}.pt")
         rms[what] = rm
-        info[what] = {"view": view, "preset": preset, "epochs": rmcfg.epochs, "lr": rmcfg.lr, "train_pairs": len(train), "test_pairs": len(test), "heldout_pair_accuracy": acc,
+        info[what] = {"view": view, "preset": preset, "init": cfg.rm_init, "epochs": rmcfg.epochs, "lr": rmcfg.lr, "train_pairs": len(train), "test_pairs": len(test), "heldout_pair_accuracy": acc,
                       "heldout_pair_accuracy_by_kind": by_kind, "test_pairs_by_kind": {k: sum(kind == k for kind, _ in test) for k in by_kind}, **stats}
         run.log(f"[r1] reward model '{what}' ({view}): {len(train)} pairs, held-out pair accuracy {acc:.3f} on {len(test)} pairs")
     return rms, info

@@ -362,19 +362,40 @@ def _prompt(kind: str, c: _Content, lang: str, variant: int) -> GeneralPrompt:
     return GeneralPrompt(kind, c.questions[lang][variant], lang, c.reference[lang], kind in ADVERSARIAL_KINDS, f"{kind}:{c.cid}")
 
 
-def general_prompts(n: int, split: str, seed: int | str = 0, kinds=None, languages=LANGS) -> list[GeneralPrompt]:
-    """n requests of the split: kinds in turn (equal shares), language, content and phrasing drawn at random
-    (from a stream fixed by split and seed, an int or a string such as "0/all/3/helpful").
+def kind_order(n: int, weights: list[float]) -> list[int]:
+    """n kind indices in a smooth weighted round robin: index i takes a share weights[i] / sum(weights) of any
+    prefix (up to one), spread out rather than in blocks; equal weights give the kinds in turn.
+
+    >>> kind_order(6, [1, 1, 1]), kind_order(6, [4, 1, 1])
+    ([0, 1, 2, 0, 1, 2], [0, 0, 1, 0, 2, 0])
+    """
+    total, current, out = sum(weights), [0.0] * len(weights), []
+    for _ in range(n):
+        current = [c + w for c, w in zip(current, weights)]
+        i = max(range(len(weights)), key=lambda j: (current[j], -j))  # the largest credit; ties: the first kind
+        current[i] -= total
+        out.append(i)
+    return out
+
+
+def general_prompts(n: int, split: str, seed: int | str = 0, kinds=None, languages=LANGS, power: float = 0.0) -> list[GeneralPrompt]:
+    """n requests of the split: kinds in a weighted round robin (`kind_order`), language, content and phrasing
+    drawn at random (from a stream fixed by split and seed, an int or a string such as "0/all/3/helpful").
+    A kind's share is proportional to (its number of distinct requests in the split) ** power: 0 = equal shares
+    (the kinds in turn), 1 = every request equally often, 0.5 between (stage 3's SFT data: docs/r1.md).
 
     >>> [p.question for p in general_prompts(3, "train", seed=0, kinds=("translation",), languages=("en",))]
     ['Write 95 in Chinese.', 'Write 65 in Chinese.', 'How do you say 94 in Chinese?']
     """
     kinds, languages = _check(split, kinds, languages)
+    if not 0 <= power <= 1:
+        raise ConfigError(f"power = {power}: a kind's share goes as its request count ** power, power in [0, 1]")
     rng = random.Random(f"general/{split}/{seed}")
     pool = {k: [c for c in _contents(k) if split_of(f"{k}:{c.cid}") == split] for k in kinds}
+    requests = [sum(len(c.questions[lang]) for c in pool[k] for lang in languages) for k in kinds]
     out = []
-    for i in range(n):
-        kind = kinds[i % len(kinds)]
+    for i in kind_order(n, [r**power for r in requests]):
+        kind = kinds[i]
         lang = rng.choice(languages)
         c = rng.choice(pool[kind])
         out.append(_prompt(kind, c, lang, rng.randrange(len(c.questions[lang]))))

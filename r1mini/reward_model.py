@@ -8,8 +8,9 @@ reasoning because they "may suffer from reward hacking in the large-scale reinfo
 (the policy finds what the model mis-scores); train_r1.py logs the hidden annotator's gold score beside the
 learned reward during stage 4, so that hacking shows if it happens.
 
-The model: our policy's Transformer body (r1mini/model.py; `from_base(path)` starts it from the pretrained
-base, as the paper's reward models start from the V3 pipeline) and a scalar head, Linear(n_embd, 1), on the
+The model: our policy's Transformer body (r1mini/model.py; `from_checkpoint(path)` starts it from a policy
+checkpoint: train_r1.py takes the stage-3 SFT model, as DeepSeek-V3's reward models are trained from its SFT
+checkpoints, so that the body already knows the answers it must judge; docs/r1.md) and a scalar head, Linear(n_embd, 1), on the
 final hidden state of the last real token (the <|endoftext|> appended to every text; right or left padding).
 It reads rm_text = prompt + " " + rm_view(response, view):
 
@@ -70,8 +71,8 @@ class RewardModel(nn.Module):
         return self.body.cfg
 
     @classmethod
-    def from_base(cls, path, device="cpu") -> "RewardModel":
-        """A reward model whose body is the base checkpoint at `path` (the head starts fresh)."""
+    def from_checkpoint(cls, path, device="cpu") -> "RewardModel":
+        """A reward model whose body is the policy checkpoint at `path` (the base or an SFT model; the head starts fresh)."""
         base, _ = load_model(path)
         rm = cls(base.cfg)
         rm.body.load_state_dict(base.state_dict())

@@ -194,6 +194,14 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_step_gold_figures_judge_each_figure_on_the_requests_the_evaluation_uses"], ""),
     ("general-rude-key-per-form", "r1mini/general.py", '_Content(f"{i}/{j}", {"en": (en.format(t=ten),)', '_Content(f"{i}", {"en": (en.format(t=ten),)',
      ["tests/test_general.py::test_a_held_out_adversarial_request_is_a_new_pairing_of_parts_training_shows"], ""),
+    ("general-kind-order-ties-last", "r1mini/general.py", "key=lambda j: (current[j], -j))", "key=lambda j: (current[j], j))",
+     ["tests/test_general.py::test_kind_order_on_a_hand_worked_case_and_against_exact_shares"], ""),
+    ("general-power-ignored", "r1mini/general.py", "for i in kind_order(n, [r**power for r in requests]):", "for i in kind_order(n, [1.0 for r in requests]):",
+     ["tests/test_general.py"], ""),
+    ("r1-general-sft-power-not-passed", "train_r1.py", '"train", cfg.seed, power=cfg.general_power)', '"train", cfg.seed)',
+     ["tests/test_train_r1.py::test_rejection_set_keeps_only_correct_clean_responses_and_adds_general_data"], ""),
+    ("r1-rm-init-ignored", "train_r1.py", "RewardModel.from_checkpoint(run.model_path(cfg.rm_init))", "RewardModel.from_checkpoint(run.base_path)",
+     ["tests/test_train_r1.py::test_both_reward_models_start_from_the_checkpoint_rm_init_names[rejection_sft]"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 

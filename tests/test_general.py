@@ -25,6 +25,7 @@ from r1mini.general import (
     gold_harmless,
     gold_helpfulness,
     holds,
+    kind_order,
     sft_examples,
     translation_cot,
     written_responses,
@@ -102,6 +103,34 @@ def test_general_prompts_draw_only_from_their_split_and_are_reproducible():
         assert ps == general_prompts(300, split, seed=3)
     assert general_prompts(50, "train", seed=1) != general_prompts(50, "train", seed=2)
     assert {p.language for p in general_prompts(40, "train", languages=("zh",))} == {"zh"}
+
+
+def test_kind_order_on_a_hand_worked_case_and_against_exact_shares():
+    # [4, 1, 1], credits worked by hand (add the weights, take the largest, first on ties, subtract 6):
+    # [4,1,1]->0 [2,2,2]->0 [0,3,3]->1 [4,-2,4]->0 [2,-1,5]->2 [6,0,0]->0
+    assert kind_order(6, [4, 1, 1]) == [0, 0, 1, 0, 2, 0]
+    assert kind_order(7, [1.0, 1.0, 1.0]) == [0, 1, 2, 0, 1, 2, 0]  # equal weights: in turn
+    for weights in ([4, 1, 1], [29.15, 4.47, 7.07, 0.5], [1, 0, 3]):
+        order = kind_order(300, weights)
+        for m in range(1, 301):  # every prefix holds each kind within one of its exact share
+            for i, w in enumerate(weights):
+                assert abs(order[:m].count(i) - m * w / sum(weights)) < 1, (weights, m, i)
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+def test_general_prompts_give_each_kind_its_request_count_to_the_power(power):
+    n = 1000
+    counts = {k: len(all_prompts("train", kinds=(k,))) for k in KINDS}  # distinct requests per kind, counted by listing them
+    got = {k: 0 for k in KINDS}
+    for p in general_prompts(n, "train", seed=4, power=power):
+        got[p.kind] += 1
+    total = sum(c**power for c in counts.values())
+    for k in KINDS:
+        assert abs(got[k] - n * counts[k] ** power / total) < 1, (k, got[k])
+    if power == 0:  # the kinds in turn, as before the power existed
+        assert [p.kind for p in general_prompts(14, "train", seed=4)] == list(KINDS) * 2
+    with pytest.raises(ConfigError):
+        general_prompts(3, "train", power=1.5)
 
 
 @pytest.mark.parametrize("kwargs", [dict(split="dev"), dict(split="train", kinds=("poetry",)), dict(split="train", languages=("fr",)), dict(split="train", kinds=())])

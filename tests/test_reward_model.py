@@ -224,7 +224,7 @@ def test_preference_pairs_hand_worked():
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def test_save_load_round_trip_and_from_base(tmp_path):
+def test_save_load_round_trip_and_from_checkpoint(tmp_path):
     rm = nano_rm(2).eval()
     atomic_save(rm_state(rm, view="whole"), tmp_path / "rm.pt")
     back = load_reward_model(tmp_path / "rm.pt")
@@ -238,7 +238,7 @@ def test_save_load_round_trip_and_from_base(tmp_path):
     torch.manual_seed(5)
     base = Transformer(ModelConfig.preset("nano", vocab_size=TOK.vocab_size))
     atomic_save(model_state(base), tmp_path / "base.pt")
-    init = RewardModel.from_base(tmp_path / "base.pt")
+    init = RewardModel.from_checkpoint(tmp_path / "base.pt")
     assert all(torch.equal(a, b) for a, b in zip(init.body.state_dict().values(), base.state_dict().values()))
 
 

@@ -143,6 +143,14 @@ def test_rejection_set_keeps_only_correct_clean_responses_and_adds_general_data(
         if e.source == "rejection":
             assert parse_r1_completion(e.response) is not None
     assert any(e.source.startswith("general/") for e in data)
+    # the general data's kinds at the shares R1Config.general_power sets (the smoke preset keeps the cpu default)
+    from r1mini.general import KINDS, all_prompts
+
+    cfg = json.loads((run / "config.json").read_text())
+    counts = {k: len(all_prompts("train", kinds=(k,))) ** cfg["general_power"] for k in KINDS}
+    for k in KINDS:
+        got = sum(e.source == f"general/{k}" for e in data)
+        assert abs(got - d["set"]["general"] * counts[k] / sum(counts.values())) < 1, (k, got)
 
 
 def test_rl_for_all_scenarios_trains_two_reward_models_and_logs_gold_beside_them(smoke):
@@ -485,3 +493,44 @@ def test_a_run_folder_from_before_train_mix_keeps_the_mix_it_ran_with(tmp_path):
     assert load_run_config(tmp_path).train_mix == "cpu"
     (tmp_path / "config.json").write_text(json.dumps({**dataclasses.asdict(R1_PRESETS["cpu"]), "train_mix": "smoke"}))
     assert load_run_config(tmp_path).train_mix == "smoke"
+
+
+@pytest.mark.parametrize("rm_init", ["rejection_sft", "base"])
+def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch, tmp_path, rm_init):
+    """2.3.4: the reward models' bodies start from the stage-3 SFT model (rm_init "rejection_sft", the default, as
+    DeepSeek-V3's reward models start from its SFT checkpoints) or from the base. Two nano checkpoints with different
+    weights stand in for them; the trainer is replaced by one that records the body it was handed."""
+    import torch
+
+    import r1mini.reward_model as reward_model
+    import train_r1
+    from r1mini.common import atomic_save
+    from r1mini.model import ModelConfig, Transformer, model_state
+    from r1mini.tokenizer import get_tokenizer
+
+    tok = get_tokenizer()
+    paths = {"base": tmp_path / "base.pt", "rejection_sft": tmp_path / "run" / "rejection_sft" / "model.pt"}
+    weights = {}
+    for seed, (name, path) in enumerate(paths.items()):
+        torch.manual_seed(seed)
+        model = Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save(model_state(model), path)
+        weights[name] = {k: v.clone() for k, v in model.state_dict().items()}
+    bodies = []
+
+    def fake_train(rm, tok, pairs, cfg, view, quiet=False):
+        bodies.append({k: v.clone() for k, v in rm.body.state_dict().items()})
+        return {"train_accuracy": 1.0}
+
+    monkeypatch.setattr(reward_model, "train_reward_model", fake_train)
+    monkeypatch.setattr(train_r1, "reward_model_pairs", lambda run, policy, what, split: [])
+    run = train_r1.Run(train_r1.R1Config(rm_init=rm_init), tmp_path / "run", tok, torch.device("cpu"), paths["base"], quiet=True)
+    _, info = train_r1.train_reward_models(run, None)
+    assert len(bodies) == 2 and {i["init"] for i in info.values()} == {rm_init}
+    other = "base" if rm_init == "rejection_sft" else "rejection_sft"
+    for body in bodies:
+        assert all(torch.equal(body[k], weights[rm_init][k]) for k in body)
+        assert not all(torch.equal(body[k], weights[other][k]) for k in body)
+    with pytest.raises(Exception, match="rm_init"):
+        train_r1.R1Config(rm_init="stage3").validate()
