@@ -1,6 +1,6 @@
 """DeepSeek-R1 (section 2.3, numbered as in arXiv v1): the four stages after R1-Zero, end to end.
 
-    python train_r1.py                          # the cpu preset (~20 min on 2 cores with the cpu base cached)
+    python train_r1.py                          # the cpu preset (9-18 min on 2 cores with the cpu base cached: docs/r1.md)
     python train_r1.py --preset smoke           # tiny, < 1 minute; CI runs it as a test
     python train_r1.py --stages reasoning_rl,r1 --out runs/r1/cpu-...   # re-run some stages of a run
     python train_r1.py --resume runs/r1/cpu-20261201-140000                # continue a killed run
@@ -16,9 +16,11 @@ The stages, in the paper's order, each one a function below and a folder in the 
                                  reward = accuracy + language consistency, summed (r1mini/grpo.py, rewards.py)
     no_language_reward  2.3.2    the paper's ablation: the same stage without the language reward
     rejection_sft       2.3.3    sample the stage-2 model, keep correct and clean responses (r1mini/rejection.py),
-                                 add non-reasoning data (r1mini/general.py), fine-tune the BASE 2 epochs on the union;
+                                 add non-reasoning data (r1mini/general.py; each kind's share ~ sqrt of its request
+                                 count), fine-tune the BASE 2 epochs on the union;
                                  writes sft_data.jsonl (what distill.py trains students on: the paper's 800k)
-    r1                  2.3.4    learned reward models (Bradley-Terry, r1mini/reward_model.py) for general prompts
+    r1                  2.3.4    learned reward models (Bradley-Terry, r1mini/reward_model.py; started from the
+                                 stage-3 model) for general prompts
                                  (helpfulness on the summary, harmlessness on the whole response) beside the rules
                                  for reasoning; a second GRPO stage over both. The gold annotator (general.py) only
                                  labels the pairs and evaluates; it is logged beside the learned reward.
