@@ -10,7 +10,7 @@ learned reward during stage 4, so that hacking shows if it happens.
 
 The model: our policy's Transformer body (r1mini/model.py; `from_checkpoint(path)` starts it from a policy
 checkpoint: train_r1.py takes the stage-3 SFT model, as DeepSeek-V3's reward models are trained from its SFT
-checkpoints, so that the body already knows the answers it must judge; docs/r1.md) and a scalar head, Linear(n_embd, 1), on the
+checkpoints; on this toy world no more accurate than a body from the base, measured in docs/r1.md) and a scalar head, Linear(n_embd, 1), on the
 final hidden state of the last real token (the <|endoftext|> appended to every text; right or left padding).
 It reads rm_text = prompt + " " + rm_view(response, view):
 
