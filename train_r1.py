@@ -69,6 +69,7 @@ from r1mini.common import (
     write_json,
 )
 from r1mini.evaluate import EvalConfig, complete, eval_sets, evaluate_general, evaluate_problems, paired, r1_prompt_of, zero_prompt
+from r1mini.general import check_power
 from r1mini.grpo import GRPOConfig, GRPOTrainer
 from r1mini.model import load_model, model_state
 from r1mini.pretrain import ensure_base
@@ -149,8 +150,7 @@ class R1Config:
                 raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
         if self.rm_init not in ("base", "rejection_sft"):
             raise ConfigError(f"rm_init = {self.rm_init!r}: the reward models start from 'rejection_sft' (the stage-3 SFT model) or 'base'")
-        if not 0 <= self.general_power <= 1:
-            raise ConfigError(f"general_power = {self.general_power}: a kind's share goes as its request count ** power, power in [0, 1]")
+        check_power(self.general_power, "general_power")
         if self.rm_temperature <= 0 or self.all_beta < 0:
             raise ConfigError(f"need rm_temperature > 0 and all_beta >= 0, got {self.rm_temperature} and {self.all_beta}")
         for name in ("cold_epochs", "rs_k", "rm_k", "final_k", "sft_epochs", "max_new_tokens"):

@@ -378,6 +378,12 @@ def kind_order(n: int, weights: list[float]) -> list[int]:
     return out
 
 
+def check_power(power: float, name: str = "power") -> None:
+    """The exponent of general_prompts' kind shares must lie in [0, 1] (R1Config.general_power checks it early)."""
+    if not 0 <= power <= 1:
+        raise ConfigError(f"{name} = {power}: a kind's share goes as its request count ** power, power in [0, 1]")
+
+
 def general_prompts(n: int, split: str, seed: int | str = 0, kinds=None, languages=LANGS, power: float = 0.0) -> list[GeneralPrompt]:
     """n requests of the split: kinds in a weighted round robin (`kind_order`), language, content and phrasing
     drawn at random (from a stream fixed by split and seed, an int or a string such as "0/all/3/helpful").
@@ -388,8 +394,7 @@ def general_prompts(n: int, split: str, seed: int | str = 0, kinds=None, languag
     ['Write 95 in Chinese.', 'Write 65 in Chinese.', 'How do you say 94 in Chinese?']
     """
     kinds, languages = _check(split, kinds, languages)
-    if not 0 <= power <= 1:
-        raise ConfigError(f"power = {power}: a kind's share goes as its request count ** power, power in [0, 1]")
+    check_power(power)
     rng = random.Random(f"general/{split}/{seed}")
     pool = {k: [c for c in _contents(k) if split_of(f"{k}:{c.cid}") == split] for k in kinds}
     requests = [sum(len(c.questions[lang]) for c in pool[k] for lang in languages) for k in kinds]
