@@ -1,6 +1,6 @@
 """DeepSeek-R1 (section 2.3, numbered as in arXiv v1): the four stages after R1-Zero, end to end.
 
-    python train_r1.py                          # the cpu preset (9-18 min on 2 cores with the cpu base cached: docs/r1.md)
+    python train_r1.py                          # the cpu preset (10-18 min on 2 cores with the cpu base cached: docs/r1.md)
     python train_r1.py --preset smoke           # tiny, < 1 minute; CI runs it as a test
     python train_r1.py --stages reasoning_rl,r1 --out runs/r1/cpu-...   # re-run some stages of a run
     python train_r1.py --resume runs/r1/cpu-20261201-140000                # continue a killed run

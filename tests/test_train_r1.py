@@ -504,7 +504,7 @@ def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch,
 
     import r1mini.reward_model as reward_model
     import train_r1
-    from r1mini.common import atomic_save
+    from r1mini.common import ConfigError, atomic_save
     from r1mini.model import ModelConfig, Transformer, model_state
     from r1mini.tokenizer import get_tokenizer
 
@@ -532,5 +532,5 @@ def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch,
     for body in bodies:
         assert all(torch.equal(body[k], weights[rm_init][k]) for k in body)
         assert not all(torch.equal(body[k], weights[other][k]) for k in body)
-    with pytest.raises(Exception, match="rm_init"):
+    with pytest.raises(ConfigError, match="rm_init"):
         train_r1.R1Config(rm_init="stage3").validate()
