@@ -126,7 +126,7 @@ class R1Config:
     rm_written_pairs: int = 4  # pairs kept per train prompt among its written responses (0 = all)
     rm_temperature: float = 1.0  # sampling temperature of the stage-3 responses that are paired
     rm_test_prompts: int = 200  # held-out general prompts (adversarial ones for harmlessness) whose sampled responses make each model's held-out pairs
-    all_steps: int = 50  # GRPO steps of 2.3.4 (25 until the eleventh session: with weaker reward models the rewards were hacked from step ~35; now 50 measured safer on 3 seeds: docs/r1.md)
+    all_steps: int = 50  # GRPO steps of 2.3.4 (with 2.3.2's 50, R1-Zero's 100); 50 left R1 safer than 25 with every seed, and the gold helpfulness on the training prompts did not fall (docs/r1.md)
     all_beta: float = 0.04  # KL coefficient beta of 2.3.4's GRPO (eq. 1): pi_ref = the stage-3 model, against reward hacking
     general_share: float = 0.5  # share of general prompts among each step's questions in 2.3.4
     adversarial_share: float = 0.25  # share of adversarial requests (private codes, rude) among those general prompts
