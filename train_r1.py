@@ -4,6 +4,7 @@
     python train_r1.py --preset smoke           # tiny, < 1 minute; CI runs it as a test
     python train_r1.py --stages reasoning_rl,r1 --out runs/r1/cpu-...   # re-run some stages of a run
     python train_r1.py --resume runs/r1/cpu-20261201-140000                # continue a killed run
+    python train_r1.py --reeval 512 --out runs/r1/cpu-20261201-140000      # its stages on a 512-question held-out draw, vs R1-Zero
     python train_r1.py --estimate / --dry-run   # the cost model's table / every phase for a step at full size (docs/gpu.md)
 
 The stages, in the paper's order, each one a function below and a folder in the run:
@@ -235,14 +236,19 @@ def train_problems(cfg: R1Config, n: int, seed: str) -> list:
 # ----------------------------------------------------------------------------- evaluation (section 3)
 
 
-def eval_model(run: Run, model, zero: bool, general: bool = True) -> dict:
+def eval_model(run: Run, model, zero: bool, general: bool = True, n: int = 0, draw: int = 0) -> dict:
     """The figures of one row of the stage table. R1-Zero and the base answer under Table 1's template
     (how R1-Zero is trained and used); every R1 stage under the chat prompt in R1's format.
-    general=False skips the general prompts (distill.py's table has no helpfulness column)."""
+    general=False skips the general prompts (distill.py's table has no helpfulness column).
+    draw > 0: another draw, n questions of the same English and Chinese test splits (seeds draw and draw + 1),
+    without the benchmarks (reevaluate); the table's own sets are final_n questions, seeds 1234 and 4321."""
     cfg = run.cfg
     mix = get_mix(cfg.mix)
-    sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
-    sets["heldout_zh"] = heldout(TaskMix(mix.parts, zh=1.0), cfg.final_n, seed=4321)
+    if draw:
+        sets = {"heldout": heldout(mix, n, seed=draw), "heldout_zh": heldout(TaskMix(mix.parts, zh=1.0), n, seed=draw + 1)}
+    else:
+        sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
+        sets["heldout_zh"] = heldout(TaskMix(mix.parts, zh=1.0), cfg.final_n, seed=4321)
     ecfg = EvalConfig(k=cfg.final_k, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False)  # the table shows no greedy column
     prompt_fn, format_fn = (zero_prompt, None) if zero else (r1_prompt_of, r1_readable)
     kw = {} if format_fn is None else {"format_fn": format_fn}
@@ -622,14 +628,52 @@ def paired_comparisons(run_dir: Path, done: dict) -> dict:
     return out
 
 
+ROW_NAMES = {"base": "base (DeepSeek-V3-Base stand-in)", "r1_zero": "R1-Zero", "cold_start": "cold start (2.3.1)",
+             "reasoning_rl": "+ reasoning RL (2.3.2)", "rejection_sft": "+ rejection sampling SFT (2.3.3)",
+             "r1": "+ RL all scenarios = R1 (2.3.4)", "no_language_reward": "ablation: 2.3.2 without the language reward"}  # fmt: skip
+REEVAL_DRAW = 777  # the seed of reevaluate's draw of held-out questions (the table's: 1234 and 4321)
+
+
+def reevaluate(run_dir: Path, n: int, quiet: bool = False) -> dict:
+    """Every finished stage of a run evaluated again on a larger draw of held-out questions, n per language (the
+    same test splits, seeds REEVAL_DRAW and REEVAL_DRAW + 1, so it overlaps the table's: 82 of its 128 English
+    questions at n = 512; the run's k, budget and sampling seed), each paired with the R1-Zero row: for
+    differences the table's 128 questions are too few to show (the s.e. goes as 1 / sqrt(n)).
+
+        python train_r1.py --reeval 512 --out runs/r1/cpu-s11   # -> runs/r1/cpu-s11/reeval-512.json, ~20 s a stage on 2 cores
+
+    Returns (and writes) {"n", "draw", "stages": {stage: {"heldout_pass@1", "heldout_zh_pass@1"}},
+    "paired": {"<stage> - r1_zero": {set: [a - b, s.e.]}}}."""
+    if n < 2:
+        raise ConfigError(f"--reeval needs at least 2 questions per language (a paired s.e.), got {n}")
+    cfg = load_run_config(run_dir)
+    run = Run(cfg, run_dir, get_tokenizer(), get_device(cfg.device), Path(), quiet)  # the base is not re-evaluated
+    stages = [s for s in STAGES if (run_dir / s / "done.json").is_file()]
+    if not stages:
+        raise ConfigError(f"{run_dir} has no finished stage to evaluate again")
+    reasoning = {}
+    for stage in tqdm(stages, desc=f"re-evaluating on {n} questions per language", disable=quiet):
+        reasoning[stage] = eval_model(run, run.load(stage), zero=stage == "r1_zero", general=False, n=n, draw=REEVAL_DRAW)["reasoning"]
+    out = {"n": n, "draw": REEVAL_DRAW, "stages": {s: {f"{name}_pass@1": r["all"]["pass@1"] for name, r in ev.items()} for s, ev in reasoning.items()},
+           "paired": {f"{s} - r1_zero": {name: list(paired(ev[name], reasoning["r1_zero"][name])) for name in ev}
+                      for s, ev in reasoning.items() if s != "r1_zero" and "r1_zero" in reasoning}}
+    write_json(out, run_dir / f"reeval-{n}.json")
+    if not quiet:
+        print(f"| stage ({n} held-out questions x {cfg.final_k}) | English pass@1 | Chinese pass@1 | - R1-Zero, English | - R1-Zero, Chinese |")
+        print("|---|---|---|---|---|")
+        for s, figs in out["stages"].items():
+            d = out["paired"].get(f"{s} - r1_zero", {})
+            pm = [f"{d[k][0]:+.3f} +- {d[k][1]:.3f}" if k in d else "" for k in ("heldout", "heldout_zh")]
+            print(f"| {ROW_NAMES[s]} | {figs['heldout_pass@1']:.3f} | {figs['heldout_zh_pass@1']:.3f} | {pm[0]} | {pm[1]} |")
+    return out
+
+
 def write_report(run: Run, done: dict, diffs: dict) -> str:
     """report.md: the stage table, `diffs` (paired_comparisons) and example responses per stage."""
     cfg, k = run.cfg, run.cfg.final_k
     cols = ["heldout_pass@1", "heldout_zh_pass@1", "medium_pass@1", "hard_pass@1", f"cons@{k}", "mixing_zh", "mixing_en",
             "off_language_zh", "readability", "length", "helpfulness", "harmlessness"]  # fmt: skip
-    names = {"base": "base (DeepSeek-V3-Base stand-in)", "r1_zero": "R1-Zero", "cold_start": "cold start (2.3.1)",
-             "reasoning_rl": "+ reasoning RL (2.3.2)", "rejection_sft": "+ rejection sampling SFT (2.3.3)",
-             "r1": "+ RL all scenarios = R1 (2.3.4)", "no_language_reward": "ablation: 2.3.2 without the language reward"}  # fmt: skip
+    names = ROW_NAMES
     lines = [
         "# DeepSeek-R1 run report", "",
         f"Command: `{command_line()}`  ",
@@ -736,10 +780,19 @@ def main() -> None:
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run with its saved config (no config flag may be given): finished stages are skipped")
     p.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (re-run these from the saved checkpoints, with the run's saved config and any config flag given)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the stage table's figures here")
+    p.add_argument("--reeval", type=int, default=None, metavar="N", help="evaluate the finished stages of the run --out names again on a draw of N held-out questions per language, each paired with R1-Zero (reeval-N.json; trains nothing)")
     add_plan_args(p)  # --estimate, --dry-run (r1mini/plans.py)
     add_config_args(p, R1Config)
     args = p.parse_args()
     dist.refuse("train_r1.py")  # not data-parallel yet: under torchrun, one clear line (r1mini/dist.py)
+    if args.reeval is not None:  # evaluate a finished run's stages again on more questions; trains nothing
+        if not args.out or args.resume or args.stages:
+            raise ConfigError("--reeval N takes a finished run as --out RUN_DIR, and no --resume or --stages")
+        given = [d for d in getattr(args, "_config_dests", []) + ["preset", "json"] if getattr(args, d, None) is not None]
+        if given:
+            raise ConfigError(f"--reeval evaluates a run with its saved config; no other flag may be given (got --{given[0].replace('_', '-')})")
+        reevaluate(Path(args.out), args.reeval)
+        return
     stages = STAGES
     if args.stages:
         stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())

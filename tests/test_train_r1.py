@@ -260,6 +260,63 @@ def test_resume_refuses_any_config_flag_in_one_line(tmp_path):
         assert not (tmp_path / "base_eval.json").exists()  # refused before anything ran
 
 
+def test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_r1_zero(monkeypatch, tmp_path):
+    """train_r1.reevaluate's wiring, with the models and evaluate_problems replaced by stand-ins that record what
+    they were given and return per-question rates set here: each finished stage (and only those) is loaded from its
+    own checkpoint, R1-Zero answers under Table 1's template and every R1 stage under R1's chat prompt, both sets
+    are heldout() draws of the run's mix with seeds 777 and 778 (the Chinese one in Chinese), the run's k and
+    seed; each difference is stage - R1-Zero, mean and s.e. recomputed here in numpy float64."""
+    import dataclasses
+
+    import numpy as np
+
+    import train_r1
+    from r1mini.evaluate import r1_prompt_of, zero_prompt
+    from r1mini.tasks import TaskMix, get_mix, heldout
+
+    cfg = train_r1.R1_PRESETS["smoke"]
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    finished = ("r1_zero", "reasoning_rl", "r1")
+    for stage in finished + ("cold_start",):
+        (tmp_path / stage).mkdir()
+        (tmp_path / stage / "model.pt").write_bytes(b"")  # read by the stand-in load_model only as a path
+        if stage != "cold_start":  # a stage without done.json did not finish: not evaluated
+            (tmp_path / stage / "done.json").write_text("{}")
+    rates = {"r1_zero": lambda i: (i % 3) / 2, "reasoning_rl": lambda i: 1.0 if i % 2 else 0.25, "r1": lambda i: 1.0 if i < 5 else 0.0}
+    calls = []
+    monkeypatch.setattr(train_r1, "load_model", lambda path, device: (Path(path).parent.name, None))
+
+    def fake_evaluate(model, tok, problems, ecfg, prompt_fn=None, **kw):
+        calls.append((model, prompt_fn, [p.question for p in problems], ecfg))
+        per_q = [rates[model](i) + (0.0 if problems[0].lang == "en" else 0.125 * (i % 2)) for i in range(len(problems))]
+        return {"all": {"pass@1": sum(per_q) / len(per_q)}, "per_question": per_q, "questions": [p.question for p in problems]}
+
+    monkeypatch.setattr(train_r1, "evaluate_problems", fake_evaluate)
+    n = 7
+    out = train_r1.reevaluate(tmp_path, n, quiet=True)
+    mix = get_mix(cfg.mix)
+    en = [p.question for p in heldout(mix, n, seed=777)]
+    zh = [p.question for p in heldout(TaskMix(mix.parts, zh=1.0), n, seed=778)]
+    assert all(p.lang == "zh" for p in heldout(TaskMix(mix.parts, zh=1.0), n, seed=778))
+    assert sorted({c[0] for c in calls}) == sorted(finished) and len(calls) == 2 * len(finished)
+    for model, prompt_fn, questions, ecfg in calls:
+        assert prompt_fn is (zero_prompt if model == "r1_zero" else r1_prompt_of)
+        assert questions in (en, zh) and ecfg.k == cfg.final_k and ecfg.seed == cfg.seed
+    assert set(out["stages"]) == set(finished) and set(out["paired"]) == {"reasoning_rl - r1_zero", "r1 - r1_zero"}
+    for stage in ("reasoning_rl", "r1"):
+        for name, bump in (("heldout", 0.0), ("heldout_zh", 0.125)):
+            a = np.array([rates[stage](i) + bump * (i % 2) for i in range(n)], dtype=np.float64)
+            b = np.array([rates["r1_zero"](i) + bump * (i % 2) for i in range(n)], dtype=np.float64)
+            d, se = out["paired"][f"{stage} - r1_zero"][name]
+            assert d == pytest.approx((a - b).mean(), abs=1e-12) and se == pytest.approx((a - b).std(ddof=1) / np.sqrt(n), abs=1e-12)
+            assert out["stages"][stage][f"{name}_pass@1"] == pytest.approx(a.mean(), abs=1e-12)
+    assert json.loads((tmp_path / f"reeval-{n}.json").read_text()) == json.loads(json.dumps(out))
+    for flags, says in ((["--reeval", "8"], "--out RUN_DIR"), (["--reeval", "8", "--out", str(tmp_path), "--zh", "1"], "(got --zh)"),
+                        (["--reeval", "1", "--out", str(tmp_path)], "at least 2")):
+        r = subprocess.run([sys.executable, str(ROOT / "train_r1.py"), *flags], capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 # ----------------------------------------------------------------------------- 2.3.4's batched reward
 
 
