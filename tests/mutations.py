@@ -202,6 +202,10 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_rejection_set_keeps_only_correct_clean_responses_and_adds_general_data"], ""),
     ("r1-rm-init-ignored", "train_r1.py", "RewardModel.from_checkpoint(run.model_path(cfg.rm_init))", "RewardModel.from_checkpoint(run.base_path)",
      ["tests/test_train_r1.py::test_both_reward_models_start_from_the_checkpoint_rm_init_names[rejection_sft]"], ""),
+    ("r1-reeval-r1-prompt-for-r1-zero", "train_r1.py", 'zero=stage == "r1_zero", general=False', 'zero=stage == "r1", general=False',
+     ["tests/test_train_r1.py::test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_r1_zero"], ""),
+    ("r1-reeval-paired-reversed", "train_r1.py", 'list(paired(ev[name], reasoning["r1_zero"][name]))', 'list(paired(reasoning["r1_zero"][name], ev[name]))',
+     ["tests/test_train_r1.py::test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_r1_zero"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
 
