@@ -59,6 +59,7 @@ from r1mini.common import (
     cli_main,
     command_line,
     config_from_args,
+    given_config_flags,
     get_device,
     key_hash,
     load_checkpoint,
@@ -236,19 +237,22 @@ def train_problems(cfg: R1Config, n: int, seed: str) -> list:
 # ----------------------------------------------------------------------------- evaluation (section 3)
 
 
-def eval_model(run: Run, model, zero: bool, general: bool = True, n: int = 0, draw: int = 0) -> dict:
+def heldout_sets(cfg: R1Config, n: int, seed: int) -> dict:
+    """n questions of the test split of cfg.mix in English ("heldout", seed) and in Chinese ("heldout_zh", seed + 1)."""
+    mix = get_mix(cfg.mix)
+    return {"heldout": heldout(mix, n, seed=seed), "heldout_zh": heldout(TaskMix(mix.parts, zh=1.0), n, seed=seed + 1)}
+
+
+def eval_model(run: Run, model, zero: bool, general: bool = True, sets: dict | None = None) -> dict:
     """The figures of one row of the stage table. R1-Zero and the base answer under Table 1's template
     (how R1-Zero is trained and used); every R1 stage under the chat prompt in R1's format.
     general=False skips the general prompts (distill.py's table has no helpfulness column).
-    draw > 0: another draw, n questions of the same English and Chinese test splits (seeds draw and draw + 1),
-    without the benchmarks (reevaluate); the table's own sets are final_n questions, seeds 1234 and 4321."""
+    sets: the reasoning sets {name: problems} to answer (reevaluate's draw); default the table's: final_n
+    questions of the English and Chinese test splits (seeds 1234 and 4321) and the benchmarks."""
     cfg = run.cfg
-    mix = get_mix(cfg.mix)
-    if draw:
-        sets = {"heldout": heldout(mix, n, seed=draw), "heldout_zh": heldout(TaskMix(mix.parts, zh=1.0), n, seed=draw + 1)}
-    else:
+    if sets is None:
         sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
-        sets["heldout_zh"] = heldout(TaskMix(mix.parts, zh=1.0), cfg.final_n, seed=4321)
+        sets["heldout_zh"] = heldout(TaskMix(get_mix(cfg.mix).parts, zh=1.0), cfg.final_n, seed=4321)
     ecfg = EvalConfig(k=cfg.final_k, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False)  # the table shows no greedy column
     prompt_fn, format_fn = (zero_prompt, None) if zero else (r1_prompt_of, r1_readable)
     kw = {} if format_fn is None else {"format_fn": format_fn}
@@ -651,12 +655,12 @@ def reevaluate(run_dir: Path, n: int, quiet: bool = False) -> dict:
     stages = [s for s in STAGES if (run_dir / s / "done.json").is_file()]
     if not stages:
         raise ConfigError(f"{run_dir} has no finished stage to evaluate again")
-    reasoning = {}
+    sets, reasoning = heldout_sets(cfg, n, REEVAL_DRAW), {}
     for stage in tqdm(stages, desc=f"re-evaluating on {n} questions per language", disable=quiet):
-        reasoning[stage] = eval_model(run, run.load(stage), zero=stage == "r1_zero", general=False, n=n, draw=REEVAL_DRAW)["reasoning"]
+        reasoning[stage] = eval_model(run, run.load(stage), zero=stage == "r1_zero", general=False, sets=sets)["reasoning"]
+    zero = reasoning.get("r1_zero")
     out = {"n": n, "draw": REEVAL_DRAW, "stages": {s: {f"{name}_pass@1": r["all"]["pass@1"] for name, r in ev.items()} for s, ev in reasoning.items()},
-           "paired": {f"{s} - r1_zero": {name: list(paired(ev[name], reasoning["r1_zero"][name])) for name in ev}
-                      for s, ev in reasoning.items() if s != "r1_zero" and "r1_zero" in reasoning}}
+           "paired": {f"{s} - r1_zero": {name: list(paired(ev[name], zero[name])) for name in ev} for s, ev in reasoning.items() if zero and s != "r1_zero"}}
     write_json(out, run_dir / f"reeval-{n}.json")
     if not quiet:
         print(f"| stage ({n} held-out questions x {cfg.final_k}) | English pass@1 | Chinese pass@1 | - R1-Zero, English | - R1-Zero, Chinese |")
@@ -673,7 +677,6 @@ def write_report(run: Run, done: dict, diffs: dict) -> str:
     cfg, k = run.cfg, run.cfg.final_k
     cols = ["heldout_pass@1", "heldout_zh_pass@1", "medium_pass@1", "hard_pass@1", f"cons@{k}", "mixing_zh", "mixing_en",
             "off_language_zh", "readability", "length", "helpfulness", "harmlessness"]  # fmt: skip
-    names = ROW_NAMES
     lines = [
         "# DeepSeek-R1 run report", "",
         f"Command: `{command_line()}`  ",
@@ -693,7 +696,7 @@ def write_report(run: Run, done: dict, diffs: dict) -> str:
             continue
         f = done[name]["figures"]
         cells = ["-" if f[c] is None else f"{f[c]:.1f}" if c == "length" else f"{f[c]:.3f}" for c in cols]
-        lines.append(f"| {names[name]} | " + " | ".join(cells) + f" | {done[name].get('seconds', 0):.0f} |")
+        lines.append(f"| {ROW_NAMES[name]} | " + " | ".join(cells) + f" | {done[name].get('seconds', 0):.0f} |")
     if diffs:
         lines += ["", "## Differences, paired over the same questions (mean +- standard error)", "",
                   "a - b of each question's pass rate over its k samples (metrics.paired_difference); a difference under",
@@ -705,13 +708,13 @@ def write_report(run: Run, done: dict, diffs: dict) -> str:
     for name in STAGES:
         extra = {k: v for k, v in done.get(name, {}).items() if k in ("set", "size", "reward_models", "source")}  # source: a reused R1-Zero
         if extra:
-            lines += ["", f"**{names[name]}**: `{json.dumps(extra, default=str)}`"]
+            lines += ["", f"**{ROW_NAMES[name]}**: `{json.dumps(extra, default=str)}`"]
     lines += ["", "## Example responses (first held-out question of each set, first sample)", ""]
     for name in ROWS:
         ev_path = eval_path(run.dir, name)
         if name in done and ev_path.is_file():
             ev = json.loads(ev_path.read_text())
-            lines.append(f"### {names[name]}")
+            lines.append(f"### {ROW_NAMES[name]}")
             for set_name in ("heldout", "heldout_zh"):
                 ex = ev["reasoning"][set_name]["examples"][0]
                 lines.append(f"- **Q:** {ex['question']}  \n  **A:** `{ex['response']}`")
@@ -788,8 +791,7 @@ def main() -> None:
     if args.reeval is not None:  # evaluate a finished run's stages again on more questions; trains nothing
         if not args.out or args.resume or args.stages:
             raise ConfigError("--reeval N takes a finished run as --out RUN_DIR, and no --resume or --stages")
-        given = [d for d in getattr(args, "_config_dests", []) + ["preset", "json"] if getattr(args, d, None) is not None]
-        if given:
+        if given := given_config_flags(args, others=("preset", "json")):
             raise ConfigError(f"--reeval evaluates a run with its saved config; no other flag may be given (got --{given[0].replace('_', '-')})")
         reevaluate(Path(args.out), args.reeval)
         return

@@ -268,6 +268,11 @@ def config_from_args(base, args: argparse.Namespace, prefix: str = ""):
     return cfg
 
 
+def given_config_flags(args: argparse.Namespace, others=()) -> list[str]:
+    """The destinations of the config flags (add_config_args) and of `others` that the command line gave."""
+    return [d for d in getattr(args, "_config_dests", []) + list(others) if getattr(args, d, None) is not None]
+
+
 def resume_overrides(args: argparse.Namespace, allowed=("steps",), others=()) -> dict:
     """With `--resume`: {dest: value} of the config flags given that may change a saved run (`allowed`);
     any other config flag given (or any of `others`, e.g. "preset", "out") raises ConfigError, one line.
@@ -284,7 +289,7 @@ def resume_overrides(args: argparse.Namespace, allowed=("steps",), others=()) ->
     Traceback (most recent call last):
     r1mini.common.ConfigError: --resume continues a run with its saved config; only --steps may change (got --lr)
     """
-    given = [d for d in getattr(args, "_config_dests", []) + list(others) if getattr(args, d, None) is not None]
+    given = given_config_flags(args, others)
     refused = [d for d in given if d not in allowed]
     if refused:
         flags = ", ".join("--" + d.replace("_", "-") for d in refused)

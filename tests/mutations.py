@@ -204,7 +204,7 @@ MUTATIONS = [
      ["tests/test_train_r1.py::test_both_reward_models_start_from_the_checkpoint_rm_init_names[rejection_sft]"], ""),
     ("r1-reeval-r1-prompt-for-r1-zero", "train_r1.py", 'zero=stage == "r1_zero", general=False', 'zero=stage == "r1", general=False',
      ["tests/test_train_r1.py::test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_r1_zero"], ""),
-    ("r1-reeval-paired-reversed", "train_r1.py", 'list(paired(ev[name], reasoning["r1_zero"][name]))', 'list(paired(reasoning["r1_zero"][name], ev[name]))',
+    ("r1-reeval-paired-reversed", "train_r1.py", 'list(paired(ev[name], zero[name]))', 'list(paired(zero[name], ev[name]))',
      ["tests/test_train_r1.py::test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_r1_zero"], ""),
     ("r1-translation-cot-tens-twice", "r1mini/general.py", "for d in (tens, ones))", "for d in (tens, tens))", ["tests/test_general.py"], ""),
 ]
