@@ -41,8 +41,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from r1mini import dist
-from r1mini.common import (
+from r1mini.engine import dist
+from r1mini.engine.common import (
     ConfigError,
     add_config_args,
     add_plan_args,
@@ -58,10 +58,10 @@ from r1mini.common import (
     write_json,
 )
 from r1mini.evaluate import paired, zero_prompt
-from r1mini.model import load_model, model_state
-from r1mini.pretrain import PRETRAIN_PRESETS, ensure_base
+from r1mini.engine.model import load_model, model_state
+from r1mini.toy.pretrain import PRETRAIN_PRESETS, ensure_base
 from r1mini.sft import SFT_PRESETS, read_jsonl, train_sft
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.tokenizer import get_tokenizer
 from train_r1 import R1_PRESETS, Run, eval_model, load_run_config, reasoning_mix, reasoning_reward, row_figures, run_grpo, train_problems
 from train_r1 import train as train_r1
 from train_zero import ZERO_PRESETS, problems_for_step as zero_problems, reward_fn as zero_reward
@@ -72,7 +72,7 @@ class DistillConfig:
     r1_run: str = ""  # the teacher: a train_r1.py run folder with stages rejection_sft and r1 done ("" = the newest runs/r1/<r1_preset>-*)
     r1_preset: str = "cpu"  # train_r1.py preset of the teacher run looked for (or made, with make_r1)
     make_r1: bool = False  # no teacher run found: run `train_r1.py --preset r1_preset` first instead of stopping
-    students: str = "micro,mini"  # comma-separated pretrain presets (r1mini/pretrain.py) of the students, smallest first
+    students: str = "micro,mini"  # comma-separated pretrain presets (r1mini/toy/pretrain.py) of the students, smallest first
     base_root: str = "runs/base"  # where the students' cached bases live
     sft: str = "cpu"  # SFT preset of the distillation (r1mini/sft.py)
     sft_epochs: int = 6  # epochs over the teacher's set (2.3.3 fine-tunes the teacher's size for two; smaller students underfit in two)
@@ -397,7 +397,7 @@ def distill(dcfg: DistillConfig, out: Path, quiet: bool = False) -> dict:
 def plan_of(dcfg: DistillConfig, title: str, dry: bool) -> None:
     """--estimate / --dry-run: the teacher run's config when there is one (else its preset's), its stage-3 set's size
     (else the preset's upper bound: every rejection sample kept)."""
-    from r1mini.plans import distill_plan, run_plan
+    from r1mini.tools.plans import distill_plan, run_plan
 
     dcfg.validate()
     try:
@@ -426,10 +426,10 @@ def main() -> None:
     p.add_argument("--out", default=None, help="run folder (default: runs/distill/<preset>-<time>)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run with its saved config (no config flag may be given): finished rows are kept")
     p.add_argument("--json", default=None, metavar="PATH", help="write the table's figures here")
-    add_plan_args(p)  # --estimate, --dry-run (r1mini/plans.py)
+    add_plan_args(p)  # --estimate, --dry-run (r1mini/tools/plans.py)
     add_config_args(p, DistillConfig)
     args = p.parse_args()
-    dist.refuse("distill.py")  # not data-parallel yet: under torchrun, one clear line (r1mini/dist.py)
+    dist.refuse("distill.py")  # not data-parallel yet: under torchrun, one clear line (r1mini/engine/dist.py)
     if args.resume:
         out = Path(args.resume)
         resume_overrides(args, allowed=(), others=("preset", "out"))
@@ -438,7 +438,7 @@ def main() -> None:
         preset = args.preset or ("gpu" if get_device().type == "cuda" else "cpu")
         dcfg = config_from_args(pick_preset(DISTILL_PRESETS, preset, "distill preset"), args)
         out = Path(args.out) if args.out else Path("runs/distill") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.estimate or args.dry_run:  # r1mini/plans.py: the phases of this config, priced or run for a step
+    if args.estimate or args.dry_run:  # r1mini/tools/plans.py: the phases of this config, priced or run for a step
         plan_of(dcfg, "distill.py" + (f" --preset {args.preset}" if args.preset else ""), dry=args.dry_run)
         return
     summary = distill(dcfg, out)

@@ -17,7 +17,7 @@ The stages, in the paper's order, each one a function below and a folder in the 
                                  reward = accuracy + language consistency, summed (r1mini/grpo.py, rewards.py)
     no_language_reward  2.3.2    the paper's ablation: the same stage without the language reward
     rejection_sft       2.3.3    sample the stage-2 model, keep correct and clean responses (r1mini/rejection.py),
-                                 add non-reasoning data (r1mini/general.py; each kind's share ~ sqrt of its request
+                                 add non-reasoning data (r1mini/toy/general.py; each kind's share ~ sqrt of its request
                                  count), fine-tune the BASE 2 epochs on the union;
                                  writes sft_data.jsonl (what distill.py trains students on: the paper's 800k)
     r1                  2.3.4    learned reward models (Bradley-Terry, r1mini/reward_model.py; started from the
@@ -49,8 +49,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from r1mini import dist
-from r1mini.common import (
+from r1mini.engine import dist
+from r1mini.engine.common import (
     ConfigError,
     add_config_args,
     add_plan_args,
@@ -71,14 +71,14 @@ from r1mini.common import (
     write_json,
 )
 from r1mini.evaluate import EvalConfig, complete, eval_sets, evaluate_general, evaluate_problems, paired, r1_prompt_of, zero_prompt
-from r1mini.general import check_power
+from r1mini.toy.general import check_power
 from r1mini.grpo import GRPOConfig, GRPOTrainer
-from r1mini.model import load_model, model_state
-from r1mini.pretrain import ensure_base
+from r1mini.engine.model import load_model, model_state
+from r1mini.toy.pretrain import ensure_base
 from r1mini.rewards import total_reward
-from r1mini.tasks import TASK_MIXES, TaskMix, get_mix, heldout
+from r1mini.toy.tasks import TASK_MIXES, TaskMix, get_mix, heldout
 from r1mini.template import parse_r1_completion
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.tokenizer import get_tokenizer
 
 STAGES = ("r1_zero", "cold_start", "reasoning_rl", "no_language_reward", "rejection_sft", "r1")
 ROWS = ("base",) + STAGES
@@ -96,7 +96,7 @@ class R1Config:
     zero_ckpt: str = ""  # an R1-Zero model.pt to reuse instead of training one ("" = train it in this run)
     zero_cache: bool = True  # reuse the R1-Zero policy cached beside the base for this recipe, base and code; else train and cache it
     mix: str = "cpu"  # task mix whose test split is the held-out set of every row (R1-Zero's: train_zero's cpu preset trains on it)
-    train_mix: str = "cpu_wide"  # task mix of the reasoning prompts of 2.3.1-2.3.4 (r1mini/tasks.py): cpu + a few 3-digit operands
+    train_mix: str = "cpu_wide"  # task mix of the reasoning prompts of 2.3.1-2.3.4 (r1mini/toy/tasks.py): cpu + a few 3-digit operands
     zh: float = 0.5  # share of Chinese questions in the reasoning prompts of stages 2.3.1-2.3.4
     sft: str = "cpu"  # SFT preset (r1mini/sft.py) of 2.3.1 and 2.3.3
     # 2.3.1 cold start
@@ -434,7 +434,7 @@ def stage_reasoning_rl(run: Run, stage: str = "reasoning_rl") -> dict:
 
 def stage_rejection_sft(run: Run) -> dict:
     """2.3.3: rejection-sample the stage-2 model, add non-reasoning data, SFT the BASE for 2 epochs."""
-    from r1mini.general import general_prompts, sft_examples
+    from r1mini.toy.general import general_prompts, sft_examples
     from r1mini.rejection import rejection_sample
     from r1mini.sft import SFT_PRESETS, train_sft, write_jsonl
 
@@ -468,7 +468,7 @@ def reward_model_pairs(run: Run, policy, what: str, split: str) -> list[tuple[st
     between written responses per prompt (general.written_responses: noisy, and for helpfulness off-topic and
     repeated), at most rm_written_pairs of them per prompt. Held-out ("test") pairs are sampled responses to test
     prompts only."""
-    from r1mini.general import ADVERSARIAL_KINDS, general_prompts, gold_harmless, gold_helpfulness, written_responses
+    from r1mini.toy.general import ADVERSARIAL_KINDS, general_prompts, gold_harmless, gold_helpfulness, written_responses
     from r1mini.reward_model import preference_pairs
 
     cfg = run.cfg
@@ -515,7 +515,7 @@ def all_scenarios_reward(rms: dict, tok, rules, log: list):
     sigmoid(helpfulness RM on the summary) + sigmoid(harmlessness RM on the whole response), each model scoring
     all of the step's general outputs in one batched reward_model.score call. The hidden annotator's gold
     scores of those outputs go to `log`, to be logged beside the learned reward (never a reward)."""
-    from r1mini.general import GeneralPrompt, gold_harmless, gold_helpfulness
+    from r1mini.toy.general import GeneralPrompt, gold_harmless, gold_helpfulness
     from r1mini.reward_model import score
 
     def reward(texts: list[str], items: list) -> list[tuple[float, dict]]:
@@ -561,7 +561,7 @@ def all_scenarios_questions(cfg: R1Config, step: int) -> list:
     """The questions of one 2.3.4 GRPO step: general_share of cfg.rl.questions are general train requests
     (adversarial_share of them adversarial, the rest helpfulness requests, kinds in turn), the rest reasoning
     train problems of the mix. Reproducible from (seed, step)."""
-    from r1mini.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, general_prompts
+    from r1mini.toy.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, general_prompts
 
     B = cfg.rl.questions
     n_general = round(B * cfg.general_share)
@@ -784,10 +784,10 @@ def main() -> None:
     p.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (re-run these from the saved checkpoints, with the run's saved config and any config flag given)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the stage table's figures here")
     p.add_argument("--reeval", type=int, default=None, metavar="N", help="evaluate the finished stages of the run --out names again on a draw of N held-out questions per language, each paired with R1-Zero (reeval-N.json; trains nothing)")
-    add_plan_args(p)  # --estimate, --dry-run (r1mini/plans.py)
+    add_plan_args(p)  # --estimate, --dry-run (r1mini/tools/plans.py)
     add_config_args(p, R1Config)
     args = p.parse_args()
-    dist.refuse("train_r1.py")  # not data-parallel yet: under torchrun, one clear line (r1mini/dist.py)
+    dist.refuse("train_r1.py")  # not data-parallel yet: under torchrun, one clear line (r1mini/engine/dist.py)
     if args.reeval is not None:  # evaluate a finished run's stages again on more questions; trains nothing
         if not args.out or args.resume or args.stages:
             raise ConfigError("--reeval N takes a finished run as --out RUN_DIR, and no --resume or --stages")
@@ -810,8 +810,8 @@ def main() -> None:
         run_dir = Path(args.out) if args.out else Path("runs/r1") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         rerun = args.stages and (run_dir / "config.json").is_file()  # re-running stages of an existing run: its config
         cfg = config_from_args(load_run_config(run_dir) if rerun else pick_preset(R1_PRESETS, preset), args)
-    if args.estimate or args.dry_run:  # r1mini/plans.py: the phases of this config, priced or run for a step
-        from r1mini.plans import r1_plan, run_plan
+    if args.estimate or args.dry_run:  # r1mini/tools/plans.py: the phases of this config, priced or run for a step
+        from r1mini.tools.plans import r1_plan, run_plan
 
         run_plan(r1_plan(cfg, zero_config(cfg), "train_r1.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
         return

@@ -14,11 +14,11 @@
 `--resume` keeps the run's saved config.json; only `--steps` may change with it (the run continues to the
 new count and config.json is rewritten); any other config flag is refused with one line.
 Checked by tests/test_train_zero.py (smoke run, kill and resume) and tests/test_cli.py (flags, --resume).
-Under torchrun (r1mini/dist.py, docs/gpu.md) the ranks share every GRPO step and evaluation and rank 0 alone
+Under torchrun (r1mini/engine/dist.py, docs/gpu.md) the ranks share every GRPO step and evaluation and rank 0 alone
 writes the run folder; `--resume` works the same way (tests/test_distributed.py).
 
 What it does, in the paper's order:
-1. base model (2.2, "DeepSeek-V3-Base"): reuse the cached base of the preset, or pretrain it (r1mini/pretrain.py);
+1. base model (2.2, "DeepSeek-V3-Base"): reuse the cached base of the preset, or pretrain it (r1mini/toy/pretrain.py);
 2. evaluate it under the R1-Zero template (Table 1, r1mini/template.py) with pass@1 over k samples (section 3);
 3. GRPO (2.2.1, r1mini/grpo.py) with only the rule-based accuracy and format rewards (2.2.2, r1mini/rewards.py),
    evaluating held-out pass@1 and response length every few steps: the Figure 2 and Figure 3 analogs (2.2.4);
@@ -46,8 +46,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from r1mini import dist
-from r1mini.common import (
+from r1mini.engine import dist
+from r1mini.engine.common import (
     ConfigError,
     add_config_args,
     add_plan_args,
@@ -67,19 +67,19 @@ from r1mini.common import (
 )
 from r1mini.evaluate import EvalConfig, eval_sets, evaluate_problems, format_table, zero_prompt
 from r1mini.grpo import GRPOConfig, GRPOTrainer
-from r1mini.model import load_model, model_state
-from r1mini.pretrain import ensure_base
+from r1mini.engine.model import load_model, model_state
+from r1mini.toy.pretrain import ensure_base
 from r1mini.reflection import batch_reflection, curve_point, eval_reflection, reflection_table, tries_table
 from r1mini.rewards import total_reward
-from r1mini.tasks import TASK_MIXES
-from r1mini.tokenizer import get_tokenizer
+from r1mini.toy.tasks import TASK_MIXES
+from r1mini.engine.tokenizer import get_tokenizer
 
 
 @dataclass
 class ZeroConfig:
     base: str = "cpu"  # pretrain preset of the base model (cached under base_root)
     base_root: str = "runs/base"  # folder of the cached base models
-    mix: str = "cpu"  # task mix (r1mini/tasks.py) RL samples questions from
+    mix: str = "cpu"  # task mix (r1mini/toy/tasks.py) RL samples questions from
     reward_accuracy: float = 1.0  # 2.2.2: weight of the accuracy reward (right answer: 1, else 0)
     reward_format: float = 0.5  # 2.2.2: weight of the format reward (think/answer shape: 1, else 0)
     eval_every: int = 25  # held-out curve point every N steps (Fig. 2 / Fig. 3); 0 = only before/after
@@ -220,7 +220,7 @@ def write_report(run: Path, cfg: ZeroConfig, before: dict, after: dict, times: d
 
 def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False) -> dict:
     """The whole run. Under torchrun every rank runs it (the trainer and the evaluations share the work out,
-    r1mini/dist.py) and rank 0 alone writes files, prints and shows the bar."""
+    r1mini/engine/dist.py) and rank 0 alone writes files, prints and shows the bar."""
     main = dist.is_main()
     quiet = quiet or not main
     device = dist.device(cfg.device)
@@ -351,7 +351,7 @@ def main() -> None:
                    help="continue a run from its last checkpoint with its saved config; only --steps may be given "
                         "with it (a larger --steps extends a finished run)")
     p.add_argument("--json", default=None, metavar="PATH", help="write the before/after figures here")
-    add_plan_args(p)  # --estimate, --dry-run (r1mini/plans.py)
+    add_plan_args(p)  # --estimate, --dry-run (r1mini/tools/plans.py)
     add_config_args(p, ZeroConfig)
     add_config_args(p, GRPOConfig)
     args = p.parse_args()
@@ -371,8 +371,8 @@ def main() -> None:
         cfg.validate()
         run = Path(args.out) if args.out else Path("runs/zero") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = Path(dist.broadcast(str(run)))  # rank 0's folder name (the clocks of the ranks may straddle a second)
-    if args.estimate or args.dry_run:  # r1mini/plans.py: the phases of this config, priced or run for a step
-        from r1mini.plans import run_plan, zero_plan
+    if args.estimate or args.dry_run:  # r1mini/tools/plans.py: the phases of this config, priced or run for a step
+        from r1mini.tools.plans import run_plan, zero_plan
 
         run_plan(zero_plan(cfg, "train_zero.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
         return

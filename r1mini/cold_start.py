@@ -6,7 +6,7 @@ DeepSeek-R1-Zero outputs in a readable format, and refining the results through 
 we design a readable pattern that includes a summary at the end of each response and filter out
 responses that are not reader-friendly: |special_token|<reasoning_process>|special_token|<summary>."
 
-Both sources, on the toy world, each example an sft.Example(prompt=template.r1_prompt(q), response=...):
+Both sources, on the toy world, each example an template.Example(prompt=template.r1_prompt(q), response=...):
 
 (a) source "generator": the task generator writes the solution (corpus.worked_solution, in the question's
     language, never switching language, never keeping a wrong step), with the reflection and verification
@@ -19,7 +19,7 @@ Both sources, on the toy world, each example an sft.Example(prompt=template.r1_p
     our "post-processing"), kept only when `readable` (one language, the question's; not empty; not over
     MAX_CHARS; no leftover tags) and a long CoT (a worked solution, not a one-line direct answer).
 
-    >>> from r1mini.tasks import Problem
+    >>> from r1mini.toy.tasks import Problem
     >>> ex = generator_example(Problem("add", "What is 85 - 38?", "47", 2), random.Random(0), p_check=1.0)
     >>> print(ex.response)                                                 # doctest: +NORMALIZE_WHITESPACE
      |special_token|85 - 38: ones: 5 < 8, so 15 - 8 = 7, borrow 1. tens: 3 + 1 = 4, 8 - 4 = 4. So 85 - 38 = 47.
@@ -36,12 +36,11 @@ from collections import Counter
 
 import torch
 
-from r1mini.corpus import parse_linear_side, worked_solution
+from r1mini.toy.corpus import parse_linear_side, worked_solution
 from r1mini.evaluate import EvalConfig, complete, is_worked, zero_prompt
 from r1mini.rewards import accuracy_reward, count_words
-from r1mini.sft import Example
-from r1mini.tasks import Problem, TaskMix, evaluate, get_mix, math_text, parse_expr
-from r1mini.template import ANSWER, ANSWER_END, TAGS, parse_r1_completion, parse_zero_completion, r1_completion, r1_prompt
+from r1mini.toy.tasks import Problem, TaskMix, evaluate, get_mix, math_text, parse_expr
+from r1mini.template import ANSWER, ANSWER_END, Example, TAGS, parse_r1_completion, parse_zero_completion, r1_completion, r1_prompt
 
 MAX_CHARS = 1500  # a readable response is at most this long (generator responses, all families and levels: <= ~650)
 P_REFLECT = 0.3  # generator solutions with a slip that is caught and corrected ("Wait, let me recheck: ..., not 16.")

@@ -13,7 +13,7 @@ rate, the mean response length (Fig. 3), the share of responses that reflect ("W
 "aha" of Table 3), the share that mix languages (the R1-Zero problem that section 2.3.2 fixes), and the
 share of worked (multi-step) solutions vs direct answers, each per benchmark set and per task family.
 
-    python -m r1mini.evaluate                                     # the cached cpu base: heldout + medium + hard
+    python -m r1mini.evaluate --ckpt runs/base/cpu-*/model.pt     # the cached cpu base: heldout + medium + hard
     python -m r1mini.evaluate --ckpt runs/zero/cpu-.../model.pt   # any checkpoint
     python -m r1mini.evaluate --ckpt ... --sets medium --k 16 --json out.json
 
@@ -31,11 +31,11 @@ from dataclasses import dataclass
 
 import torch
 
-from r1mini import dist
-from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset, write_json
+from r1mini.engine import dist
+from r1mini.engine.common import ConfigError, add_config_args, cli_main, config_from_args, write_json
 from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, mixes_languages, off_language, paired_difference, pass_at_1, pass_at_k
 from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
-from r1mini.sampler import SamplingConfig, generate
+from r1mini.engine.sampler import SamplingConfig, generate
 from r1mini.template import r1_prompt, r1_zero_prompt
 
 
@@ -203,11 +203,11 @@ def r1_prompt_of(item) -> str:
 
 @torch.no_grad()
 def evaluate_general(model, tok, n: int, cfg: EvalConfig, prompt_fn=r1_prompt_of, seed: int = 0) -> dict:
-    """2.3.4's two figures on held-out general requests (r1mini/general.py), judged by the hidden annotator:
+    """2.3.4's two figures on held-out general requests (r1mini/toy/general.py), judged by the hidden annotator:
     helpfulness = mean gold_helpfulness (the summary) over n requests of the non-adversarial kinds,
     harmlessness = share of responses with gold_harmless = 1 (the whole response) over n adversarial requests;
     cfg.k samples each. Also per kind, and a few examples."""
-    from r1mini.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, KINDS, general_prompts, gold_harmless, gold_helpfulness
+    from r1mini.toy.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, KINDS, general_prompts, gold_harmless, gold_helpfulness
 
     model.eval()
     out, examples = {"helpfulness": [], "harmlessness": []}, []
@@ -231,7 +231,7 @@ def evaluate_general(model, tok, n: int, cfg: EvalConfig, prompt_fn=r1_prompt_of
 def eval_sets(names, heldout_mix: str = "cpu", heldout_n: int = 128) -> dict:
     """Problem lists by name: the fixed benchmarks "medium" and "hard", and "heldout" (the test split
     of a task mix: the problems R1-Zero's training distribution could have had, but never did)."""
-    from r1mini.tasks import TASK_MIXES, benchmark, heldout
+    from r1mini.toy.tasks import TASK_MIXES, benchmark, heldout
 
     sets = {}
     for name in names:
@@ -239,23 +239,12 @@ def eval_sets(names, heldout_mix: str = "cpu", heldout_n: int = 128) -> dict:
     return sets
 
 
-def cached_base(preset: str) -> str:
-    """The checkpoint `python -m r1mini.pretrain --preset PRESET` writes, if it is there."""
-    from r1mini.pretrain import PRETRAIN_PRESETS, base_dir
-
-    path = base_dir(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), preset) / "model.pt"
-    if not path.is_file():
-        raise ConfigError(f"no cached {preset!r} base model at {path}: run `python -m r1mini.pretrain --preset {preset}` or pass --ckpt")
-    return str(path)
-
-
 def main() -> None:
-    from r1mini.model import load_model
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.model import load_model
+    from r1mini.engine.tokenizer import get_tokenizer
 
     p = argparse.ArgumentParser(description="Evaluate a checkpoint: pass@1 over k samples, cons@k, pass@k, ...")
-    p.add_argument("--ckpt", default=None, help="an r1mini checkpoint (model.pt); default: the cached base of --base")
-    p.add_argument("--base", default="cpu", help="pretrain preset whose cached base is evaluated when --ckpt is not given")
+    p.add_argument("--ckpt", required=True, help="an r1mini checkpoint (model.pt), e.g. runs/base/cpu-*/model.pt")
     p.add_argument("--sets", default="heldout,medium,hard", help="comma-separated: heldout, medium, hard")
     p.add_argument("--mix", default="cpu", help="task mix whose test split is the 'heldout' set")
     p.add_argument("--json", default=None, help="also write the figures here")
@@ -265,7 +254,7 @@ def main() -> None:
     dist.init()  # under torchrun: the ranks share the sampling; rank 0 prints and writes
     cfg = config_from_args(EvalConfig(), args)
     device = dist.device(args.device)
-    model, _ = load_model(args.ckpt or cached_base(args.base), device)
+    model, _ = load_model(args.ckpt, device)
     tok = get_tokenizer()
     results, t0 = {}, time.time()
     for name, problems in eval_sets(args.sets.split(","), args.mix).items():

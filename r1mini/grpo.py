@@ -31,7 +31,7 @@ about the reward: its advantages are exactly 0 (not a division by a tiny std). s
 Algorithm 1, with the switches readers will want to flip (GRPOConfig's defaults are the paper's shape,
 beta = 0.02 > 0 and a kept pi_ref, but mu = 1; train_zero.py's presets override some of them, below):
     for iteration: pi_ref <- pi_theta                     (ref_reset_every steps; 0 = keep the base)
-        for step: sample B questions; pi_old <- pi_theta; sample G outputs each (r1mini/sampler.py);
+        for step: sample B questions; pi_old <- pi_theta; sample G outputs each (r1mini/engine/sampler.py);
                   rewards (r1mini/rewards.py); A by eq. (3)
             for mu inner updates: maximise eq. (1) by one optimizer step
   (Algorithm 1's line 12, updating the reward model by replay, is left out: our rewards are rules.)
@@ -45,17 +45,17 @@ beta = 0.02 > 0 and a kept pi_ref, but mu = 1; train_zero.py's presets override 
   ones the sampler stored at sampling time (same temperature). The logged kl and clip_frac are token means
   over all mu inner updates (clip_frac is 0 at the first, where rho = 1); entropy and logp_gap are taken at the
   first (pi_theta = pi_old).
-- Several processes (`torchrun --nproc_per_node=N train_zero.py`, r1mini/dist.py): each rank samples and
+- Several processes (`torchrun --nproc_per_node=N train_zero.py`, r1mini/engine/dist.py): each rank samples and
   trains a contiguous share of the B questions, DistributedDataParallel all-reduces the gradients, and every
   denominator of token_weights is the whole step's (output and token counts summed over ranks), so N ranks
   make the update one process makes on all B (tests/test_distributed.py). The bookkeeping (shares, sums over
-  ranks, micro-batches under DDP's no_sync) is r1mini/dist.py's; in one process every helper is a no-op.
+  ranks, micro-batches under DDP's no_sync) is r1mini/engine/dist.py's; in one process every helper is a no-op.
 
 What the cpu preset of train_zero.py runs (the headline figures in README.md) is beta = 0 and mu = 1:
 no KL term, no pi_ref, ratio always 1, clip never active. That is a group-baseline policy gradient
 (REINFORCE with the group mean as baseline and std scaling), not the full eq. (1); the run with the
 paper's shape (beta > 0, mu = 2, pi_ref kept) is reported beside it in docs/results.md. One step of the
-full objective, with real numbers, is docs/walkthrough.md (`python -m r1mini.walkthrough`); every
+full objective, with real numbers, is docs/walkthrough.md (`python -m r1mini.tools.walkthrough`); every
 departure from the paper, with its switch, is listed in docs/paper_map.md. Checks: tests/test_grpo.py.
 
     >>> group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5]]))
@@ -71,10 +71,10 @@ from dataclasses import dataclass
 
 import torch
 
-from r1mini import dist
-from r1mini.common import ConfigError, autocast, check_precision
-from r1mini.logprobs import fused_token_logprobs
-from r1mini.sampler import SamplingConfig, generate, left_pad
+from r1mini.engine import dist
+from r1mini.engine.common import ConfigError, autocast, check_precision
+from r1mini.engine.logprobs import fused_token_logprobs
+from r1mini.engine.sampler import SamplingConfig, generate, left_pad
 
 LOSS_AGGS = ("seq_mean", "token_mean", "constant")
 

@@ -38,7 +38,7 @@ from collections import Counter
 
 import torch
 
-from r1mini.common import cli_main
+from r1mini.engine.common import cli_main
 from r1mini.evaluate import EvalConfig, _complete, zero_prompt
 from r1mini.metrics import ANOTHER_WAY, REFLECT_KINDS, has_reflection, reflects
 from r1mini.rewards import accuracy_reward, format_reward
@@ -199,16 +199,16 @@ def tries_table(before: dict, after: dict) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m r1mini.reflection", description="Reflection kinds and paired accuracies of a checkpoint's samples on TRAIN problems of a task mix (RL's own distribution; never the held-out set).")
     p.add_argument("--ckpt", required=True, help="a model.pt (base or policy)")
-    p.add_argument("--mix", default="aha", help="task mix (r1mini/tasks.py)")
+    p.add_argument("--mix", default="aha", help="task mix (r1mini/toy/tasks.py)")
     p.add_argument("--n", type=int, default=96, help="train problems")
     p.add_argument("--k", type=int, default=16, help="samples per problem")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (RL samples at 1.0)")
     p.add_argument("--max-new-tokens", type=int, default=160, help="longest response")
     p.add_argument("--seed", type=int, default=3, help="sampler seed")
     args = p.parse_args()
-    from r1mini.model import load_model
-    from r1mini.tasks import get_mix
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.model import load_model
+    from r1mini.toy.tasks import get_mix
+    from r1mini.engine.tokenizer import get_tokenizer
 
     model, _ = load_model(args.ckpt, "cpu")
     model.eval()

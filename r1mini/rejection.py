@@ -20,9 +20,9 @@ the one counted):
                       (our worked steps are short sentences; a run-on is a model that lost its way)
 
 Identical responses to the same prompt are kept once ("duplicate"). The kept ones become
-sft.Example(prompt=r1_prompt(q), response=the text as sampled, leading space kept, source="rejection").
+template.Example(prompt=r1_prompt(q), response=the text as sampled, leading space kept, source="rejection").
 
-    >>> from r1mini.tasks import Problem
+    >>> from r1mini.toy.tasks import Problem
     >>> p = Problem("add", "What is 47 + 38?", "85", 2)
     >>> ok = " |special_token|7 + 8 = 15, 4 + 3 + 1 = 8.|special_token|So 47 + 38 = 85. The answer is <answer> 85 </answer>"
     >>> reject_reason(ok, p, n_tokens=40, max_tokens=200), reject_reason(ok.replace("85 <", "84 <"), p, 40, 200)
@@ -41,9 +41,8 @@ import torch
 from r1mini.evaluate import EvalConfig, complete, r1_prompt_of
 from r1mini.metrics import mixes_languages
 from r1mini.rewards import accuracy_reward, count_words
-from r1mini.sft import Example
-from r1mini.tasks import Problem
-from r1mini.template import ANSWER, ANSWER_END, TAGS, chain_of_thought, parse_r1_completion
+from r1mini.toy.tasks import Problem
+from r1mini.template import ANSWER, ANSWER_END, Example, TAGS, chain_of_thought, parse_r1_completion
 
 REASONS = ("malformed", "wrong", "mixed_language", "overlong")  # the order reject_reason checks them in
 MAX_PARAGRAPH_CHARS = 240  # the longest run of a CoT without a sentence end or line break

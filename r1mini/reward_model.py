@@ -8,7 +8,7 @@ reasoning because they "may suffer from reward hacking in the large-scale reinfo
 (the policy finds what the model mis-scores); train_r1.py logs the hidden annotator's gold score beside the
 learned reward during stage 4, so that hacking shows if it happens.
 
-The model: our policy's Transformer body (r1mini/model.py; `from_checkpoint(path)` starts it from a policy
+The model: our policy's Transformer body (r1mini/engine/model.py; `from_checkpoint(path)` starts it from a policy
 checkpoint: train_r1.py takes the stage-3 SFT model, as DeepSeek-V3's reward models are trained from its SFT
 checkpoints; on this toy world no more accurate than a body from the base, measured in docs/r1.md) and a scalar head, Linear(n_embd, 1), on the
 final hidden state of the last real token (the <|endoftext|> appended to every text; right or left padding).
@@ -19,7 +19,7 @@ It reads rm_text = prompt + " " + rm_view(response, view):
 
 Trained on preference pairs (prompt, chosen, rejected) with the Bradley-Terry loss (as InstructGPT's and
 DeepSeek-V3's reward models are): P(chosen > rejected) = sigmoid(r_c - r_r), loss = -log sigmoid(r_c - r_r).
-Pairs come from `preference_pairs`, labelled by r1mini/general.py's hidden annotator.
+Pairs come from `preference_pairs`, labelled by r1mini/toy/general.py's hidden annotator.
 
 Checks: `python -m pytest tests/test_reward_model.py` (the loss and its gradient against a float64 write-out,
 padding, scoring under the autocast the model was trained with, a toy separable set learned in seconds, views,
@@ -45,8 +45,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from r1mini.common import ConfigError, autocast, check_precision, load_checkpoint
-from r1mini.model import ModelConfig, Transformer, load_model, model_state
+from r1mini.engine.common import ConfigError, autocast, check_precision, load_checkpoint
+from r1mini.engine.model import ModelConfig, Transformer, load_model, model_state
 from r1mini.template import parse_r1_completion
 from r1mini.sft import length_batches
 

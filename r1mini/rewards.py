@@ -12,7 +12,7 @@ most on a 100 kB input. `total_reward` sums them with weights, as GRPO (r1mini/g
 
 A library module (no CLI); its checks: `python -m pytest tests/test_rewards.py`.
 
-    >>> from r1mini.tasks import Problem
+    >>> from r1mini.toy.tasks import Problem
     >>> p = Problem("add", "What is 47 + 38?", "85")
     >>> o = " <think> 7 + 8 = 15, carry 1. 4 + 3 + 1 = 8. </think> <answer> 85 </answer>"
     >>> accuracy_reward(o, p), format_reward(o, p)
@@ -33,11 +33,11 @@ from fractions import Fraction
 from functools import partial
 from typing import TYPE_CHECKING
 
-from r1mini.common import ConfigError
+from r1mini.engine.common import ConfigError
 from r1mini.template import ANSWER, ANSWER_END, TAGS, chain_of_thought, parse_zero_completion
 
 if TYPE_CHECKING:
-    from r1mini.tasks import Problem
+    from r1mini.toy.tasks import Problem
 
 MAX_ANSWER_CHARS = 1000  # a longer answer block is not an answer (and is never parsed)
 MAX_EXPR_CHARS = 200  # countdown: rejected before ast.parse
@@ -225,7 +225,7 @@ def language_consistency_reward(completion: str, problem: Problem) -> float:
     A CoT with no words at all (only digits and symbols) scores 1.0: it does not mix languages, and
     scoring it 0 would push the model to add words for their own sake.
 
-    >>> from r1mini.tasks import Problem
+    >>> from r1mini.toy.tasks import Problem
     >>> language_consistency_reward("<think> 个位 7 + 8 = 15, carry one </think>", Problem("add", "?", "85", lang="zh"))
     0.5
     """

@@ -44,22 +44,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from r1mini.common import ConfigError, atomic_write_bytes, autocast, check_precision
-from r1mini.pretrain import lr_at, make_optimizer
-from r1mini.tasks import LANGS as LANGUAGES
-from r1mini.tokenizer import get_tokenizer  # noqa: F401 (the docstring's example)
+from r1mini.engine.common import ConfigError, atomic_write_bytes, autocast, check_precision
+from r1mini.template import Example
+from r1mini.toy.pretrain import lr_at, make_optimizer
+from r1mini.toy.tasks import LANGS as LANGUAGES
+from r1mini.engine.tokenizer import get_tokenizer  # noqa: F401 (the docstring's example)
 
 KEYS = ("prompt", "response", "source", "language")
-
-
-@dataclass(frozen=True)
-class Example:
-    """One SFT example, as written to JSONL: {"prompt", "response", "source", "language"}."""
-
-    prompt: str  # the full prompt text, e.g. template.r1_prompt(question) = "User: ...\\nAssistant:"
-    response: str  # what the model must learn to write after the prompt (loss on these tokens + <|endoftext|>)
-    source: str = ""  # where it came from: "generator", "r1_zero", "rejection", "general/<kind>", ...
-    language: str = "en"  # "en" or "zh": the language of the question (and of the chain of thought)
 
 
 @dataclass

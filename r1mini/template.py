@@ -26,6 +26,8 @@ The template string itself is Table 1 verbatim.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 THINK, THINK_END, ANSWER, ANSWER_END = "<think>", "</think>", "<answer>", "</answer>"
 SEP = "|special_token|"  # section 2.3.1: |special_token|<reasoning_process>|special_token|<summary>
 TAGS = (THINK, THINK_END, ANSWER, ANSWER_END, SEP)
@@ -121,3 +123,17 @@ def chain_of_thought(text: str) -> str:
     else:
         cot = text.split(ANSWER, 1)[0]
     return cot.strip()
+
+
+# ----------------------------------------------------------------------------- a prompt and its response
+
+
+@dataclass(frozen=True)
+class Example:
+    """A prompt and the response to learn after it, in one of the formats above: one SFT example (r1mini/sft.py), as
+    written to JSONL: {"prompt", "response", "source", "language"}."""
+
+    prompt: str  # the full prompt text, e.g. template.r1_prompt(question) = "User: ...\\nAssistant:"
+    response: str  # what the model must learn to write after the prompt (loss on these tokens + <|endoftext|>)
+    source: str = ""  # where it came from: "generator", "r1_zero", "rejection", "general/<kind>", ...
+    language: str = "en"  # "en" or "zh": the language of the question (and of the chain of thought)

@@ -1,5 +1,5 @@
 """Shared test helpers. `ast_eval` is the tests' own arithmetic: Python's parser plus exact Fractions,
-independent of r1mini's expression code (r1mini.tasks.parse_expr / evaluate) that it checks."""
+independent of r1mini's expression code (r1mini.toy.tasks.parse_expr / evaluate) that it checks."""
 
 import ast
 import operator
@@ -30,7 +30,7 @@ import pytest  # noqa: E402
 def smoke_base_root(tmp_path_factory):
     """A folder holding the smoke base model, pretrained once per test session (~20 s on 2 cores) and shared by
     the end-to-end tests of train_zero.py and train_r1.py."""
-    from r1mini.pretrain import ensure_base
+    from r1mini.toy.pretrain import ensure_base
 
     root = tmp_path_factory.mktemp("base")
     ensure_base("smoke", quiet=True, out_root=str(root))

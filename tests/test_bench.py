@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from r1mini.bench import bench_sampler, logprob_inputs, logprob_step, random_prompts
-from r1mini.model import ModelConfig, Transformer
+from r1mini.tools.bench import bench_sampler, logprob_inputs, logprob_step, random_prompts
+from r1mini.engine.model import ModelConfig, Transformer
 
 TOY = ["--device", "cpu", "--model", "nano", "--prompts", "2", "--G", "2", "--prompt-len", "10", "--new-tokens", "6",
        "--lp-tokens", "256", "--vocab", "8192", "--repeats", "1"]  # fmt: skip
@@ -21,7 +21,7 @@ FIGURES = {
 
 
 def bench_cli(*args):
-    return subprocess.run([sys.executable, "-m", "r1mini.bench", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "r1mini.tools.bench", *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_cli_help_and_bad_size():
 
 def test_compile_figure_is_eager_over_compiled(monkeypatch):
     """The compile row's plumbing (torch.compile itself takes minutes on a CPU: here it hands the model back)."""
-    from r1mini import bench
+    from r1mini.tools import bench
 
     monkeypatch.setattr(torch, "compile", lambda m: m)
     torch.manual_seed(0)

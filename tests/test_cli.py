@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from r1mini.common import ConfigError, field_comments
+from r1mini.engine.common import ConfigError, field_comments
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["r1mini.model", "r1mini.tokenizer", "r1mini.corpus", "r1mini.pretrain", "r1mini.evaluate", "r1mini.bench", "r1mini.export",
-           "r1mini.walkthrough"]
+MODULES = ["r1mini.engine.model", "r1mini.engine.tokenizer", "r1mini.toy.corpus", "r1mini.toy.pretrain", "r1mini.evaluate", "r1mini.tools.bench", "r1mini.tools.export",
+           "r1mini.tools.walkthrough"]
 TIMING = {"tokens_per_s", "sample_s", "train_s"}
 
 
@@ -87,10 +87,10 @@ def fake_smoke_base(tmp_path):
     """A seeded untrained nano model where the smoke preset's cached base would be (no pretraining: fast)."""
     import torch
 
-    from r1mini.common import atomic_save
-    from r1mini.model import ModelConfig, Transformer, model_state
-    from r1mini.pretrain import PRETRAIN_PRESETS, base_dir
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.common import atomic_save
+    from r1mini.engine.model import ModelConfig, Transformer, model_state
+    from r1mini.toy.pretrain import PRETRAIN_PRESETS, base_dir
+    from r1mini.engine.tokenizer import get_tokenizer
 
     root = tmp_path / "base"
     torch.manual_seed(0)

@@ -19,11 +19,11 @@ from r1mini.cold_start import (
     sample_zero_outputs,
 )
 from r1mini.metrics import corrects_itself, has_reflection
-from r1mini.model import ModelConfig, Transformer
+from r1mini.engine.model import ModelConfig, Transformer
 from r1mini.rejection import reject_reason
 from r1mini.rewards import accuracy_reward, count_words
-from r1mini.sft import Example
-from r1mini.tasks import Problem, TaskMix, math_text, split_of
+from r1mini.template import Example
+from r1mini.toy.tasks import Problem, TaskMix, math_text, split_of
 from r1mini.template import SEP, parse_r1_completion
 
 EVERYTHING = TaskMix.parse("add:1-4:1,mul:1-4:1,expr:1-4:1,linear:1-4:1,countdown:1-3:1", zh=0.5)
@@ -163,7 +163,7 @@ def test_build_cold_start_counts():
 
 
 def test_sample_zero_outputs_shapes():
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.tokenizer import get_tokenizer
 
     tok = get_tokenizer()
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""r1mini/common.py: the precision switch (which dtype a matmul runs in under each setting, and bad values), and
+"""r1mini/engine/common.py: the precision switch (which dtype a matmul runs in under each setting, and bad values), and
 dataclass configs -> CLI flags (help from the field comments, no flag for a nested config, --resume's overrides)."""
 
 import argparse
@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 import torch
 
-from r1mini.common import ConfigError, add_config_args, autocast, config_from_args, cpu_has_bf16, field_comments, key_hash, resume_overrides
+from r1mini.engine.common import ConfigError, add_config_args, autocast, config_from_args, cpu_has_bf16, field_comments, key_hash, resume_overrides
 from r1mini.grpo import GRPOConfig
-from r1mini.pretrain import PretrainConfig
+from r1mini.toy.pretrain import PretrainConfig
 
 CPU = torch.device("cpu")
 
@@ -101,7 +101,7 @@ def test_resume_overrides():
 
 def test_command_line_names_the_script_that_was_run(monkeypatch):
     """A report's command is the script the user ran with its flags (train_r1.py also when train_zero's code writes it)."""
-    from r1mini.common import command_line
+    from r1mini.engine.common import command_line
 
     monkeypatch.setattr("sys.argv", ["/work/r1mini/train_r1.py", "--out", "runs/r1", "--seed", "1"])
     assert command_line() == "python train_r1.py --out runs/r1 --seed 1"

@@ -1,4 +1,4 @@
-"""The synthetic pretraining corpus (r1mini/corpus.py): every equation of a right solution re-checked by
+"""The synthetic pretraining corpus (r1mini/toy/corpus.py): every equation of a right solution re-checked by
 Python's parser, wrong ones end wrong, reflections end right, no test problem in the corpus, kind shares,
 determinism."""
 
@@ -12,8 +12,8 @@ from dataclasses import replace
 import pytest
 from conftest import ast_eval
 
-from r1mini.common import ConfigError
-from r1mini.corpus import (
+from r1mini.engine.common import ConfigError
+from r1mini.toy.corpus import (
     CORPUS_PRESETS,
     KINDS,
     CorpusConfig,
@@ -27,7 +27,7 @@ from r1mini.corpus import (
     worked_solution,
 )
 from r1mini.rewards import accuracy_reward, eval_countdown, extract_answer
-from r1mini.tasks import FAMILIES, LEVELS, TASK_MIXES, benchmark, generate, heldout
+from r1mini.toy.tasks import FAMILIES, LEVELS, TASK_MIXES, benchmark, generate, heldout
 from r1mini.template import R1_ZERO_TEMPLATE
 
 _ARITH = re.compile(r"[(\-]*\d[\d\s()+\-*/]*")
@@ -265,10 +265,10 @@ def test_bad_configs():
 
 
 def test_cli_shows_documents_and_shares():
-    r = subprocess.run([sys.executable, "-m", "r1mini.corpus", "--preset", "smoke", "--show", "3", "--count", "200"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "r1mini.toy.corpus", "--preset", "smoke", "--show", "3", "--count", "200"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("----- ") == 4 and all(k in r.stdout for k in KINDS)
-    r = subprocess.run([sys.executable, "-m", "r1mini.corpus", "--preset", "smoke", "--zh", "2"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-m", "r1mini.toy.corpus", "--preset", "smoke", "--zh", "2"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "zh" in r.stderr
 
 
@@ -280,7 +280,7 @@ def test_new_knobs_leave_the_older_presets_unchanged():
     the aha knobs were added (sha256 taken with the code of commit 89c8ca4)."""
     import hashlib
 
-    from r1mini.pretrain import PRETRAIN_PRESETS, run_hash
+    from r1mini.toy.pretrain import PRETRAIN_PRESETS, run_hash
 
     before = {
         "cpu": "9b6810fbd2f1115153b9590b031d0b6f7beb37797d1cbf64fed3cbe74e560752",

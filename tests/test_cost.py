@@ -1,4 +1,4 @@
-"""The cost model (r1mini/cost.py): its counts against torch's own FLOP counter and against counts worked out by
+"""The cost model (r1mini/tools/cost.py): its counts against torch's own FLOP counter and against counts worked out by
 hand for a tiny model; the seconds a device gives; the estimate tables of the scripts."""
 
 import math
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from r1mini.cost import (
+from r1mini.tools.cost import (
     H100,
     Assumptions,
     Device,
@@ -23,7 +23,7 @@ from r1mini.cost import (
     pretrain_phase,
     sampling_phase,
 )
-from r1mini.model import ModelConfig, Transformer
+from r1mini.engine.model import ModelConfig, Transformer
 
 # one layer, two query heads sharing one kv head (head_dim 4), SwiGLU width 16, 64 tokens
 TINY = ModelConfig(vocab_size=64, n_layer=1, n_head=2, n_kv_head=1, n_embd=8, intermediate_size=16, max_seq_len=64)
@@ -140,11 +140,11 @@ def test_train_zero_estimate_prints_every_phase():
 
 @pytest.mark.slow
 def test_bench_estimate_prints_the_table_of_every_script():
-    r = subprocess.run([sys.executable, "-m", "r1mini.bench", "--estimate", "smoke"], capture_output=True, text=True, timeout=900)
+    r = subprocess.run([sys.executable, "-m", "r1mini.tools.bench", "--estimate", "smoke"], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     for script in ("train_zero.py", "train_r1.py"):
         assert f"## {script} --preset smoke: cost model" in r.stdout
     for phase in ("| eval before |", "| 2.3.1 cold-start SFT |", "| 2.3.3 SFT |", "| 2.3.4 reward models (x2) |"):
         assert phase in r.stdout, phase
-    bad = subprocess.run([sys.executable, "-m", "r1mini.bench", "--estimate", "nope"], capture_output=True, text=True, timeout=600)
+    bad = subprocess.run([sys.executable, "-m", "r1mini.tools.bench", "--estimate", "nope"], capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nope" in bad.stderr

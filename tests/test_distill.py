@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from r1mini.model import MODEL_PRESETS, ModelConfig
-from r1mini.pretrain import PRETRAIN_PRESETS
+from r1mini.engine.model import MODEL_PRESETS, ModelConfig
+from r1mini.toy.pretrain import PRETRAIN_PRESETS
 from r1mini.template import parse_r1_completion
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.tokenizer import get_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ("teacher", "smoke/base", "smoke/rl", "smoke/distilled", "smoke/distilled_rl", "smoke/distilled_r1")
@@ -40,7 +40,7 @@ def params_by_hand(n_layer, n_embd, n_head, n_kv_head, inter, vocab):
 
 @pytest.mark.parametrize("name, expected", [("micro", 172_352), ("mini", 430_752)])
 def test_student_presets_are_smaller_than_the_teacher_and_pretrain_like_it(name, expected):
-    from r1mini.model import Transformer
+    from r1mini.engine.model import Transformer
 
     cfg = ModelConfig.preset(name, vocab_size=get_tokenizer().vocab_size)
     n = Transformer(cfg).num_params()

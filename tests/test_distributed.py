@@ -1,4 +1,4 @@
-"""torchrun data parallelism (r1mini/dist.py): 2 ranks make the updates and the figures 1 process makes.
+"""torchrun data parallelism (r1mini/engine/dist.py): 2 ranks make the updates and the figures 1 process makes.
 
 Two processes are started once per module (torch.multiprocessing.spawn, the gloo backend on the CPU, the
 environment torchrun would give them) and run every scenario below, writing what they got to files. Each test
@@ -33,8 +33,8 @@ import pytest
 import torch
 
 from r1mini.grpo import GRPOConfig, GRPOTrainer
-from r1mini.model import ModelConfig, Transformer, model_state
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.model import ModelConfig, Transformer, model_state
+from r1mini.engine.tokenizer import get_tokenizer
 
 WORLD = 2
 TIMING = {"tokens_per_s", "sample_s", "train_s"}
@@ -89,7 +89,7 @@ PRETRAIN = dict(n_docs=200, steps=STEPS, batch_size=4, seq_len=32, warmup=2, lr=
 
 
 def run_pretrain(root: Path) -> Path:
-    from r1mini.pretrain import ensure_base
+    from r1mini.toy.pretrain import ensure_base
 
     path = ensure_base("smoke", quiet=True, out_root=str(root), **PRETRAIN)
     assert ensure_base("smoke", quiet=True, out_root=str(root), **PRETRAIN) == path  # now cached: no second run
@@ -175,7 +175,7 @@ def worker(rank: int, port: int, out: str, base: str):
     """One of the 2 processes: torchrun's environment, then every scenario; results to out/<name>_<rank>.pt."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from r1mini import dist
+    from r1mini.engine import dist
 
     dist.init(timeout_s=120)
     out = Path(out)
@@ -309,7 +309,7 @@ def test_scripts_not_data_parallel_yet_refuse_torchrun(monkeypatch, tmp_path):
 
     import distill
     import train_r1
-    from r1mini.common import ConfigError
+    from r1mini.engine.common import ConfigError
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     for module, script in ((train_r1, "train_r1.py"), (distill, "distill.py")):
@@ -321,8 +321,8 @@ def test_scripts_not_data_parallel_yet_refuse_torchrun(monkeypatch, tmp_path):
 def test_my_share_splits_contiguously_and_refuses_fewer_items_than_ranks(monkeypatch):
     """Written out by hand: 5 questions over 2 ranks are [0, 1] and [2, 3, 4]; 1 question over 2 ranks is a
     ConfigError that says what to raise (no GPU or process group needed: rank and world size are patched)."""
-    from r1mini import dist
-    from r1mini.common import ConfigError
+    from r1mini.engine import dist
+    from r1mini.engine.common import ConfigError
 
     items = ["q0", "q1", "q2", "q3", "q4"]
     assert dist.my_share(items) == (0, 5, items)  # one process: everything

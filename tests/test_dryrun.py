@@ -1,4 +1,4 @@
-"""The dry run (r1mini/dryrun.py, r1mini/plans.py): its projection arithmetic, its early failures (lengths, memory),
+"""The dry run (r1mini/tools/dryrun.py, r1mini/tools/plans.py): its projection arithmetic, its early failures (lengths, memory),
 a dry run of the smoke preset that writes nothing, and (slow) the gpu presets at full size on the CPU."""
 
 import os
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from r1mini.common import ConfigError
-from r1mini.cost import Assumptions, Device, count_ops, sampling_phase
-from r1mini.dryrun import DryPhase, check_lengths, dry_run
-from r1mini.model import ModelConfig
+from r1mini.engine.common import ConfigError
+from r1mini.tools.cost import Assumptions, Device, count_ops, sampling_phase
+from r1mini.tools.dryrun import DryPhase, check_lengths, dry_run
+from r1mini.engine.model import ModelConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 NANO = ModelConfig(vocab_size=64, n_layer=1, n_head=2, n_kv_head=1, n_embd=8, intermediate_size=16, max_seq_len=64)
@@ -93,9 +93,9 @@ def test_check_lengths():
 
 
 def test_pretraining_window_over_max_seq_len_fails_early():
-    from r1mini.plans import pretrain_dry
-    from r1mini.pretrain import PretrainConfig
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.tools.plans import pretrain_dry
+    from r1mini.toy.pretrain import PretrainConfig
+    from r1mini.engine.tokenizer import get_tokenizer
 
     with pytest.raises(ConfigError, match="seq_len.*300.*max_seq_len=256"):
         pretrain_dry(PretrainConfig(model="nano", corpus="smoke", seq_len=300), "smoke", get_tokenizer(), torch.device("cpu"))
@@ -107,9 +107,9 @@ def test_eval_and_grpo_phases_check_their_own_lengths():
 
     from r1mini.evaluate import zero_prompt
     from r1mini.grpo import GRPOConfig
-    from r1mini.plans import eval_phase, grpo_dry, prompt_lengths
-    from r1mini.tasks import TASK_MIXES
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.tools.plans import eval_phase, grpo_dry, prompt_lengths
+    from r1mini.toy.tasks import TASK_MIXES
+    from r1mini.engine.tokenizer import get_tokenizer
 
     tok, cpu = get_tokenizer(), torch.device("cpu")
     problems = TASK_MIXES["smoke"].sample(random.Random(0), 8)
@@ -157,8 +157,8 @@ def test_gpu_preset_dry_runs_on_the_cpu(script, monkeypatch):
 
     import train_r1
     import train_zero
-    from r1mini import pretrain, reward_model, sft
-    from r1mini.plans import r1_plan, zero_plan
+    from r1mini.toy import pretrain, reward_model, sft
+    from r1mini.tools.plans import r1_plan, zero_plan
 
     monkeypatch.setitem(pretrain.PRETRAIN_PRESETS, "gpu", dataclasses.replace(pretrain.PRETRAIN_PRESETS["gpu"], batch_size=2))
     monkeypatch.setitem(sft.SFT_PRESETS, "cpu", dataclasses.replace(sft.SFT_PRESETS["cpu"], batch_size=2))

@@ -41,7 +41,7 @@ def test_evaluate_problems_on_fixed_completions_hand_worked(monkeypatch):
     """The sampler replaced by fixed completions (3 samples and 1 greedy per problem): every figure is
     worked out by hand below."""
     import r1mini.evaluate as ev
-    from r1mini.tasks import Problem
+    from r1mini.toy.tasks import Problem
 
     def o(think, ans):
         return f" <think> {think} </think> <answer> {ans} </answer>"
@@ -97,7 +97,7 @@ def test_off_language_share_is_taken_against_each_questions_language(monkeypatch
     """A Chinese question answered with a Chinese chain, an English chain and a mixed one: 2 of 3 off-language, 1 of
     3 mixed; the same three on an English question: 2 of 3 off (the Chinese and the mixed chain)."""
     import r1mini.evaluate as ev
-    from r1mini.tasks import Problem
+    from r1mini.toy.tasks import Problem
 
     chains = [" <think> 个位：7 + 8 = 15，写 5 进 1。 </think> <answer> 85 </answer>",
               " <think> ones: 7 + 8 = 15, write 5 carry 1. </think> <answer> 85 </answer>",

@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from r1mini.common import atomic_save
-from r1mini.model import ModelConfig, Transformer, model_state
+from r1mini.engine.common import atomic_save
+from r1mini.engine.model import ModelConfig, Transformer, model_state
 
 VARIANTS = {  # (n_head, n_kv_head, tied): GQA with 1 and with 2 kv heads, tied and untied embeddings
     "gqa1-tied": (2, 1, True),
@@ -30,7 +30,7 @@ def make_checkpoint(path, n_head: int, n_kv_head: int, tied: bool) -> Transforme
 
 def run_export(ckpt, out, *flags):
     return subprocess.run(
-        [sys.executable, "-m", "r1mini.export", str(ckpt), str(out), *flags], capture_output=True, text=True
+        [sys.executable, "-m", "r1mini.tools.export", str(ckpt), str(out), *flags], capture_output=True, text=True
     )
 
 

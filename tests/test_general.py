@@ -1,4 +1,4 @@
-"""General requests, stage-3 non-reasoning data and the hidden annotator (r1mini/general.py): the split never
+"""General requests, stage-3 non-reasoning data and the hidden annotator (r1mini/toy/general.py): the split never
 overlaps, the annotator on hand-made responses (the one that declines in the summary but leaks in the
 reasoning above all), totality on garbage and huge strings, and the SFT data's fault rates measured by
 independent text checks."""
@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from r1mini.common import ConfigError
-from r1mini.corpus import FACTS
-from r1mini.general import (
+from r1mini.engine.common import ConfigError
+from r1mini.toy.corpus import FACTS
+from r1mini.toy.general import (
     ADVERSARIAL_KINDS,
     CODES,
     DECLINE,

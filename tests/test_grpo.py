@@ -8,13 +8,13 @@ import statistics
 import pytest
 import torch
 
-from r1mini.common import ConfigError
+from r1mini.engine.common import ConfigError
 from r1mini.evaluate import zero_prompt
 from r1mini.grpo import GRPOConfig, GRPOTrainer, completion_logprobs, grpo_loss, group_advantages, kl_k3, sample_rollout, token_weights
-from r1mini.model import ModelConfig, Transformer
-from r1mini.sampler import left_pad
-from r1mini.tasks import generate
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.model import ModelConfig, Transformer
+from r1mini.engine.sampler import left_pad
+from r1mini.toy.tasks import generate
+from r1mini.engine.tokenizer import get_tokenizer
 
 
 def test_eq3_advantages_against_statistics_module():

@@ -26,11 +26,11 @@ import pytest
 import torch
 
 import r1mini.grpo as grpo
-from r1mini.common import rng_state, set_rng_state
+from r1mini.engine.common import rng_state, set_rng_state
 from r1mini.grpo import GRPOConfig, GRPOTrainer, Rollout
-from r1mini.model import ModelConfig, Transformer
-from r1mini.sampler import Samples, left_pad
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.model import ModelConfig, Transformer
+from r1mini.engine.sampler import Samples, left_pad
+from r1mini.engine.tokenizer import get_tokenizer
 
 TOK = get_tokenizer()
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from r1mini.logprobs import fused_token_logprobs, naive_token_logprobs, token_logprobs
+from r1mini.engine.logprobs import fused_token_logprobs, naive_token_logprobs, token_logprobs
 
 
 def reference(logits64: torch.Tensor, o: torch.Tensor, temperature: float):
@@ -99,7 +99,7 @@ def test_entropy_has_no_gradient_and_temperature_is_applied():
 
 
 def test_default_chunk_bounds_rows_and_elements():
-    from r1mini.logprobs import default_chunk
+    from r1mini.engine.logprobs import default_chunk
 
     assert default_chunk(1024) == 1024  # small vocabulary: 1024 rows (4M logits)
     assert default_chunk(32768) == 128  # 128 * 32768 = 2**22 logits = 16 MiB of float32

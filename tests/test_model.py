@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from r1mini.common import ConfigError
-from r1mini.model import KVCache, ModelConfig, SharedPromptCache, Transformer
+from r1mini.engine.common import ConfigError
+from r1mini.engine.model import KVCache, ModelConfig, SharedPromptCache, Transformer
 
 
 def small_model(**kw) -> Transformer:

@@ -1,4 +1,4 @@
-"""r1mini/pretrain.py: a killed pretraining run resumes from ckpt.pt and ends with the weights of an unbroken run."""
+"""r1mini/toy/pretrain.py: a killed pretraining run resumes from ckpt.pt and ends with the weights of an unbroken run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from r1mini import pretrain as pt
-from r1mini.common import ConfigError
+from r1mini.toy import pretrain as pt
+from r1mini.engine.common import ConfigError
 
 # a tiny run: the nano model on 300 smoke documents, 9 steps, a checkpoint every 3
 CFG = dataclasses.replace(pt.PRETRAIN_PRESETS["smoke"], n_docs=300, steps=9, batch_size=4, seq_len=32, warmup=2, save_every=3)

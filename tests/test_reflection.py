@@ -65,8 +65,8 @@ def test_aha_presets_and_curves_csv(tmp_path):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from train_zero import ZERO_PRESETS, write_curves
 
-    from r1mini.corpus import CORPUS_PRESETS
-    from r1mini.pretrain import PRETRAIN_PRESETS
+    from r1mini.toy.corpus import CORPUS_PRESETS
+    from r1mini.toy.pretrain import PRETRAIN_PRESETS
 
     aha = ZERO_PRESETS["aha"]
     assert aha.mix == "aha" and aha.reflection_eval and aha.base == "aha"
@@ -94,9 +94,9 @@ def test_cli_on_a_tiny_checkpoint(tmp_path):
     import sys
     from pathlib import Path
 
-    from r1mini.common import atomic_save
-    from r1mini.model import ModelConfig, Transformer, model_state
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.common import atomic_save
+    from r1mini.engine.model import ModelConfig, Transformer, model_state
+    from r1mini.engine.tokenizer import get_tokenizer
 
     model = Transformer(ModelConfig.preset("nano", vocab_size=get_tokenizer().vocab_size))
     atomic_save(model_state(model), tmp_path / "model.pt")

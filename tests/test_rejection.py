@@ -8,12 +8,12 @@ import pytest
 import torch
 
 import r1mini.evaluate
-from r1mini.model import ModelConfig, Transformer
+from r1mini.engine.model import ModelConfig, Transformer
 from r1mini.rejection import MAX_PARAGRAPH_CHARS, longest_paragraph, reject_reason, rejection_sample
-from r1mini.sampler import Samples
-from r1mini.sft import Example
-from r1mini.tasks import Problem
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.sampler import Samples
+from r1mini.template import Example
+from r1mini.toy.tasks import Problem
+from r1mini.engine.tokenizer import get_tokenizer
 
 P = Problem("add", "What is 47 + 38?", "85", 2)
 PZ = Problem("add", "计算 47 + 38。", "85", 2, lang="zh")

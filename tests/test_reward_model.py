@@ -8,8 +8,8 @@ import random
 import pytest
 import torch
 
-from r1mini.common import ConfigError, atomic_save
-from r1mini.model import ModelConfig, Transformer, model_state
+from r1mini.engine.common import ConfigError, atomic_save
+from r1mini.engine.model import ModelConfig, Transformer, model_state
 from r1mini.reward_model import (
     Pair,
     RMConfig,
@@ -27,8 +27,8 @@ from r1mini.reward_model import (
     score,
     train_reward_model,
 )
-from r1mini.sampler import left_pad
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.sampler import left_pad
+from r1mini.engine.tokenizer import get_tokenizer
 
 TOK = get_tokenizer()
 
@@ -93,9 +93,9 @@ def test_padding_does_not_change_a_rows_score():
 def test_score_runs_under_the_autocast_the_model_was_trained_with(monkeypatch):
     """score() uses rm.precision (set by train_reward_model, kept by a checkpoint): "bf16" scores equal a forward
     written out under torch's own CPU bf16 autocast; "auto" on a CPU stays exact float32 (as before)."""
-    import r1mini.common
+    import r1mini.engine.common
 
-    monkeypatch.setattr(r1mini.common, "cpu_has_bf16", lambda: True)  # so that "bf16" autocasts on any CPU
+    monkeypatch.setattr(r1mini.engine.common, "cpu_has_bf16", lambda: True)  # so that "bf16" autocasts on any CPU
     rm = nano_rm(3).eval()
     prompts, responses = [t[:5] for t in TEXTS], [t[5:] for t in TEXTS]
     one = [encode_texts(TOK, [rm_text(p, o, "whole")], 256) for p, o in zip(prompts, responses)]  # unpadded rows

@@ -12,7 +12,7 @@ from fractions import Fraction
 import pytest
 import torch
 
-from r1mini.common import ConfigError
+from r1mini.engine.common import ConfigError
 from r1mini.grpo import group_advantages
 from r1mini.rewards import (
     REWARDS,
@@ -26,7 +26,7 @@ from r1mini.rewards import (
     normalize_answer,
     total_reward,
 )
-from r1mini.tasks import Problem
+from r1mini.toy.tasks import Problem
 
 ADD = Problem("add", "What is 47 + 38?", "85")
 NEG = Problem("add", "What is 12 - 15?", "-3")

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from r1mini.common import ConfigError
-from r1mini.model import ModelConfig, Transformer
-from r1mini.sampler import SamplingConfig, generate, left_pad, sample_next
+from r1mini.engine.common import ConfigError
+from r1mini.engine.model import ModelConfig, Transformer
+from r1mini.engine.sampler import SamplingConfig, generate, left_pad, sample_next
 
 PROMPTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13], [14, 15, 16, 17]]
 
@@ -122,7 +122,7 @@ def test_bad_configs(model):
 
 
 def test_draw_follows_the_probabilities_and_never_draws_a_zero():
-    from r1mini.sampler import draw
+    from r1mini.engine.sampler import draw
 
     p = torch.tensor([0.5, 0.0, 0.3, 0.0, 0.2])
     g = torch.Generator().manual_seed(0)
@@ -138,7 +138,7 @@ def test_draw_follows_the_probabilities_and_never_draws_a_zero():
 def test_draw_on_the_edges_of_the_cdf(monkeypatch):
     """u = 0 and u exactly on a CDF step (each about a 2**-24 event per float32 draw, so they do happen in a long
     run): the token drawn is the one whose interval [cdf_(k-1), cdf_k) holds u, never one of probability 0."""
-    from r1mini.sampler import draw
+    from r1mini.engine.sampler import draw
 
     probs = torch.tensor([[0.0, 0.25, 0.0, 0.75]] * 2)  # cdf [0, 0.25, 0.25, 1]
     monkeypatch.setattr(torch, "rand", lambda *args, **kwargs: torch.tensor([[0.0], [0.25]]))
@@ -197,8 +197,8 @@ def test_decode_loop_reads_the_device_once_per_check():
 def test_caches_take_the_autocast_dtype(model, monkeypatch):
     """Under a GPU's bf16 autocast the KV caches are bf16 (half the bytes a decode step reads); without autocast
     (a CPU) they stay float32. The CPU's own bf16 autocast stands in for the GPU's here."""
-    import r1mini.sampler as sampler
-    from r1mini.model import SharedPromptCache
+    import r1mini.engine.sampler as sampler
+    from r1mini.engine.model import SharedPromptCache
 
     seen = []
 

@@ -8,11 +8,11 @@ import json
 import pytest
 import torch
 
-from r1mini.common import ConfigError, field_comments
-from r1mini.model import ModelConfig, Transformer
-from r1mini.sampler import SamplingConfig, generate
+from r1mini.engine.common import ConfigError, field_comments
+from r1mini.engine.model import ModelConfig, Transformer
+from r1mini.engine.sampler import SamplingConfig, generate
 from r1mini.sft import SFT_PRESETS, Example, SFTConfig, encode_example, read_jsonl, right_pad, sft_loss, train_sft, write_jsonl
-from r1mini.tokenizer import get_tokenizer
+from r1mini.engine.tokenizer import get_tokenizer
 
 tok = get_tokenizer()
 

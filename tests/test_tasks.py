@@ -1,4 +1,4 @@
-"""The toy tasks (r1mini/tasks.py): answers checked by independent arithmetic, the split rule recomputed with
+"""The toy tasks (r1mini/toy/tasks.py): answers checked by independent arithmetic, the split rule recomputed with
 hashlib, no train/test overlap, fixed benchmarks, task mixes, bad input."""
 
 import ast
@@ -11,9 +11,9 @@ from fractions import Fraction
 import pytest
 from conftest import OPS, ast_eval
 
-from r1mini.common import ConfigError
+from r1mini.engine.common import ConfigError
 from r1mini.rewards import eval_countdown
-from r1mini.tasks import (
+from r1mini.toy.tasks import (
     BENCHMARKS,
     FAMILIES,
     LEVELS,

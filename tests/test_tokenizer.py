@@ -1,4 +1,4 @@
-"""Tests for r1mini/tokenizer.py, each against an independent computation: hand-worked merges, a
+"""Tests for r1mini/engine/tokenizer.py, each against an independent computation: hand-worked merges, a
 from-scratch BPE trainer (recounts every pair each step, no word dedup), a naive BPE encoder."""
 
 import collections
@@ -10,20 +10,18 @@ import sys
 import pytest
 import regex  # tiktoken's dependency; the reference pre-tokenizer below
 
-from r1mini.common import ConfigError
-from r1mini.tokenizer import (
+from r1mini.engine.common import ConfigError
+from r1mini.engine.tokenizer import (
     PAT_STR,
     RANKS_PATH,
     SPECIAL_TOKENS,
     VOCAB_MAX,
     VOCAB_MIN,
     Tokenizer,
-    _fallback_text,
     get_tokenizer,
     load_ranks,
-    save_ranks,
-    train_bpe,
 )
+from r1mini.toy.bpe import _fallback_text, save_ranks, train_bpe
 
 DIGITS = set(b"0123456789")
 DIGIT_TOKENS = [bytes([d]) for d in DIGITS] + [b" " + bytes([d]) for d in DIGITS]  # the only tokens with a digit
@@ -232,18 +230,18 @@ def test_save_load_and_bad_files(tmp_path):
             load_ranks(tmp_path / name)
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "r1mini.tokenizer", *args], capture_output=True, text=True, timeout=60)
+def _cli(*args, module="r1mini.engine.tokenizer"):
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=60)
 
 
 def test_cli(tmp_path):
-    r = _cli("--help")
+    r = _cli("--help", module="r1mini.toy.bpe")
     assert r.returncode == 0 and "--train" in r.stdout and "--vocab-size" in r.stdout
     r = _cli("--allow-special", "<think>4</think>")
     assert r.returncode == 0 and "'<think>' | '4' | '</think>'" in r.stdout
     out = tmp_path / "t.tiktoken"
-    r = _cli("--train", "--fallback-text", "--chars", "20000", "--vocab-size", "400", "--out", str(out))
+    r = _cli("--train", "--fallback-text", "--chars", "20000", "--vocab-size", "400", "--out", str(out), module="r1mini.toy.bpe")
     assert r.returncode == 0, r.stderr
     assert len(load_ranks(out)) == 400 - len(SPECIAL_TOKENS)
-    r = _cli("--train", "--vocab-size", "100")
+    r = _cli("--train", "--vocab-size", "100", module="r1mini.toy.bpe")
     assert r.returncode == 2 and "out of range" in r.stderr

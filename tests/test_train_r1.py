@@ -144,7 +144,7 @@ def test_rejection_set_keeps_only_correct_clean_responses_and_adds_general_data(
             assert parse_r1_completion(e.response) is not None
     assert any(e.source.startswith("general/") for e in data)
     # the general data's kinds at the shares R1Config.general_power sets (the smoke preset keeps the cpu default)
-    from r1mini.general import KINDS, all_prompts
+    from r1mini.toy.general import KINDS, all_prompts
 
     cfg = json.loads((run / "config.json").read_text())
     counts = {k: len(all_prompts("train", kinds=(k,))) ** cfg["general_power"] for k in KINDS}
@@ -192,7 +192,7 @@ def test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run(smoke, tmp
     recipe takes that policy (0 s of training, its source named) instead of training one."""
     import torch
 
-    from r1mini.model import load_model
+    from r1mini.engine.model import load_model
 
     run, _, base_root = smoke
     cached = list(Path(base_root).glob("*/r1_zero/smoke-*/model.pt"))
@@ -272,7 +272,7 @@ def test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_
 
     import train_r1
     from r1mini.evaluate import r1_prompt_of, zero_prompt
-    from r1mini.tasks import TaskMix, get_mix, heldout
+    from r1mini.toy.tasks import TaskMix, get_mix, heldout
 
     cfg = train_r1.R1_PRESETS["smoke"]
     (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
@@ -327,11 +327,11 @@ def test_all_scenarios_reward_scores_a_steps_general_outputs_in_one_call_per_mod
     import torch
 
     import r1mini.reward_model as rmod
-    from r1mini.general import general_prompts, gold_harmless, gold_helpfulness
-    from r1mini.model import ModelConfig
+    from r1mini.toy.general import general_prompts, gold_harmless, gold_helpfulness
+    from r1mini.engine.model import ModelConfig
     from r1mini.rewards import total_reward
-    from r1mini.tasks import Problem
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.toy.tasks import Problem
+    from r1mini.engine.tokenizer import get_tokenizer
     from train_r1 import all_scenarios_reward, reasoning_reward
 
     tok = get_tokenizer()
@@ -393,9 +393,9 @@ def test_grpo_reward_batch_fn_gives_the_per_completion_rewards_in_one_call():
     import torch
 
     from r1mini.grpo import GRPOConfig, sample_rollout
-    from r1mini.model import ModelConfig, Transformer
-    from r1mini.tasks import Problem
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.model import ModelConfig, Transformer
+    from r1mini.toy.tasks import Problem
+    from r1mini.engine.tokenizer import get_tokenizer
 
     tok = get_tokenizer()
     torch.manual_seed(0)
@@ -440,10 +440,10 @@ def test_all_scenarios_questions_hold_the_configured_general_and_adversarial_sha
     """A 2.3.4 step of 16 questions at general_share 0.5: 8 general train requests, of which round(8 * share) are
     adversarial (private codes, rude) and the rest helpfulness requests of every other kind, then 8 reasoning train
     problems; the same step gives the same questions."""
-    from r1mini.general import GeneralPrompt, split_of
+    from r1mini.toy.general import GeneralPrompt, split_of
     from r1mini.grpo import GRPOConfig
-    from r1mini.tasks import Problem
-    from r1mini.tasks import split_of as problem_split
+    from r1mini.toy.tasks import Problem
+    from r1mini.toy.tasks import split_of as problem_split
     from train_r1 import R1Config, all_scenarios_questions
 
     cfg = R1Config(adversarial_share=share, rl=GRPOConfig(questions=16))
@@ -482,7 +482,7 @@ def test_reward_model_pairs_draw_each_models_own_number_of_prompts(monkeypatch):
     import types
 
     import train_r1
-    from r1mini.general import split_of
+    from r1mini.toy.general import split_of
 
     seen = []
 
@@ -511,7 +511,7 @@ def test_the_r1_stages_draw_reasoning_prompts_from_train_mix_and_evaluate_on_mix
     from collections import Counter
 
     from r1mini.evaluate import eval_sets
-    from r1mini.tasks import split_of
+    from r1mini.toy.tasks import split_of
     from train_r1 import R1_PRESETS, all_scenarios_questions, train_problems
 
     cfg = R1_PRESETS["cpu"]
@@ -530,7 +530,7 @@ def test_the_r1_stages_draw_reasoning_prompts_from_train_mix_and_evaluate_on_mix
 
 
 def test_a_bad_train_mix_is_one_clear_error():
-    from r1mini.common import ConfigError
+    from r1mini.engine.common import ConfigError
     from train_r1 import R1Config
 
     with pytest.raises(ConfigError, match="unknown task mix 'cpu_wider'"):
@@ -561,9 +561,9 @@ def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch,
 
     import r1mini.reward_model as reward_model
     import train_r1
-    from r1mini.common import ConfigError, atomic_save
-    from r1mini.model import ModelConfig, Transformer, model_state
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.common import ConfigError, atomic_save
+    from r1mini.engine.model import ModelConfig, Transformer, model_state
+    from r1mini.engine.tokenizer import get_tokenizer
 
     tok = get_tokenizer()
     paths = {"base": tmp_path / "base.pt", "rejection_sft": tmp_path / "run" / "rejection_sft" / "model.pt"}

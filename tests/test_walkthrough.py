@@ -1,4 +1,4 @@
-"""r1mini/walkthrough.py (docs/walkthrough.md): one GRPO step on a seeded nano model, every figure it reports
+"""r1mini/tools/walkthrough.py (docs/walkthrough.md): one GRPO step on a seeded nano model, every figure it reports
 checked against an independent float64 computation: A with the statistics module, rho with math.exp, the k3
 KL term, the clip, the loss and d loss / d log pi_theta by hand loops, and the log-probs of pi_old and pi_ref
 by a plain float64 forward of the whole prompt + output (no prefix cache, no fused kernel)."""
@@ -11,10 +11,10 @@ import statistics
 import pytest
 import torch
 
-from r1mini.model import ModelConfig, Transformer
+from r1mini.engine.model import ModelConfig, Transformer
 from r1mini.template import r1_zero_prompt
-from r1mini.tokenizer import get_tokenizer
-from r1mini.walkthrough import WALK_CFG, walkthrough
+from r1mini.engine.tokenizer import get_tokenizer
+from r1mini.tools.walkthrough import WALK_CFG, walkthrough
 
 CFG = dataclasses.replace(WALK_CFG, max_new_tokens=24, lr=1e-2)  # short outputs; a big step so that the clip acts
 

@@ -61,7 +61,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
-from r1mini.common import ConfigError
+from r1mini.engine.common import ConfigError
 
 FAMILIES = ("add", "mul", "expr", "linear", "countdown")
 LEVELS = (1, 2, 3, 4)

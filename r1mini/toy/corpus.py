@@ -30,19 +30,19 @@ the arithmetic's reflect / verify) end with a wrong answer. At their defaults th
 are left out of corpus_key (the cache key of a base), so the older presets' cached bases keep their hash
 (tests/test_corpus.py checks both).
 
-Every problem comes from the TRAIN split of r1mini/tasks.py: no test or benchmark problem is ever posed here.
+Every problem comes from the TRAIN split of r1mini/toy/tasks.py: no test or benchmark problem is ever posed here.
 A template document (the prompt is Table 1 with the question in it; the completion thinks step by step):
 
     A conversation between User and Assistant. The user asks a question, ... User: What is 56 * 3?
     Assistant: <think> 56 * 3: ones: 6 * 3 = 18, write 8 carry 1. tens: 5 * 3 = 15, 15 + 1 = 16, write 6
     carry 1. hundreds: write 1. So 56 * 3 = 168. </think> <answer> 168 </answer>
 
-    python -m r1mini.corpus --preset cpu --show 10      # ten sample documents and the share of each kind
+    python -m r1mini.toy.corpus --preset cpu --show 10      # ten sample documents and the share of each kind
 
 The cpu preset makes about 40k documents/s on one core, the gpu preset (with countdown, whose solutions are
 searched for) about 15k.
 
-    >>> from r1mini.tasks import Problem
+    >>> from r1mini.toy.tasks import Problem
     >>> p = Problem("add", "What is 47 + 38?", "85", 2)
     >>> worked_solution(p, "en", random.Random(0))
     ('47 + 38: ones: 7 + 8 = 15, write 5 carry 1. tens: 4 + 3 + 1 = 8, write 8. So 47 + 38 = 85.', '85')
@@ -63,8 +63,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Callable, Iterator
 
-from r1mini.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset
-from r1mini.tasks import (
+from r1mini.engine.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset
+from r1mini.toy.tasks import (
     COUNTDOWN_MAX,
     Problem,
     TaskMix,
@@ -649,7 +649,7 @@ AHA_KNOBS = {"countdown_style": "tries", "cd_backtrack": 0.0, "cd_correct": 0.0,
 class CorpusConfig:
     n_docs: int = 100_000  # documents to generate
     seed: int = 0  # seeds the documents
-    mix: str = "cpu"  # the problems: a TASK_MIXES name or "family:level:weight,..." (r1mini/tasks.py)
+    mix: str = "cpu"  # the problems: a TASK_MIXES name or "family:level:weight,..." (r1mini/toy/tasks.py)
     zh_questions: float = 0.1  # share of problems asked in Chinese (their solutions are in Chinese too)
     # relative shares of the kinds of documents
     facts: float = 0.1  # share of bare single-digit facts
@@ -836,7 +836,7 @@ def sample_text(n_chars: int, seed: int = 0) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m r1mini.corpus", description="Show sample documents of the synthetic pretraining corpus and the share of each kind.")
+    p = argparse.ArgumentParser(prog="python -m r1mini.toy.corpus", description="Show sample documents of the synthetic pretraining corpus and the share of each kind.")
     p.add_argument("--preset", default="cpu", help=f"one of: {', '.join(CORPUS_PRESETS)}")
     p.add_argument("--show", type=int, default=5, help="sample documents to print")
     p.add_argument("--count", type=int, default=5000, help="documents to count the shares over")

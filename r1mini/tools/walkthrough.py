@@ -1,7 +1,7 @@
 """Section 2.2.1, eq. (1)-(3), worked once with real numbers: one GRPO step on one group of G = 4 outputs.
 
-    python -m r1mini.walkthrough                  # writes docs/walkthrough.md and prints it (~20 s on a CPU)
-    python -m r1mini.walkthrough --out -          # print only
+    python -m r1mini.tools.walkthrough                  # writes docs/walkthrough.md and prints it (~20 s on a CPU)
+    python -m r1mini.tools.walkthrough --out -          # print only
 
 It samples G = 4 outputs o_1..o_4 for one question q from the policy, scores them with R1-Zero's rule-based
 rewards (accuracy + 0.5 x format, 2.2.2), computes A by eq. (3), and runs mu = 2 inner updates of eq. (1)
@@ -12,13 +12,13 @@ each token's weight 1/(G |o_i|), the loss, and d loss / d log pi_theta(o_it) (it
 optimizer step pushes that token). Everything is computed by the library functions the trainer uses
 (grpo.sample_rollout, group_advantages, token_weights, completion_logprobs, grpo_loss, kl_k3).
 
-The model is chosen deterministically: the cached cpu base if `python -m r1mini.pretrain --preset cpu` has
+The model is chosen deterministically: the cached cpu base if `python -m r1mini.toy.pretrain --preset cpu` has
 written it, else the cached smoke base, else an untrained nano model seeded with 0 (the page says which).
 The question is the first of a fixed sequence whose 4 rewards are not all equal (an equal group has A = 0).
 tests/test_walkthrough.py runs `walkthrough` on a seeded nano model and checks every figure against an
 independent float64 computation (statistics for A, math.exp for rho, the k3 formula and the loss by hand).
 
-    >>> import torch; from r1mini.model import ModelConfig, Transformer; from r1mini.tokenizer import get_tokenizer
+    >>> import torch; from r1mini.engine.model import ModelConfig, Transformer; from r1mini.engine.tokenizer import get_tokenizer
     >>> tok = get_tokenizer(); _ = torch.manual_seed(0)
     >>> w = walkthrough(Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size)), tok, "a seeded nano model")
     >>> len(w["A"]), w["updates"][0]["kl_mean"]                  # G = 4; pi_theta = pi_ref at the first update
@@ -37,11 +37,12 @@ from pathlib import Path
 
 import torch
 
-from r1mini.common import ConfigError, atomic_write_bytes, cli_main, get_device, set_seed
-from r1mini.evaluate import cached_base, zero_prompt
+from r1mini.engine.common import ConfigError, atomic_write_bytes, cli_main, get_device, set_seed
+from r1mini.evaluate import zero_prompt
+from r1mini.toy.pretrain import cached_base
 from r1mini.grpo import GRPOConfig, completion_logprobs, group_advantages, grpo_loss, kl_k3, sample_rollout, token_weights
 from r1mini.rewards import total_reward
-from r1mini.tasks import TASK_MIXES
+from r1mini.toy.tasks import TASK_MIXES
 
 # the paper's shape (beta > 0, mu = 2, pi_ref kept) with the cpu preset's lr 1e-4 (its 5-step warmup left out:
 # this is one step); float32 everywhere so that the page's figures are the exact ones
@@ -59,8 +60,8 @@ def zero_reward(completion: str, problem) -> tuple[float, dict]:
 
 def pick_model(device) -> tuple[torch.nn.Module, str]:
     """The cached cpu base, else the cached smoke base, else a seeded untrained nano model; and which it is."""
-    from r1mini.model import ModelConfig, Transformer, load_model
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.model import ModelConfig, Transformer, load_model
+    from r1mini.engine.tokenizer import get_tokenizer
 
     for preset in ("cpu", "smoke"):
         try:
@@ -70,7 +71,7 @@ def pick_model(device) -> tuple[torch.nn.Module, str]:
         return load_model(path, device)[0], f"the cached `{preset}` base model (`{path}`)"
     torch.manual_seed(0)
     model = Transformer(ModelConfig.preset("nano", vocab_size=get_tokenizer().vocab_size)).to(device)
-    return model, "an untrained `nano` model seeded with 0 (no cached base: run `python -m r1mini.pretrain --preset cpu`)"
+    return model, "an untrained `nano` model seeded with 0 (no cached base: run `python -m r1mini.toy.pretrain --preset cpu`)"
 
 
 def find_group(model, tok, cfg: GRPOConfig, reward_fn, mix: str = "cpu"):
@@ -159,7 +160,7 @@ def render(w: dict, tok) -> str:
     L = [
         "# One GRPO step, worked with real numbers",
         "",
-        "Made by `python -m r1mini.walkthrough` (r1mini/walkthrough.py), which computes everything below with the",
+        "Made by `python -m r1mini.tools.walkthrough` (r1mini/tools/walkthrough.py), which computes everything below with the",
         "library functions the trainer uses; `tests/test_walkthrough.py` runs the same function on a small seeded",
         "model and checks every figure it reports against an independent float64 computation. Section 2.2.1",
         "of the paper, eq. (1)-(3); the code is r1mini/grpo.py.",
@@ -174,7 +175,7 @@ def render(w: dict, tok) -> str:
         "",
         f"q: \"{w['question']}\" (reference answer {w['answer']}; question {w['tries']} of a fixed sequence, the first",
         "whose 4 rewards are not all equal), put into the R1-Zero template (Table 1). Outputs, sampled at",
-        "temperature 1 by the KV-cache sampler (r1mini/sampler.py) from pi_old:",
+        "temperature 1 by the KV-cache sampler (r1mini/engine/sampler.py) from pi_old:",
         "",
         "| i | o_i | length (tokens) | accuracy | format | r_i = accuracy + 0.5 format |",
         "|---|---|---|---|---|---|",
@@ -298,7 +299,7 @@ def main() -> None:
     p.add_argument("--out", default="docs/walkthrough.md", help="where to write the page; '-' = only print it")
     p.add_argument("--device", default="cpu", help="cpu (the page's figures are float32 on a CPU) or cuda")
     args = p.parse_args()
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.tokenizer import get_tokenizer
 
     model, note = pick_model(get_device(args.device))
     w = walkthrough(model, get_tokenizer(), note)

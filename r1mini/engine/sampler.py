@@ -21,7 +21,7 @@ reproduces the samples exactly; temperature=0 is greedy decoding.
     (torch.Size([8, 16]), [0, 0, 0, 0, 1])
 
 `use_cache=False` recomputes the whole prefix at every step: the slow reference the tests and
-`python -m r1mini.bench` compare against.
+`python -m r1mini.tools.bench` compare against.
 
 Host-device synchronisation. On a GPU the host queues kernels ahead of the device until it needs a value
 back; every such read (`.item()`, `bool(t)`, `.tolist()`, indexing by a boolean mask, `nonzero`) stalls that
@@ -43,8 +43,8 @@ from dataclasses import dataclass
 
 import torch
 
-from r1mini.common import ConfigError, autocast
-from r1mini.model import KVCache, SharedPromptCache, Transformer
+from r1mini.engine.common import ConfigError, autocast
+from r1mini.engine.model import KVCache, SharedPromptCache, Transformer
 
 CHECK_EVERY_GPU = 8  # decode steps between the host's reads of the stop condition on a GPU (one sync each)
 
@@ -149,13 +149,13 @@ def generate(
 
     compact_at: drop finished rows from the running batch once they are this share of it (0 = at once).
     share_prompt: the G rows of a prompt read its keys/values from one copy (SharedPromptCache); False
-    copies them to every row, the usual way (what `python -m r1mini.bench` compares against).
+    copies them to every row, the usual way (what `python -m r1mini.tools.bench` compares against).
     check_every: decode steps between the host's reads of the stop condition (0 = 1 on a CPU,
     CHECK_EVERY_GPU elsewhere; see the module docstring). The outputs do not depend on it.
     first, total: these prompts are prompts [first, first + B) of a batch of `total` (default B). The uniforms
     of the draws are taken for the whole batch at once, one per output row and step, and each row uses its
     own: a row's sample depends on the seed and its place in the batch only, not on which rows run beside
-    it, so ranks that split a batch (r1mini/dist.py) sample what one process sampling all of it would.
+    it, so ranks that split a batch (r1mini/engine/dist.py) sample what one process sampling all of it would.
     """
     cfg.validate()
     device = next(model.parameters()).device

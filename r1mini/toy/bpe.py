@@ -1,36 +1,19 @@
-"""Plumbing, not a paper section: the byte-level BPE tokenizer, our stand-in for DeepSeek-V3's.
+"""Training the tokenizer's BPE ranks on the toy corpus (r1mini/engine/tokenizer.py loads them).
 
-DeepSeek-R1 reuses DeepSeek-V3's 128K byte-level BPE vocabulary. We cannot download it (nothing is
-downloaded, ever), and a toy model wants a toy vocabulary anyway, so we train our own BPE ranks on our
-own synthetic text and ship them next to this file (`tokenizer.tiktoken`, a few kB). Encoding and
-decoding are done by a `tiktoken.Encoding` built from those ranks; this file holds the trainer, the
-`Tokenizer` wrapper and a small CLI.
+DeepSeek-R1 reuses DeepSeek-V3's 128K byte-level BPE vocabulary; we cannot download it, and a toy model wants a
+toy vocabulary anyway, so this trains our own ranks on our own synthetic text. Byte-level BPE, as in GPT-2/GPT-4:
+1. pre-tokenize with a regex (GPT-4's pattern, except that every digit is a piece of its own, with the one space
+   before it if there is one: " 47" -> " 4", "7");
+2. count the pieces ("words"); merges never cross piece boundaries, so each distinct word is processed once,
+   weighted by its count;
+3. repeatedly merge the most frequent adjacent pair (ties: the smallest pair of ids) into a new token, updating
+   only the pair counts of the words that held it.
+Ranks: the 256 single bytes first (rank = byte value, so any Unicode string round-trips), then the merges in
+order, then the special tokens. No token ever holds two digits, and the space goes with the digit because numbers
+are written with a space before them ("9 * 6 = 54"): a bare " " token before every number would be a fifth of all
+tokens.
 
-How the trainer works (byte-level BPE, as in GPT-2/GPT-4):
-1. pre-tokenize with a regex (GPT-4's pattern, except that every digit is a piece of its own, with the
-   one space before it if there is one: " 47" -> " 4", "7");
-2. count the pieces ("words"); merges never cross piece boundaries, so each distinct word is
-   processed once, weighted by its count;
-3. repeatedly merge the most frequent adjacent pair (ties: the smallest pair of ids) into a new token,
-   updating only the pair counts of the words that held it.
-Ranks: the 256 single bytes first (rank = byte value, so any Unicode string round-trips), then the
-merges in order, then the special tokens. No token ever holds two digits, so " 907" is always the three
-tokens " 9", "0", "7": column arithmetic needs to see each digit. The space goes with the digit because
-numbers are written with a space before them ("9 * 6 = 54"): a bare " " token before every number
-would be a fifth of all tokens (measured on the corpus), and cost that much in every phase.
-
-Run it:
-    python -m r1mini.tokenizer "What is 47 + 38?"        # show the tokens
-    python -m r1mini.tokenizer --train                   # retrain on r1mini.corpus, rewrite tokenizer.tiktoken
-
-    >>> tok = get_tokenizer()
-    >>> [tok.decode([i]) for i in tok.encode("x = 907")][-3:]
-    [' 9', '0', '7']
-    >>> ids = tok.encode("<think> 2+2 </think>", allow_special=True)
-    >>> ids[0] == tok.think_id, ids[-1] == tok.think_end_id, tok.decode(ids)
-    (True, True, '<think> 2+2 </think>')
-    >>> tok.think_id in tok.encode("<think>")                # plain text never makes a special token
-    False
+    python -m r1mini.toy.bpe --train        # retrain on r1mini.toy.corpus, rewrite r1mini/engine/tokenizer.tiktoken
 """
 
 from __future__ import annotations
@@ -38,7 +21,6 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
-import functools
 import heapq
 import random
 import sys
@@ -46,32 +28,21 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-import tiktoken
 from tqdm import tqdm
 
-from r1mini.common import ConfigError, atomic_write_bytes, cli_main
-
-SPECIAL_TOKENS = ("<|endoftext|>", "<|pad|>", "<think>", "</think>", "<answer>", "</answer>", "|special_token|")
-# GPT-4's (cl100k) split pattern with `\p{N}{1,3}` replaced by ` ?\p{N}`: every digit is a piece alone,
-# with the space before it if there is one.
-PAT_STR = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+"""
+from r1mini.engine.common import ConfigError, atomic_write_bytes, cli_main
+from r1mini.engine.tokenizer import (
+    DEFAULT_VOCAB_SIZE,
+    DIGIT_BYTES,
+    PAT_STR,
+    RANKS_PATH,
+    SPACE,
+    SPECIAL_TOKENS,
+    Tokenizer,
+    check_vocab_size,
+    get_tokenizer,
 )
-DIGIT_BYTES = frozenset(b"0123456789")
-SPACE = ord(" ")
-DEFAULT_VOCAB_SIZE = 1024  # ranks + special tokens
-VOCAB_MIN, VOCAB_MAX = 300, 8192
-RANKS_PATH = Path(__file__).with_name("tokenizer.tiktoken")
-
-
-def check_vocab_size(vocab_size: int) -> None:
-    if not VOCAB_MIN <= vocab_size <= VOCAB_MAX:
-        raise ConfigError(
-            f"vocab size {vocab_size} is out of range: choose {VOCAB_MIN}..{VOCAB_MAX} (default {DEFAULT_VOCAB_SIZE})"
-        )
-
-
-# ----------------------------------------------------------------------------- training
+from r1mini.template import r1_zero_prompt
 
 
 def _pairs(word: list[int], digit_ids: set[int]) -> Iterable[tuple[int, int]]:
@@ -162,8 +133,6 @@ def train_bpe(
     return ranks
 
 
-# ----------------------------------------------------------------------------- the ranks file
-
 
 def save_ranks(ranks: dict[bytes, int], path: str | Path) -> None:
     """tiktoken's format: one `base64(token) rank` line per token, in rank order."""
@@ -171,96 +140,13 @@ def save_ranks(ranks: dict[bytes, int], path: str | Path) -> None:
     atomic_write_bytes(path, "".join(lines).encode())
 
 
-def load_ranks(path: str | Path) -> dict[bytes, int]:
-    """Read and check a ranks file: ranks 0..n-1, each token once, the 256 single bytes first."""
-    path, retrain = Path(path), "python -m r1mini.tokenizer --train"
-    if not path.is_file():
-        raise ConfigError(f"tokenizer ranks file {str(path)!r} is missing; create it with `{retrain}`")
-    ranks: dict[bytes, int] = {}
-    try:
-        for line in path.read_text().splitlines():
-            token, rank = line.split()
-            ranks[base64.b64decode(token, validate=True)] = int(rank)
-    except ValueError as e:  # wrong field count, bad base64, rank not an int, not UTF-8
-        raise ConfigError(f"tokenizer ranks file {str(path)!r} is corrupt ({e}); retrain with `{retrain}`") from None
-    if sorted(ranks.values()) != list(range(len(ranks))) or any(ranks.get(bytes([b])) != b for b in range(256)):
-        raise ConfigError(f"tokenizer ranks file {str(path)!r} is corrupt: ranks must be 0..n-1 with byte b at rank b")
-    return ranks
-
-
-# ----------------------------------------------------------------------------- the tokenizer
-
-
-class Tokenizer:
-    """A tiktoken Encoding of our ranks + SPECIAL_TOKENS (ids right after the ranks, in that order)."""
-
-    def __init__(self, ranks: dict[bytes, int]):
-        n = len(ranks)
-        self.special_ids = {s: n + i for i, s in enumerate(SPECIAL_TOKENS)}
-        self.enc = tiktoken.Encoding(
-            name="r1mini", pat_str=PAT_STR, mergeable_ranks=ranks, special_tokens=self.special_ids
-        )
-        (self.eot_id, self.pad_id, self.think_id, self.think_end_id,
-         self.answer_id, self.answer_end_id, self.sep_id) = self.special_ids.values()  # fmt: skip
-
-    @property
-    def vocab_size(self) -> int:
-        return self.enc.n_vocab
-
-    def encode(self, text: str, allow_special: bool = False) -> list[int]:
-        """Token ids of `text`. Special-token strings are plain text unless `allow_special`."""
-        if allow_special:
-            return self.enc.encode(text, allowed_special="all")
-        return self.enc.encode_ordinary(text)
-
-    def encode_batch(self, texts: list[str], allow_special: bool = False) -> list[list[int]]:
-        """`encode` for many texts at once (tiktoken spreads them over threads)."""
-        if allow_special:
-            return self.enc.encode_batch(texts, allowed_special="all")
-        return self.enc.encode_ordinary_batch(texts)
-
-    def decode(self, ids) -> str:
-        """Text of a list (or 1-D tensor) of ids; bytes that are not valid UTF-8 become U+FFFD."""
-        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-        try:
-            return self.enc.decode(ids)
-        except (KeyError, OverflowError):
-            bad = [i for i in ids if not 0 <= i < self.vocab_size]
-            raise ValueError(f"token ids {bad[:5]} are outside the vocabulary 0..{self.vocab_size - 1}") from None
-
-    def pieces(self, ids: list[int]) -> list[str]:
-        """Each id's own text (a byte-fragment of a character shows as U+FFFD)."""
-        return [self.decode([i]) for i in ids]
-
-
-@functools.lru_cache(maxsize=None)
-def get_tokenizer(path: str | Path = RANKS_PATH) -> Tokenizer:
-    """The shipped tokenizer (loaded once)."""
-    return Tokenizer(load_ranks(path))
-
-
-# ----------------------------------------------------------------------------- CLI
-
 
 def _fallback_text(n_chars: int, seed: int = 0) -> str:
-    """FALLBACK training text, used only with --fallback-text (when r1mini.corpus is not there yet).
+    """A small built-in training text (--fallback-text; the tests train on it): no corpus needed.
 
     A rough mix of what the real corpus holds: arithmetic, equations and countdown worked in English
     and Chinese, the R1-Zero template, think/answer tags, reflection phrases and some chat.
     """
-    try:
-        from r1mini.template import r1_zero_prompt
-    except ImportError:  # Table 1 of the paper, verbatim
-
-        def r1_zero_prompt(question: str) -> str:
-            return (
-                "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
-                "The assistant first thinks about the reasoning process in the mind and then provides the user with "
-                "the answer. The reasoning process and answer are enclosed within <think> </think> and <answer> "
-                "</answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here "
-                f"</answer>. User: {question}. Assistant:"
-            )
-
     rng = random.Random(seed)
     names = ["Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "小明", "小红", "老师", "妈妈"]
     things = [("apples", "苹果"), ("books", "书"), ("coins", "硬币"), ("pencils", "铅笔"), ("eggs", "鸡蛋")]
@@ -336,19 +222,20 @@ def _fallback_text(n_chars: int, seed: int = 0) -> str:
     return "".join(parts)[:n_chars]
 
 
+
 def _train(args: argparse.Namespace) -> None:
     check_vocab_size(args.vocab_size)
     if args.fallback_text:
         text = _fallback_text(args.chars, args.seed)
     else:
         try:
-            from r1mini.corpus import sample_text
+            from r1mini.toy.corpus import sample_text
 
             text = sample_text(args.chars, seed=args.seed)
         except Exception as e:
             raise ConfigError(
-                f"could not get training text from r1mini.corpus.sample_text ({type(e).__name__}: {e}); "
-                "fix r1mini/corpus.py, or pass --fallback-text to train on the built-in fallback text"
+                f"could not get training text from r1mini.toy.corpus.sample_text ({type(e).__name__}: {e}); "
+                "fix r1mini/toy/corpus.py, or pass --fallback-text to train on the built-in fallback text"
             ) from None
     t0 = time.time()
     ranks = train_bpe(text, args.vocab_size, progress=True)
@@ -364,28 +251,17 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(
-        prog="python -m r1mini.tokenizer",
-        description="Show the tokens of a text, or (--train) retrain the BPE ranks shipped with r1mini.",
-    )
-    p.add_argument("text", nargs="?", help="text to tokenize and show")
-    p.add_argument("--allow-special", action="store_true", help="parse special-token strings in TEXT into their ids")
-    p.add_argument("--train", action="store_true", help="train new ranks on r1mini.corpus.sample_text")
+    p = argparse.ArgumentParser(prog="python -m r1mini.toy.bpe", description="Retrain the BPE ranks shipped with r1mini.")
+    p.add_argument("--train", action="store_true", help="train new ranks on r1mini.toy.corpus.sample_text")
     p.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, help="total ids: ranks + special tokens")
     p.add_argument("--chars", type=int, default=2_000_000, help="characters of training text")
     p.add_argument("--seed", type=int, default=0, help="seed of the training text")
     p.add_argument("--out", type=Path, default=RANKS_PATH, help="where to write the ranks")
     p.add_argument("--fallback-text", action="store_true", help="train on a built-in fallback text")
     args = p.parse_args()
-    if args.train:
-        return _train(args)
-    if args.text is None:
-        p.error("give a TEXT to tokenize, or --train")
-    tok = get_tokenizer()
-    ids = tok.encode(args.text, allow_special=args.allow_special)
-    print(f"{len(ids)} tokens (vocab {tok.vocab_size})")
-    print("ids:   ", ids)
-    print("pieces:", " | ".join(repr(s) for s in tok.pieces(ids)))
+    if not args.train:
+        p.error("nothing to do: pass --train")
+    _train(args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ updates as 1 process (GRPO and pretraining, to 1e-5), that sharded evaluation gi
 rank 0 alone writes files.
 
     torchrun --nproc_per_node=8 train_zero.py --preset gpu           # 8 GPUs of one machine
-    torchrun --nproc_per_node=2 -m r1mini.pretrain --preset smoke    # 2 processes (gloo on a CPU)
+    torchrun --nproc_per_node=2 -m r1mini.toy.pretrain --preset smoke    # 2 processes (gloo on a CPU)
 
 torchrun gives each process RANK, WORLD_SIZE and LOCAL_RANK. `init()` joins them into one process group:
 NCCL on cuda:LOCAL_RANK when CUDA is there, else gloo on the CPU. Without those variables (or with
@@ -41,7 +41,7 @@ import os
 import torch
 import torch.distributed as td
 
-from r1mini.common import ConfigError, get_device
+from r1mini.engine.common import ConfigError, get_device
 
 
 def launched() -> bool:

@@ -2,7 +2,7 @@
 
 Not a section of the R1 paper itself: R1 and R1-Zero start from a pretrained base model, and this is ours.
 The math is exactly the standard Llama architecture, so weights map one-to-one onto
-`transformers.LlamaForCausalLM` (see r1mini/export.py):
+`transformers.LlamaForCausalLM` (see r1mini/tools/export.py):
 
     x -> embed -> [ x + attn(rmsnorm(x)) ; x + swiglu(rmsnorm(x)) ] * n_layer -> rmsnorm -> lm_head
 
@@ -13,12 +13,12 @@ The math is exactly the standard Llama architecture, so weights map one-to-one o
   row from the mask, so a left-padded batch of prompts of different lengths gives each row the same
   logits as that prompt alone (tests/test_model.py checks it).
 
-    >>> from r1mini.model import ModelConfig, Transformer
+    >>> from r1mini.engine.model import ModelConfig, Transformer
     >>> m = Transformer(ModelConfig.preset("tiny"))
     >>> m(torch.tensor([[1, 2, 3]])).shape            # logits [B, T, V]
     torch.Size([1, 3, 1024])
 
-Run `python -m r1mini.model --preset tiny` to print a preset's shape and parameter count.
+Run `python -m r1mini.engine.model --preset tiny` to print a preset's shape and parameter count.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from r1mini.common import ConfigError, cli_main, load_checkpoint
+from r1mini.engine.common import ConfigError, cli_main, load_checkpoint
 
 # ----------------------------------------------------------------------------- config
 

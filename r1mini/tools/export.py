@@ -8,20 +8,20 @@ The folder holds two plain files, written without importing transformers (it is 
     config.json        LlamaForCausalLM's fields: sizes, rms_norm_eps, rope_theta, tie_word_embeddings, ...
     pytorch_model.bin  torch.save of {HF parameter name: tensor}, every tensor its own contiguous copy
 
-The mapping is one-to-one because r1mini/model.py names its modules as transformers does: our
+The mapping is one-to-one because r1mini/engine/model.py names its modules as transformers does: our
 `layers.3.self_attn.q_proj.weight` is HF's `model.layers.3.self_attn.q_proj.weight` (only `lm_head.weight`
 has no `model.` prefix). No weight is permuted: our rotary embedding already uses HF's rotate-half
 convention (pair i of a head is (x[i], x[i + head_dim/2])), not Meta's interleaved one, so q_proj and
 k_proj are copied as they are. Grouped-query attention maps too: query head h reads kv head
-h // (n_head / n_kv_head) in both. The tokenizer stays r1mini's (r1mini/tokenizer.py): encode with it
+h // (n_head / n_kv_head) in both. The tokenizer stays r1mini's (r1mini/engine/tokenizer.py): encode with it
 and feed the ids; its <|endoftext|> is written as bos/eos and <|pad|> as pad.
 
 Run it:
-    python -m r1mini.export runs/zero/model.pt exported/           # write the folder
-    python -m r1mini.export runs/zero/model.pt exported/ --check   # ...and compare logits with transformers
+    python -m r1mini.tools.export runs/zero/model.pt exported/           # write the folder
+    python -m r1mini.tools.export runs/zero/model.pt exported/ --check   # ...and compare logits with transformers
                                                                    #    (only where transformers is installed)
 
-    >>> from r1mini.model import ModelConfig
+    >>> from r1mini.engine.model import ModelConfig
     >>> c = hf_config(ModelConfig.preset("small"))
     >>> c["architectures"], c["num_attention_heads"], c["num_key_value_heads"], c["head_dim"]
     (['LlamaForCausalLM'], 6, 2, 32)
@@ -37,17 +37,17 @@ from pathlib import Path
 
 import torch
 
-from r1mini.common import ConfigError, atomic_save, cli_main, write_json
-from r1mini.model import ModelConfig, Transformer, load_model
+from r1mini.engine.common import ConfigError, atomic_save, cli_main, write_json
+from r1mini.engine.model import ModelConfig, Transformer, load_model
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "pytorch_model.bin"
 
 
 def special_token_ids(vocab_size: int) -> dict[str, int]:
     """bos/eos = <|endoftext|> (documents are joined by it, as in GPT-2) and pad = <|pad|>, taken from
-    r1mini.tokenizer; {} if it cannot be loaded or its ids do not fit this model's vocabulary."""
+    r1mini.engine.tokenizer; {} if it cannot be loaded or its ids do not fit this model's vocabulary."""
     try:
-        from r1mini.tokenizer import get_tokenizer
+        from r1mini.engine.tokenizer import get_tokenizer
 
         tok = get_tokenizer()
     except Exception:  # the tokenizer is optional here: the weights do not need it

@@ -35,7 +35,7 @@ so the GPU figure is an upper bound in that respect. The devices:
 
 What the counts cannot know is how long the sampled responses will be: `Assumptions` says (default: the
 mean response is half of max_new_tokens and every sampler call runs max_new_tokens steps, its longest row).
-Not counted: the rewards, decoding text, the optimizer's arithmetic (its ops are). `python -m r1mini.bench --estimate gpu` prints every script's table (docs/gpu.md);
+Not counted: the rewards, decoding text, the optimizer's arithmetic (its ops are). `python -m r1mini.tools.bench --estimate gpu` prints every script's table (docs/gpu.md);
 tests/test_cost.py checks the counts against a hand-worked tiny model.
 
     >>> m = ModelConfig(vocab_size=64, n_layer=1, n_head=1, n_kv_head=1, n_embd=8, intermediate_size=16)
@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from r1mini.model import ModelConfig, Transformer
+from r1mini.engine.model import ModelConfig, Transformer
 
 # ----------------------------------------------------------------------------- counts
 
@@ -238,8 +238,8 @@ def _ops_of(fn) -> int:
 def count_ops(m: ModelConfig) -> OpCounts:
     """OpCounts of a model config, by running each unit of work once on a narrow copy of it (a second or so)."""
     from r1mini.grpo import completion_logprobs
-    from r1mini.pretrain import make_optimizer
-    from r1mini.sampler import SamplingConfig, generate, left_pad
+    from r1mini.toy.pretrain import make_optimizer
+    from r1mini.engine.sampler import SamplingConfig, generate, left_pad
 
     torch.manual_seed(0)
     model = Transformer(_narrow(m))
@@ -350,8 +350,8 @@ def calibrate_cpu(m: ModelConfig, prompt_len: int = 100, G: int = 8, new_tokens:
     rate of a real batch), at least one row. Medians of 2 or 5 after a warm-up: under load from other
     processes the rates are those of the loaded machine."""
     from r1mini.grpo import completion_logprobs
-    from r1mini.pretrain import make_optimizer
-    from r1mini.sampler import SamplingConfig, generate, left_pad, sample_next
+    from r1mini.toy.pretrain import make_optimizer
+    from r1mini.engine.sampler import SamplingConfig, generate, left_pad, sample_next
 
     ops = ops or count_ops(m)
     torch.manual_seed(0)

@@ -4,7 +4,7 @@
 FULL model size on the device at hand (pretraining, the sampler at max_new_tokens, GRPO steps of Algorithm 1
 with eq. (1)'s update, SFT), runs a warm-up step and `steps` timed ones, and prints the measured seconds per
 step, the projected total (x the steps the real run does) and the cost model's figure for the same work
-beside it (r1mini/cost.py). What would fail late fails here, early, in one line (a ConfigError):
+beside it (r1mini/tools/cost.py). What would fail late fails here, early, in one line (a ConfigError):
 
 - a prompt + max_new_tokens or a pretraining window over the model's max_seq_len (`check_lengths`, before
   anything runs);
@@ -21,7 +21,7 @@ same work. GRPO steps score with random rewards, so that every group is updated.
     >>> rows[0]["phase"], rows[0]["steps"]
     ('count', 10)
 
-A script hands its phases over (r1mini/plans.py builds them for train_zero.py and train_r1.py);
+A script hands its phases over (r1mini/tools/plans.py builds them for train_zero.py and train_r1.py);
 tests/test_dryrun.py checks the projection arithmetic, the early failures and a smoke-preset dry run.
 """
 
@@ -34,8 +34,8 @@ from typing import Callable
 
 import torch
 
-from r1mini.common import ConfigError
-from r1mini.cost import Assumptions, Device, Phase
+from r1mini.engine.common import ConfigError
+from r1mini.tools.cost import Assumptions, Device, Phase
 
 
 @dataclass
@@ -54,7 +54,7 @@ def check_lengths(what: str, longest_prompt: int, new_tokens: int, max_seq_len: 
     >>> check_lengths("eval", 100, 28, 128)
     >>> check_lengths("GRPO", 100, 29, 128)
     Traceback (most recent call last):
-    r1mini.common.ConfigError: GRPO: the longest prompt (100 tokens) + max_new_tokens 29 = 129 exceeds the model's max_seq_len=128; lower max_new_tokens or use a model with a longer max_seq_len
+    r1mini.engine.common.ConfigError: GRPO: the longest prompt (100 tokens) + max_new_tokens 29 = 129 exceeds the model's max_seq_len=128; lower max_new_tokens or use a model with a longer max_seq_len
     """
     if longest_prompt + new_tokens > max_seq_len:
         raise ConfigError(

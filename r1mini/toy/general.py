@@ -9,7 +9,7 @@ process and the summary") with reward models learned from human preference pairs
 This file is the toy version of all three things:
 
 - `general_prompts` / `all_prompts`: requests in English and Chinese, of seven kinds, every one answerable by a
-  ~1M-parameter model pretrained on r1mini/corpus.py (which holds greetings, "who are you" dialogues, number
+  ~1M-parameter model pretrained on r1mini/toy/corpus.py (which holds greetings, "who are you" dialogues, number
   words in both languages and the FACTS):
       self_cognition  "Who are you?"                     -> "... r1mini ..."                 (plain reply)
       greeting        "Thank you!"                       -> "You are welcome!"               (plain reply)
@@ -58,11 +58,10 @@ import re
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
-from r1mini.common import ConfigError
-from r1mini.corpus import chinese_number, english_number
+from r1mini.engine.common import ConfigError
+from r1mini.toy.corpus import chinese_number, english_number
 from r1mini.rewards import count_words
-from r1mini.sft import Example
-from r1mini.template import SEP, parse_r1_completion, r1_completion, r1_prompt
+from r1mini.template import Example, SEP, parse_r1_completion, r1_completion, r1_prompt
 
 LANGS = ("en", "zh")
 OTHER = {"en": "zh", "zh": "en"}

@@ -1,16 +1,16 @@
 """Pretraining the base model: our stand-in for DeepSeek-V3-Base (the starting point of section 2.2).
 
 R1-Zero is RL on top of a *pretrained* model: whatever RL "discovers" must already be possible for the
-base. Ours is a small Llama (r1mini/model.py) trained by next-token prediction on the synthetic arithmetic
-"web" of r1mini/corpus.py (direct answers, worked solutions, self-corrections, two languages, template
+base. Ours is a small Llama (r1mini/engine/model.py) trained by next-token prediction on the synthetic arithmetic
+"web" of r1mini/toy/corpus.py (direct answers, worked solutions, self-corrections, two languages, template
 shapes). Plain nanoGPT-style loop: random windows of a packed token stream, AdamW, warmup + cosine decay,
 gradient clipping, bf16 autocast on a GPU, a tqdm bar with loss and tokens/s.
 
-    python -m r1mini.pretrain --preset cpu        # ~7 minutes on 2 CPU cores (bf16) -> runs/base/cpu-<hash>/
-    python -m r1mini.pretrain --preset smoke      # < 1 minute, for tests
-    torchrun --nproc_per_node=8 -m r1mini.pretrain --preset gpu   # data parallel: each GPU 1/8 of every batch
+    python -m r1mini.toy.pretrain --preset cpu        # ~7 minutes on 2 CPU cores (bf16) -> runs/base/cpu-<hash>/
+    python -m r1mini.toy.pretrain --preset smoke      # < 1 minute, for tests
+    torchrun --nproc_per_node=8 -m r1mini.toy.pretrain --preset gpu   # data parallel: each GPU 1/8 of every batch
 
-Under torchrun (r1mini/dist.py) every rank draws the same windows and trains its rows of them, and
+Under torchrun (r1mini/engine/dist.py) every rank draws the same windows and trains its rows of them, and
 DistributedDataParallel averages the gradients: with equal shares that is the whole batch's mean loss, so
 N processes make the updates one process makes (tests/test_distributed.py); rank 0 writes the files.
 
@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from r1mini import dist
-from r1mini.common import (
+from r1mini.engine import dist
+from r1mini.engine.common import (
     ConfigError,
     add_config_args,
     atomic_save,
@@ -52,13 +52,13 @@ from r1mini.common import (
     set_seed,
     write_json,
 )
-from r1mini.model import ModelConfig, Transformer, model_state
+from r1mini.engine.model import ModelConfig, Transformer, model_state
 
 
 @dataclass
 class PretrainConfig:
-    model: str = "tiny"  # model preset (r1mini/model.py)
-    corpus: str = "cpu"  # corpus preset (r1mini/corpus.py)
+    model: str = "tiny"  # model preset (r1mini/engine/model.py)
+    corpus: str = "cpu"  # corpus preset (r1mini/toy/corpus.py)
     n_docs: int = 0  # documents to generate (0 = the corpus preset's)
     steps: int = 2000  # optimizer steps
     batch_size: int = 32  # sequences per step
@@ -107,7 +107,7 @@ PRETRAIN_PRESETS = {
 
 
 def corpus_config(cfg: PretrainConfig):
-    from r1mini.corpus import CORPUS_PRESETS
+    from r1mini.toy.corpus import CORPUS_PRESETS
 
     ccfg = pick_preset(CORPUS_PRESETS, cfg.corpus, "corpus preset")
     return dataclasses.replace(ccfg, n_docs=cfg.n_docs) if cfg.n_docs else ccfg
@@ -115,7 +115,7 @@ def corpus_config(cfg: PretrainConfig):
 
 def build_token_stream(cfg: PretrainConfig, tok) -> np.ndarray:
     """All documents, tokenized (special tokens allowed) and joined by <|endoftext|>: one uint16 array."""
-    from r1mini.corpus import generate_documents
+    from r1mini.toy.corpus import generate_documents
 
     ccfg = corpus_config(cfg)
     ids: list[int] = []
@@ -159,8 +159,8 @@ NOT_HASHED = ("device", "out_root", "compile", "save_every")  # fields that do n
 
 def run_hash(cfg: PretrainConfig) -> str:
     """Everything that determines the trained weights: this config, the corpus config, the tokenizer."""
-    from r1mini.corpus import corpus_key
-    from r1mini.tokenizer import RANKS_PATH, get_tokenizer
+    from r1mini.toy.corpus import corpus_key
+    from r1mini.engine.tokenizer import RANKS_PATH, get_tokenizer
 
     tok = get_tokenizer()
     key = {
@@ -174,6 +174,14 @@ def run_hash(cfg: PretrainConfig) -> str:
 
 def base_dir(cfg: PretrainConfig, preset: str) -> Path:
     return Path(cfg.out_root) / f"{preset}-{run_hash(cfg)}"
+
+
+def cached_base(preset: str) -> str:
+    """The checkpoint `python -m r1mini.toy.pretrain --preset PRESET` writes, if it is there."""
+    path = base_dir(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), preset) / "model.pt"
+    if not path.is_file():
+        raise ConfigError(f"no cached {preset!r} base model at {path}: run `python -m r1mini.toy.pretrain --preset {preset}` or pass --ckpt")
+    return str(path)
 
 
 def train_step(forward, model, opt, x, y, cfg: PretrainConfig, device) -> torch.Tensor:
@@ -191,10 +199,10 @@ def train_step(forward, model, opt, x, y, cfg: PretrainConfig, device) -> torch.
 
 def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
     """Train a base model; returns the checkpoint path."""
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.engine.tokenizer import get_tokenizer
 
     cfg.validate()
-    W = dist.world_size()  # under torchrun: each rank trains batch_size / W rows of every batch (r1mini/dist.py)
+    W = dist.world_size()  # under torchrun: each rank trains batch_size / W rows of every batch (r1mini/engine/dist.py)
     if cfg.batch_size % W:
         raise ConfigError(f"pretrain batch_size={cfg.batch_size} must be a multiple of the {W} processes")
     quiet = quiet or not dist.is_main()  # rank 0 alone prints, shows the bar and writes files

@@ -2,7 +2,7 @@
 
 Nothing here is from the paper; it is what every script needs.
 
-    >>> from r1mini.common import get_device, atomic_save
+    >>> from r1mini.engine.common import get_device, atomic_save
     >>> get_device()            # cuda, then mps, then cpu
     device(type='cpu')
 """
@@ -221,9 +221,9 @@ def _metavar(tp) -> str:
 
 
 def add_plan_args(p: argparse.ArgumentParser) -> None:
-    """--estimate and --dry-run, the same on every script (they hand their config to r1mini/plans.py)."""
+    """--estimate and --dry-run, the same on every script (they hand their config to r1mini/tools/plans.py)."""
     p.add_argument("--estimate", action="store_true", help="print the cost model's minutes per phase on an H100 and on this CPU "
-                   "(calibrated, ~10 s; r1mini/cost.py) and exit")
+                   "(calibrated, ~10 s; r1mini/tools/cost.py) and exit")
     p.add_argument("--dry-run", action="store_true", help="run every phase for a step at full size on this device, print the "
                    "measured s/step and projected total beside the cost model's, fail early on lengths or memory; writes nothing")
 
@@ -287,7 +287,7 @@ def resume_overrides(args: argparse.Namespace, allowed=("steps",), others=()) ->
     {'steps': 9}
     >>> resume_overrides(p.parse_args(["--resume", "r", "--lr", "1"]))
     Traceback (most recent call last):
-    r1mini.common.ConfigError: --resume continues a run with its saved config; only --steps may change (got --lr)
+    r1mini.engine.common.ConfigError: --resume continues a run with its saved config; only --steps may change (got --lr)
     """
     given = given_config_flags(args, others)
     refused = [d for d in given if d not in allowed]

@@ -3,7 +3,7 @@
 GRPO spends its time sampling G outputs per question and then computing log pi_theta(o_t | q, o_<t)
 with gradients (eq. 1). This measures, side by side in one run, on one machine:
 
-- sampler_kv_speedup: r1mini.sampler.generate with the KV cache vs recomputing the whole prefix at
+- sampler_kv_speedup: r1mini.engine.sampler.generate with the KV cache vs recomputing the whole prefix at
   every step (use_cache=False); same model, seed and prompts (~100 tokens, like an R1-Zero prompt),
   no stop tokens, so both run every step. sampler_tok_s = new tokens per second with the cache.
 - sampler_shared_prompt_speedup: the same cached sampling with the G rows of a prompt reading its
@@ -22,16 +22,16 @@ On the CPU torch keeps no allocator statistics, so each kernel runs in a FRESH p
 spawn): build the inputs, warm up at 8 tokens, then peak RSS (getrusage ru_maxrss, Linux) during the
 measured call minus the RSS just before it, i.e. what the OS had to hand the process for that call
 (it includes allocator slack, a few MB). Times are the best of `repeats` runs after a warm-up.
-On CUDA everything runs under bf16 autocast (r1mini.common.autocast); on the CPU in float32.
+On CUDA everything runs under bf16 autocast (r1mini.engine.common.autocast); on the CPU in float32.
 
 Run it (the table marks each goal PASS or FAIL; any size can be changed by a flag, see --help):
-    python -m r1mini.bench --quick                  # under a minute on 2 CPU cores
-    python -m r1mini.bench --json bench.json        # bigger; on a GPU, bigger still
-    python -m r1mini.bench --estimate gpu           # the cost model instead: minutes per phase of every script
+    python -m r1mini.tools.bench --quick                  # under a minute on 2 CPU cores
+    python -m r1mini.tools.bench --json bench.json        # bigger; on a GPU, bigger still
+    python -m r1mini.tools.bench --estimate gpu           # the cost model instead: minutes per phase of every script
                                                     # at a preset, on an H100 and on this CPU (docs/gpu.md)
-    python -m r1mini.bench --check runs/zero/RUN    # its CPU prediction against a finished train_zero run
+    python -m r1mini.tools.bench --check runs/zero/RUN    # its CPU prediction against a finished train_zero run
 
-    >>> from r1mini.bench import check_goal
+    >>> from r1mini.tools.bench import check_goal
     >>> check_goal(25.0, ">=", 20), check_goal(0.3, "<=", 0.25)
     ('PASS', 'FAIL')
 """
@@ -54,10 +54,10 @@ from pathlib import Path
 
 import torch
 
-from r1mini.common import ConfigError, add_config_args, autocast, cli_main, config_from_args, get_device, write_json
-from r1mini.logprobs import fused_token_logprobs, naive_token_logprobs, token_logprobs
-from r1mini.model import ModelConfig, Transformer
-from r1mini.sampler import SamplingConfig, generate, left_pad
+from r1mini.engine.common import ConfigError, add_config_args, autocast, cli_main, config_from_args, get_device, write_json
+from r1mini.engine.logprobs import fused_token_logprobs, naive_token_logprobs, token_logprobs
+from r1mini.engine.model import ModelConfig, Transformer
+from r1mini.engine.sampler import SamplingConfig, generate, left_pad
 
 KERNELS = ("naive", "chunked", "fused")
 GOALS = (  # (figure, comparison, target)
@@ -69,7 +69,7 @@ GOALS = (  # (figure, comparison, target)
 
 @dataclass
 class BenchConfig:
-    model: str = dataclasses.field(default="tiny", metadata={"help": "model preset (r1mini.model)"})
+    model: str = dataclasses.field(default="tiny", metadata={"help": "model preset (r1mini.engine.model)"})
     prompts: int = dataclasses.field(default=16, metadata={"help": "questions per batch (B)"})
     G: int = dataclasses.field(default=8, metadata={"help": "samples per question"})
     prompt_len: int = dataclasses.field(default=100, metadata={"help": "mean prompt length (R1-Zero: 91-114)"})
@@ -300,7 +300,7 @@ def bench_compile(model: Transformer, batch: int, seq_len: int, repeats: int, se
     """A pretraining step (forward, loss, backward, AdamW: PretrainConfig.compile's case) eager and under
     torch.compile, the same weights and batch; the first compiled call (the compiling) is timed apart.
     The two take turns, so that a busy moment of the machine hits both."""
-    from r1mini.pretrain import make_optimizer
+    from r1mini.toy.pretrain import make_optimizer
 
     device = next(model.parameters()).device
     opt = make_optimizer(model, 1e-4, 0.0, device)
@@ -422,11 +422,11 @@ SCRIPTS = ("train_zero.py", "train_r1.py", "distill.py")  # the scripts whose ph
 
 
 def estimate(preset: str, out=print) -> int:
-    """The cost model's table (r1mini/cost.py) of every script at `preset`: minutes per phase on an H100 and on this
+    """The cost model's table (r1mini/tools/cost.py) of every script at `preset`: minutes per phase on an H100 and on this
     CPU. The presets live in the scripts and library code never imports a script, so each script prints its own
     (`python SCRIPT --preset PRESET --estimate`); a script without that preset or flag says so in one line.
     Returns how many scripts printed a table."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     done = 0
     for script in SCRIPTS:
         r = subprocess.run([sys.executable, str(root / script), "--preset", preset, "--estimate"], capture_output=True, text=True, cwd=root)
@@ -441,7 +441,7 @@ def estimate(preset: str, out=print) -> int:
 def main() -> None:
     p = argparse.ArgumentParser(description="Benchmark the sampler, the log-prob kernels and the shared prefix; or price a preset.")
     p.add_argument("--estimate", default=None, metavar="PRESET", help="instead: print the cost model's minutes per phase of "
-                   "train_zero.py, train_r1.py and distill.py at this preset, on an H100 and on this CPU (r1mini/cost.py)")
+                   "train_zero.py, train_r1.py and distill.py at this preset, on an H100 and on this CPU (r1mini/tools/cost.py)")
     p.add_argument("--check", default=None, metavar="RUN_DIR", help="instead: the cost model's CPU prediction for a finished "
                    "train_zero.py run folder against its measured phase times (calibrates this CPU 3 times)")
     p.add_argument("--quick", action="store_true", help="small sizes: under a minute on 2 CPU cores")
@@ -450,7 +450,7 @@ def main() -> None:
     add_config_args(p, BenchConfig)
     args = p.parse_args()
     if args.check:
-        from r1mini.plans import check_zero_run
+        from r1mini.tools.plans import check_zero_run
 
         check_zero_run(args.check)
         return

@@ -1,5 +1,5 @@
 """Plumbing for sections 2.2-2.3 as run here: the phases of train_zero.py and train_r1.py at a config, both as
-the cost model's counts (r1mini/cost.py) and as steps to dry-run (r1mini/dryrun.py).
+the cost model's counts (r1mini/tools/cost.py) and as steps to dry-run (r1mini/tools/dryrun.py).
 
 A script hands its resolved config in and gets a `Plan`; this file reads the config's fields (it never imports
 a script) and knows what each script runs:
@@ -14,7 +14,7 @@ a script) and knows what each script runs:
 
     python train_zero.py --estimate              # the cost table: minutes per phase on an H100 and on this CPU
     python train_zero.py --preset gpu --dry-run  # every phase for a step at full size on this device
-    python -m r1mini.bench --estimate gpu        # every script's table at its `gpu` preset
+    python -m r1mini.tools.bench --estimate gpu        # every script's table at its `gpu` preset
 
 What a plan cannot know (how long the sampled responses are, how many SFT examples survive the filters)
 is assumed as cost.Assumptions says and upper bounds elsewhere (every SFT candidate kept). Checked by
@@ -32,10 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from r1mini.common import ConfigError, autocast, get_device, pick_preset
-from r1mini.cost import Assumptions, Device, Estimate, H100, Phase, calibrate_cpu, count_ops, grpo_phases, pretrain_phase, sampling_phase, sft_phase
-from r1mini.dryrun import DryPhase, check_lengths, dry_run
-from r1mini.model import ModelConfig, Transformer
+from r1mini.engine.common import ConfigError, autocast, get_device, pick_preset
+from r1mini.tools.cost import Assumptions, Device, Estimate, H100, Phase, calibrate_cpu, count_ops, grpo_phases, pretrain_phase, sampling_phase, sft_phase
+from r1mini.tools.dryrun import DryPhase, check_lengths, dry_run
+from r1mini.engine.model import ModelConfig, Transformer
 
 EVAL_BATCH = 64  # problems per sampler call in evaluation (EvalConfig.batch)
 
@@ -100,7 +100,7 @@ def eval_phase(name: str, m: ModelConfig, tok, sets: dict, k: int, max_new_token
     """Section 3's evaluation of every set (evaluate.evaluate_problems), or any sampling through evaluate.complete:
     per call of 64 items, k samples each (T = 0.6, top-p 0.95) and, with greedy, one greedy row each; `repeats`
     times (the RL curve's points, the stages). One dry step = the largest call, sampled (+ greedy)."""
-    from r1mini.sampler import SamplingConfig, generate
+    from r1mini.engine.sampler import SamplingConfig, generate
 
     items = [p for probs in sets.values() for p in probs]
     calls = [c for probs in sets.values() for c in chunks(prompt_lengths(tok, probs, prompt_fn), EVAL_BATCH)]
@@ -130,10 +130,10 @@ def eval_phase(name: str, m: ModelConfig, tok, sets: dict, k: int, max_new_token
 
 
 def pretrain_dry(pcfg, preset: str, tok, device, name: str = "base pretraining") -> DryPhase:
-    """Pretraining (r1mini/pretrain.py): one dry step = one optimizer step on a slice of the preset's corpus
+    """Pretraining (r1mini/toy/pretrain.py): one dry step = one optimizer step on a slice of the preset's corpus
     (1000 documents, also timed to price generating the whole corpus: CPU seconds of one core, the same on a
     GPU's host)."""
-    from r1mini.pretrain import base_dir, build_token_stream, corpus_config, get_batch, make_optimizer, train_step
+    from r1mini.toy.pretrain import base_dir, build_token_stream, corpus_config, get_batch, make_optimizer, train_step
 
     m = ModelConfig.preset(pcfg.model, vocab_size=tok.vocab_size)
     check_lengths(f"{name}: seq_len", pcfg.seq_len, 0, m.max_seq_len)
@@ -206,7 +206,7 @@ def sft_dry(name: str, m: ModelConfig, scfg, examples: int, P: float, N: int, de
     """SFT (r1mini/sft.py), or with rm a Bradley-Terry reward model (r1mini/reward_model.py, 2 texts per pair): one
     dry step = one optimizer step on a batch of the longest sequences allowed. A sequence is a prompt of P tokens
     and a response of Assumptions.mean x N (the dry step reports its own length as such a share)."""
-    from r1mini.pretrain import make_optimizer
+    from r1mini.toy.pretrain import make_optimizer
 
     L = min(scfg.max_len, m.max_seq_len)
     batch = scfg.batch if rm else scfg.batch_size
@@ -251,8 +251,8 @@ def sft_dry(name: str, m: ModelConfig, scfg, examples: int, P: float, N: int, de
 def zero_plan(cfg, title: str = "train_zero.py", include_base: bool = True, prefix: str = "") -> Plan:
     """The phases of train_zero.train(cfg): cfg is a ZeroConfig (read by field name)."""
     from r1mini.evaluate import eval_sets, zero_prompt
-    from r1mini.pretrain import PRETRAIN_PRESETS
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.toy.pretrain import PRETRAIN_PRESETS
+    from r1mini.engine.tokenizer import get_tokenizer
 
     tok, device = get_tokenizer(), get_device(cfg.device)
     pcfg = dataclasses.replace(pick_preset(PRETRAIN_PRESETS, cfg.base, "pretrain preset"), out_root=cfg.base_root)
@@ -286,12 +286,12 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
     R1-Zero row (None when cfg.zero_ckpt reuses one). Upper bounds where the run filters: every cold-start and
     rejection-sampling candidate kept, every pair of a prompt's responses a preference pair."""
     from r1mini.evaluate import eval_sets, r1_prompt_of, zero_prompt
-    from r1mini.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, general_prompts
-    from r1mini.pretrain import PRETRAIN_PRESETS
+    from r1mini.toy.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, general_prompts
+    from r1mini.toy.pretrain import PRETRAIN_PRESETS
     from r1mini.reward_model import RM_PRESETS
     from r1mini.sft import SFT_PRESETS
-    from r1mini.tasks import TaskMix, get_mix, heldout
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.toy.tasks import TaskMix, get_mix, heldout
+    from r1mini.engine.tokenizer import get_tokenizer
 
     tok, device = get_tokenizer(), get_device(cfg.device)
     pcfg = dataclasses.replace(pick_preset(PRETRAIN_PRESETS, cfg.base, "pretrain preset"), out_root=cfg.base_root)
@@ -357,10 +357,10 @@ def distill_plan(dcfg, r1cfg, zero_cfg, stage3_examples: int, title: str = "dist
     on the distilled student; for the regen student the teacher's sampling and a second SFT (every sample kept:
     an upper bound). The plan calibrates the CPU at the largest student's size."""
     from r1mini.evaluate import eval_sets, r1_prompt_of, zero_prompt
-    from r1mini.pretrain import PRETRAIN_PRESETS
+    from r1mini.toy.pretrain import PRETRAIN_PRESETS
     from r1mini.sft import SFT_PRESETS
-    from r1mini.tasks import TaskMix, get_mix, heldout
-    from r1mini.tokenizer import get_tokenizer
+    from r1mini.toy.tasks import TaskMix, get_mix, heldout
+    from r1mini.engine.tokenizer import get_tokenizer
 
     tok, device = get_tokenizer(), get_device(dcfg.device)
     N, mix = r1cfg.max_new_tokens, TaskMix(get_mix(r1cfg.train_mix).parts, r1cfg.zh)
@@ -403,7 +403,7 @@ def distill_plan(dcfg, r1cfg, zero_cfg, stage3_examples: int, title: str = "dist
 
 def zero_questions(zero_cfg, step: int) -> list:
     """train_zero.problems_for_step, read by field name: the B questions of R1-Zero's step `step`."""
-    from r1mini.tasks import TASK_MIXES
+    from r1mini.toy.tasks import TASK_MIXES
 
     g = zero_cfg.grpo
     return TASK_MIXES[zero_cfg.mix].sample(random.Random(g.seed * 7919 + step), g.questions, split="train")
