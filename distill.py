@@ -62,7 +62,17 @@ from r1mini.engine.model import load_model, model_state
 from r1mini.toy.pretrain import PRETRAIN_PRESETS, ensure_base
 from r1mini.sft import SFT_PRESETS, read_jsonl, train_sft
 from r1mini.engine.tokenizer import get_tokenizer
-from train_r1 import R1_PRESETS, Run, eval_model, load_run_config, reasoning_mix, reasoning_reward, row_figures, run_grpo, train_problems
+from train_r1 import (
+    R1_PRESETS,
+    Run,
+    eval_model,
+    load_run_config,
+    reasoning_mix,
+    reasoning_reward,
+    row_figures,
+    run_grpo,
+    train_problems,
+)
 from train_r1 import train as train_r1
 from train_zero import ZERO_PRESETS, problems_for_step as zero_problems, reward_fn as zero_reward
 
@@ -72,7 +82,9 @@ class DistillConfig:
     r1_run: str = ""  # the teacher: a train_r1.py run folder with stages rejection_sft and r1 done ("" = the newest runs/r1/<r1_preset>-*)
     r1_preset: str = "cpu"  # train_r1.py preset of the teacher run looked for (or made, with make_r1)
     make_r1: bool = False  # no teacher run found: run `train_r1.py --preset r1_preset` first instead of stopping
-    students: str = "micro,mini"  # comma-separated pretrain presets (r1mini/toy/pretrain.py) of the students, smallest first
+    students: str = (
+        "micro,mini"  # comma-separated pretrain presets (r1mini/toy/pretrain.py) of the students, smallest first
+    )
     base_root: str = "runs/base"  # where the students' cached bases live
     sft: str = "cpu"  # SFT preset of the distillation (r1mini/sft.py)
     sft_epochs: int = 6  # epochs over the teacher's set (2.3.3 fine-tunes the teacher's size for two; smaller students underfit in two)
@@ -128,7 +140,16 @@ DISTILL_PRESETS = {
 }  # fmt: skip
 
 ROWS = ("base", "rl", "distilled", "distilled_rl", "distilled_r1")
-COLUMNS = ("heldout_pass@1", "heldout_zh_pass@1", "medium_pass@1", "hard_pass@1", "cons@k", "mixing", "readability", "length")
+COLUMNS = (
+    "heldout_pass@1",
+    "heldout_zh_pass@1",
+    "medium_pass@1",
+    "hard_pass@1",
+    "cons@k",
+    "mixing",
+    "readability",
+    "length",
+)
 
 
 # ----------------------------------------------------------------------------- the teacher
@@ -141,15 +162,22 @@ def find_r1_run(cfg: DistillConfig) -> Path:
         run = Path(cfg.r1_run)
         missing = [n for n in need if not (run / n).is_file()]
         if missing:
-            raise ConfigError(f"{run} is not a finished train_r1.py run (missing {', '.join(missing)}); finish it with "
-                              f"`python train_r1.py --resume {run}`")
+            raise ConfigError(
+                f"{run} is not a finished train_r1.py run (missing {', '.join(missing)}); finish it with "
+                f"`python train_r1.py --resume {run}`"
+            )
         return run
-    done = sorted((p for p in Path("runs/r1").glob(f"{cfg.r1_preset}-*") if all((p / n).is_file() for n in need)), key=lambda p: p.stat().st_mtime)
+    done = sorted(
+        (p for p in Path("runs/r1").glob(f"{cfg.r1_preset}-*") if all((p / n).is_file() for n in need)),
+        key=lambda p: p.stat().st_mtime,
+    )
     if done:
         return done[-1]
     if not cfg.make_r1:
-        raise ConfigError(f"no finished train_r1.py run under runs/r1/{cfg.r1_preset}-*: make one with "
-                          f"`python train_r1.py --preset {cfg.r1_preset}`, or pass --make-r1 true (or --r1-run RUN)")
+        raise ConfigError(
+            f"no finished train_r1.py run under runs/r1/{cfg.r1_preset}-*: make one with "
+            f"`python train_r1.py --preset {cfg.r1_preset}`, or pass --make-r1 true (or --r1-run RUN)"
+        )
     run = Path("runs/r1") / f"{cfg.r1_preset}-{time.strftime('%Y%m%d-%H%M%S')}"
     train_r1(R1_PRESETS[cfg.r1_preset], run)
     return run
@@ -181,11 +209,19 @@ def finish_row(run: Run, name: str, model, compute: dict, extra: dict | None = N
     t0 = time.time()
     ev = eval_model(run, model, zero=zero, general=False)
     write_json(ev, d / "eval.json")
-    done = {"row": name, "params": model.num_params(), "compute": compute, **(extra or {}), "eval_seconds": time.time() - t0,
-            "figures": table_figures(ev, run.cfg.final_k)}
+    done = {
+        "row": name,
+        "params": model.num_params(),
+        "compute": compute,
+        **(extra or {}),
+        "eval_seconds": time.time() - t0,
+        "figures": table_figures(ev, run.cfg.final_k),
+    }
     write_json(done, d / "done.json")
     f = done["figures"]
-    run.log(f"[{name}] held-out {f['heldout_pass@1']:.3f}, readability {f['readability']:.3f}, mixing {f['mixing']:.3f}")
+    run.log(
+        f"[{name}] held-out {f['heldout_pass@1']:.3f}, readability {f['readability']:.3f}, mixing {f['mixing']:.3f}"
+    )
     return done
 
 
@@ -205,7 +241,11 @@ def pretrain_compute(preset: str, base_path: Path) -> dict:
     stats_path = base_path.parent / "stats.json"
     stats = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
     pcfg = PRETRAIN_PRESETS[preset]
-    return {"seconds": stats.get("seconds_train"), "cpu_seconds": None, "tokens": pcfg.steps * pcfg.batch_size * pcfg.seq_len}
+    return {
+        "seconds": stats.get("seconds_train"),
+        "cpu_seconds": None,
+        "tokens": pcfg.steps * pcfg.batch_size * pcfg.seq_len,
+    }
 
 
 def row_done(run: Run, name: str) -> dict | None:
@@ -219,11 +259,19 @@ def row_done(run: Run, name: str) -> dict | None:
 def distill_student(run: Run, name: str, data: list, set_info: dict | None = None) -> dict:
     """2.4: SFT of the student's base on the teacher's examples (loss on the responses only)."""
     model = run.load("base")
-    scfg = dataclasses.replace(pick_preset(SFT_PRESETS, run.dcfg.sft, "SFT preset"), epochs=run.dcfg.sft_epochs, seed=run.dcfg.seed)
+    scfg = dataclasses.replace(
+        pick_preset(SFT_PRESETS, run.dcfg.sft, "SFT preset"), epochs=run.dcfg.sft_epochs, seed=run.dcfg.seed
+    )
     set_seed(run.dcfg.seed)
-    stats, wall, cpu = measured(lambda: train_sft(model, run.tok, data, scfg, quiet=run.quiet, desc=f"2.4 distil {name}"))
+    stats, wall, cpu = measured(
+        lambda: train_sft(model, run.tok, data, scfg, quiet=run.quiet, desc=f"2.4 distil {name}")
+    )
     compute = {"seconds": wall, "cpu_seconds": cpu, "tokens": stats["tokens"]}
-    extra = {"sft": {k: v for k, v in stats.items() if k != "losses"}, "examples": len(data), **({"set": set_info} if set_info else {})}
+    extra = {
+        "sft": {k: v for k, v in stats.items() if k != "losses"},
+        "examples": len(data),
+        **({"set": set_info} if set_info else {}),
+    }
     return finish_row(run, name, model, compute, extra)
 
 
@@ -236,13 +284,29 @@ def rl_student(run: Run, student: str, min_cpu: float) -> dict:
     set_seed(dcfg.seed)
     steps, wall, cpu = dcfg.rl_steps, 0.0, 0.0
     while True:
-        (policy, _), w, c = measured(lambda: run_grpo(run, name, policy, zero_reward(zcfg), lambda s: zero_problems(zcfg, s), steps,
-                                                      f"4.1 RL {student}", rl=zcfg.grpo, prompt_fn=zero_prompt))
+        (policy, _), w, c = measured(
+            lambda: run_grpo(
+                run,
+                name,
+                policy,
+                zero_reward(zcfg),
+                lambda s: zero_problems(zcfg, s),
+                steps,
+                f"4.1 RL {student}",
+                rl=zcfg.grpo,
+                prompt_fn=zero_prompt,
+            )
+        )
         wall, cpu = wall + w, cpu + c
         if not dcfg.rl_match or cpu >= min_cpu or c <= 0:
             break
         steps = math.ceil(steps * min(4.0, 1.1 * min_cpu / cpu))  # more steps, resumed from ckpt.pt
-    compute = {"seconds": wall, "cpu_seconds": cpu, "tokens": rl_tokens(run.dir / name / "metrics.jsonl"), "steps": steps}
+    compute = {
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "tokens": rl_tokens(run.dir / name / "metrics.jsonl"),
+        "steps": steps,
+    }
     return finish_row(run, name, policy, compute)
 
 
@@ -253,11 +317,18 @@ def rl_on_distilled(run: Run, student: str, distilled: dict) -> dict:
     mix = reasoning_mix(cfg)
     problems = lambda step: mix.sample(random.Random(f"{cfg.seed}/distill-rl/{step}"), cfg.rl.questions, split="train")  # noqa: E731
     set_seed(dcfg.seed)
-    (policy, _), wall, cpu = measured(lambda: run_grpo(run, name, policy, reasoning_reward(cfg.language_weight), problems, dcfg.drl_steps,
-                                                       f"2.4+RL {student}"))
+    (policy, _), wall, cpu = measured(
+        lambda: run_grpo(
+            run, name, policy, reasoning_reward(cfg.language_weight), problems, dcfg.drl_steps, f"2.4+RL {student}"
+        )
+    )
     before = distilled["compute"]
-    compute = {"seconds": before["seconds"] + wall, "cpu_seconds": before["cpu_seconds"] + cpu,
-               "tokens": before["tokens"] + rl_tokens(run.dir / name / "metrics.jsonl"), "steps": dcfg.drl_steps}
+    compute = {
+        "seconds": before["seconds"] + wall,
+        "cpu_seconds": before["cpu_seconds"] + cpu,
+        "tokens": before["tokens"] + rl_tokens(run.dir / name / "metrics.jsonl"),
+        "steps": dcfg.drl_steps,
+    }
     return finish_row(run, name, policy, compute)
 
 
@@ -270,8 +341,16 @@ def regenerate(run: Run, teacher_run: Path, stage3: list) -> tuple[list, dict]:
     cfg, t_cfg = run.cfg, load_run_config(teacher_run)
     teacher = load_model(teacher_run / "r1" / "model.pt", run.device)[0]
     problems = train_problems(cfg, run.dcfg.regen_problems, "distill_regen")
-    reasoning, drops = rejection_sample(teacher, run.tok, problems, run.dcfg.regen_k, max_new_tokens=cfg.max_new_tokens, temperature=1.0,
-                                        seed=cfg.seed, max_tokens=t_cfg.rs_max_tokens)
+    reasoning, drops = rejection_sample(
+        teacher,
+        run.tok,
+        problems,
+        run.dcfg.regen_k,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=1.0,
+        seed=cfg.seed,
+        max_tokens=t_cfg.rs_max_tokens,
+    )
     general = [ex for ex in stage3 if ex.source.startswith("general")]
     data = reasoning + general
     write_jsonl(data, run.stage_dir("regen") / "sft_data.jsonl")
@@ -320,23 +399,39 @@ def findings(dcfg: DistillConfig, done: dict, run_dir: Path) -> list[str]:
         if None in (d, r, b):
             continue
         gap = d - r
-        pair = paired(*(json.loads((run_dir / s / row / "eval.json").read_text())["reasoning"]["heldout"] for row in ("distilled", "rl")))
+        pair = paired(
+            *(
+                json.loads((run_dir / s / row / "eval.json").read_text())["reasoning"]["heldout"]
+                for row in ("distilled", "rl")
+            )
+        )
         se = "" if pair is None else f" +- {pair[1]:.3f} s.e."
-        out.append(f"{s}: distilled {d:.3f} vs RL {r:.3f} (gap {gap:+.3f}{se}; goal >= +0.10: {'met' if gap >= 0.10 else 'MISSED'}); "
-                   f"distillation gain over the base {d - b:+.3f}")
+        out.append(
+            f"{s}: distilled {d:.3f} vs RL {r:.3f} (gap {gap:+.3f}{se}; goal >= +0.10: {'met' if gap >= 0.10 else 'MISSED'}); "
+            f"distillation gain over the base {d - b:+.3f}"
+        )
         gains.append((done[f"{s}/distilled"]["params"], d - b, s))
         rd, mx = get(f"{s}/distilled", "readability"), get(f"{s}/distilled", "mixing")
-        out.append(f"{s}: distilled readability {rd:.3f} (goal >= 0.95: {'met' if rd >= 0.95 else 'MISSED'}), mixing {mx:.3f} "
-                   f"(goal <= 0.01: {'met' if mx <= 0.01 else 'MISSED'})")
+        out.append(
+            f"{s}: distilled readability {rd:.3f} (goal >= 0.95: {'met' if rd >= 0.95 else 'MISSED'}), mixing {mx:.3f} "
+            f"(goal <= 0.01: {'met' if mx <= 0.01 else 'MISSED'})"
+        )
         if get(f"{s}/distilled_rl") is not None:
-            out.append(f"{s}: distilled + RL {get(f'{s}/distilled_rl'):.3f} ({get(f'{s}/distilled_rl') - d:+.3f} over distilled)")
+            out.append(
+                f"{s}: distilled + RL {get(f'{s}/distilled_rl'):.3f} ({get(f'{s}/distilled_rl') - d:+.3f} over distilled)"
+            )
         if get(f"{s}/distilled_r1") is not None:
-            out.append(f"{s}: distilled on the final R1's samples {get(f'{s}/distilled_r1'):.3f} vs on stage 3's set {d:.3f}")
+            out.append(
+                f"{s}: distilled on the final R1's samples {get(f'{s}/distilled_r1'):.3f} vs on stage 3's set {d:.3f}"
+            )
     if len(gains) >= 2:
         gains.sort()
         trend = all(b[1] > a[1] for a, b in zip(gains, gains[1:]))
-        out.append("size trend (a larger student gains more from distillation): "
-                   + " < ".join(f"{s} {g:+.3f}" for _, g, s in gains) + f": {'met' if trend else 'MISSED'}")
+        out.append(
+            "size trend (a larger student gains more from distillation): "
+            + " < ".join(f"{s} {g:+.3f}" for _, g, s in gains)
+            + f": {'met' if trend else 'MISSED'}"
+        )
     return out
 
 
@@ -357,8 +452,13 @@ def distill(dcfg: DistillConfig, out: Path, quiet: bool = False) -> dict:
     t0 = time.time()
     teacher_run = find_r1_run(dcfg)
     # the teacher run's evaluation settings (task mix, languages, template, budget), at distill's sizes
-    cfg = dataclasses.replace(load_run_config(teacher_run), final_n=dcfg.final_n, final_k=dcfg.final_k, benchmarks=dcfg.benchmarks,
-                              device=dcfg.device)
+    cfg = dataclasses.replace(
+        load_run_config(teacher_run),
+        final_n=dcfg.final_n,
+        final_k=dcfg.final_k,
+        benchmarks=dcfg.benchmarks,
+        device=dcfg.device,
+    )
     stage3 = read_jsonl(teacher_run / "rejection_sft" / "sft_data.jsonl")
     tok, device = get_tokenizer(), get_device(dcfg.device)
     if not quiet:
@@ -373,9 +473,15 @@ def distill(dcfg: DistillConfig, out: Path, quiet: bool = False) -> dict:
         rows = {  # built in this order: S/rl's compute must match S/distilled's
             "base": lambda: finish_row(run, f"{student}/base", run.load("base"), pretrain_compute(student, base_path)),
             "distilled": lambda: distill_student(run, f"{student}/distilled", stage3),
-            "rl": lambda: rl_student(run, student, done[f"{student}/distilled"]["compute"]["cpu_seconds"] if f"{student}/distilled" in done else 0.0),
+            "rl": lambda: rl_student(
+                run,
+                student,
+                done[f"{student}/distilled"]["compute"]["cpu_seconds"] if f"{student}/distilled" in done else 0.0,
+            ),
             "distilled_rl": lambda: rl_on_distilled(run, student, done[f"{student}/distilled"]),
-            "distilled_r1": lambda: distill_student(run, f"{student}/distilled_r1", *regenerate(run, teacher_run, stage3)),
+            "distilled_r1": lambda: distill_student(
+                run, f"{student}/distilled_r1", *regenerate(run, teacher_run, stage3)
+            ),
         }
         if not dcfg.drl_steps:
             del rows["distilled_rl"]
@@ -390,7 +496,14 @@ def distill(dcfg: DistillConfig, out: Path, quiet: bool = False) -> dict:
     if not quiet:
         print(report)
     keep = ("heldout_pass@1", "medium_pass@1", "hard_pass@1", "mixing", "readability")
-    rows = {n: {"params": d["params"], **{k: d["figures"][k] for k in keep}, "cpu_seconds": d.get("compute", {}).get("cpu_seconds")} for n, d in done.items()}
+    rows = {
+        n: {
+            "params": d["params"],
+            **{k: d["figures"][k] for k in keep},
+            "cpu_seconds": d.get("compute", {}).get("cpu_seconds"),
+        }
+        for n, d in done.items()
+    }
     return {"run": str(out), "teacher": str(teacher_run), "rows": rows, "seconds": seconds}
 
 
@@ -402,11 +515,16 @@ def plan_of(dcfg: DistillConfig, title: str, dry: bool) -> None:
     dcfg.validate()
     try:
         teacher = find_r1_run(dataclasses.replace(dcfg, make_r1=False))
-        r1cfg, n = load_run_config(teacher), sum(1 for line in (teacher / "rejection_sft" / "sft_data.jsonl").open() if line.strip())
+        r1cfg, n = (
+            load_run_config(teacher),
+            sum(1 for line in (teacher / "rejection_sft" / "sft_data.jsonl").open() if line.strip()),
+        )
     except ConfigError:
         r1cfg = R1_PRESETS[dcfg.r1_preset]
         n = r1cfg.rs_problems * r1cfg.rs_k + r1cfg.general_sft
-    r1cfg = dataclasses.replace(r1cfg, final_n=dcfg.final_n, final_k=dcfg.final_k, benchmarks=dcfg.benchmarks, device=dcfg.device)
+    r1cfg = dataclasses.replace(
+        r1cfg, final_n=dcfg.final_n, final_k=dcfg.final_k, benchmarks=dcfg.benchmarks, device=dcfg.device
+    )
     zcfg = dataclasses.replace(pick_preset(ZERO_PRESETS, dcfg.zero_preset, "train_zero preset"), device=dcfg.device)
     run_plan(distill_plan(dcfg, r1cfg, zcfg, n, title), dry=dry)
 
@@ -421,10 +539,17 @@ def load_distill_config(out: Path) -> DistillConfig:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description="Distillation (sections 2.4, 4.1): students fine-tuned on DeepSeek-R1's data vs RL on the students.")
+    p = argparse.ArgumentParser(
+        description="Distillation (sections 2.4, 4.1): students fine-tuned on DeepSeek-R1's data vs RL on the students."
+    )
     p.add_argument("--preset", default=None, help=f"one of {list(DISTILL_PRESETS)} (default: gpu on a GPU, else cpu)")
     p.add_argument("--out", default=None, help="run folder (default: runs/distill/<preset>-<time>)")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run with its saved config (no config flag may be given): finished rows are kept")
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue a killed run with its saved config (no config flag may be given): finished rows are kept",
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="write the table's figures here")
     add_plan_args(p)  # --estimate, --dry-run (r1mini/tools/plans.py)
     add_config_args(p, DistillConfig)

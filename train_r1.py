@@ -70,7 +70,16 @@ from r1mini.engine.common import (
     set_seed,
     write_json,
 )
-from r1mini.evaluate import EvalConfig, complete, eval_sets, evaluate_general, evaluate_problems, paired, r1_prompt_of, zero_prompt
+from r1mini.evaluate import (
+    EvalConfig,
+    complete,
+    eval_sets,
+    evaluate_general,
+    evaluate_problems,
+    paired,
+    r1_prompt_of,
+    zero_prompt,
+)
 from r1mini.toy.general import check_power
 from r1mini.grpo import GRPOConfig, GRPOTrainer
 from r1mini.engine.model import load_model, model_state
@@ -94,7 +103,9 @@ class R1Config:
     base_root: str = "runs/base"  # where cached base models live
     zero_preset: str = "cpu"  # train_zero.py preset for the R1-Zero row
     zero_ckpt: str = ""  # an R1-Zero model.pt to reuse instead of training one ("" = train it in this run)
-    zero_cache: bool = True  # reuse the R1-Zero policy cached beside the base for this recipe, base and code; else train and cache it
+    zero_cache: bool = (
+        True  # reuse the R1-Zero policy cached beside the base for this recipe, base and code; else train and cache it
+    )
     mix: str = "cpu"  # task mix whose test split is the held-out set of every row (R1-Zero's: train_zero's cpu preset trains on it)
     train_mix: str = "cpu_wide"  # task mix of the reasoning prompts of 2.3.1-2.3.4 (r1mini/toy/tasks.py): cpu + a few 3-digit operands
     zh: float = 0.5  # share of Chinese questions in the reasoning prompts of stages 2.3.1-2.3.4
@@ -119,22 +130,32 @@ class R1Config:
     rm: str = "cpu"  # preset of the helpfulness reward model (r1mini/reward_model.py)
     rm_harmless: str = "cpu_whole"  # preset of the harmlessness reward model
     rm_init: str = "rejection_sft"  # the checkpoint both reward models' bodies start from: "rejection_sft" (the stage-3 SFT model, as DeepSeek-V3's) or "base"
-    rm_prompts: int = 400  # general train prompts (every kind) whose sampled responses become the helpfulness model's pairs
+    rm_prompts: int = (
+        400  # general train prompts (every kind) whose sampled responses become the helpfulness model's pairs
+    )
     rm_harmless_prompts: int = 900  # adversarial train prompts whose sampled responses become the harmlessness model's pairs (300 gave ~270 pairs and 0.84-0.88 held out, 900 ~800 and 0.92-0.99: docs/r1.md)
     rm_k: int = 4  # responses sampled per such prompt (labelled pairs: the annotator's preferences between them)
-    rm_written: int = 2  # written responses with the "noisy" faults per train prompt, paired with one another and those below
+    rm_written: int = (
+        2  # written responses with the "noisy" faults per train prompt, paired with one another and those below
+    )
     rm_offtopic: int = 4  # right answers to OTHER train requests added per train prompt (off-topic negatives; 0 = none)
-    rm_repeat: bool = True  # add the right answer, plain and said twice, and an off-topic one said twice (length negatives)
+    rm_repeat: bool = (
+        True  # add the right answer, plain and said twice, and an off-topic one said twice (length negatives)
+    )
     rm_written_pairs: int = 4  # pairs kept per train prompt among its written responses (0 = all)
     rm_temperature: float = 1.0  # sampling temperature of the stage-3 responses that are paired
     rm_test_prompts: int = 200  # held-out general prompts (adversarial ones for harmlessness) whose sampled responses make each model's held-out pairs
     all_steps: int = 50  # GRPO steps of 2.3.4 (with 2.3.2's 50, R1-Zero's 100); 50 left R1 safer than 25 with every seed, and the gold helpfulness on the training prompts did not fall (docs/r1.md)
-    all_beta: float = 0.04  # KL coefficient beta of 2.3.4's GRPO (eq. 1): pi_ref = the stage-3 model, against reward hacking
+    all_beta: float = (
+        0.04  # KL coefficient beta of 2.3.4's GRPO (eq. 1): pi_ref = the stage-3 model, against reward hacking
+    )
     general_share: float = 0.5  # share of general prompts among each step's questions in 2.3.4
     adversarial_share: float = 0.25  # share of adversarial requests (private codes, rude) among those general prompts
     # evaluation (section 3)
     final_n: int = 128  # held-out English questions (the R1-Zero held-out set); as many Chinese ones are drawn too
-    final_k: int = 4  # samples per question: pass@1 over k, cons@k (the paper: k = 4 to 64 by test-set size; distill.py uses 4)
+    final_k: int = (
+        4  # samples per question: pass@1 over k, cons@k (the paper: k = 4 to 64 by test-set size; distill.py uses 4)
+    )
     general_n: int = 96  # held-out general prompts (helpfulness) and adversarial ones (harmlessness)
     benchmarks: str = "medium,hard"  # fixed benchmark sets ("" = none)
     max_new_tokens: int = 160  # response budget of sampling in every R1 stage and in evaluation
@@ -151,15 +172,33 @@ class R1Config:
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
         if self.rm_init not in ("base", "rejection_sft"):
-            raise ConfigError(f"rm_init = {self.rm_init!r}: the reward models start from 'rejection_sft' (the stage-3 SFT model) or 'base'")
+            raise ConfigError(
+                f"rm_init = {self.rm_init!r}: the reward models start from 'rejection_sft' (the stage-3 SFT model) or 'base'"
+            )
         check_power(self.general_power, "general_power")
         if self.rm_temperature <= 0 or self.all_beta < 0:
-            raise ConfigError(f"need rm_temperature > 0 and all_beta >= 0, got {self.rm_temperature} and {self.all_beta}")
+            raise ConfigError(
+                f"need rm_temperature > 0 and all_beta >= 0, got {self.rm_temperature} and {self.all_beta}"
+            )
         for name in ("cold_epochs", "rs_k", "rm_k", "final_k", "sft_epochs", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("cold_generator", "cold_zero_problems", "reasoning_steps", "rs_problems", "general_sft", "rm_prompts", "rm_harmless_prompts", "rm_written", "rm_offtopic",
-                     "rm_written_pairs", "rm_test_prompts", "all_steps", "final_n", "general_n"):
+        for name in (
+            "cold_generator",
+            "cold_zero_problems",
+            "reasoning_steps",
+            "rs_problems",
+            "general_sft",
+            "rm_prompts",
+            "rm_harmless_prompts",
+            "rm_written",
+            "rm_offtopic",
+            "rm_written_pairs",
+            "rm_test_prompts",
+            "all_steps",
+            "final_n",
+            "general_n",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         self.rl.validate()
@@ -253,12 +292,20 @@ def eval_model(run: Run, model, zero: bool, general: bool = True, sets: dict | N
     if sets is None:
         sets = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
         sets["heldout_zh"] = heldout(TaskMix(get_mix(cfg.mix).parts, zh=1.0), cfg.final_n, seed=4321)
-    ecfg = EvalConfig(k=cfg.final_k, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False)  # the table shows no greedy column
+    ecfg = EvalConfig(
+        k=cfg.final_k, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False
+    )  # the table shows no greedy column
     prompt_fn, format_fn = (zero_prompt, None) if zero else (r1_prompt_of, r1_readable)
     kw = {} if format_fn is None else {"format_fn": format_fn}
-    results = {name: evaluate_problems(model, run.tok, probs, ecfg, prompt_fn=prompt_fn, **kw) for name, probs in sets.items()}
+    results = {
+        name: evaluate_problems(model, run.tok, probs, ecfg, prompt_fn=prompt_fn, **kw) for name, probs in sets.items()
+    }
     gcfg = EvalConfig(k=2, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, greedy=False)
-    gen = evaluate_general(model, run.tok, cfg.general_n, gcfg, seed=cfg.seed) if general else {"helpfulness": None, "harmlessness": None}
+    gen = (
+        evaluate_general(model, run.tok, cfg.general_n, gcfg, seed=cfg.seed)
+        if general
+        else {"helpfulness": None, "harmlessness": None}
+    )
     return {"reasoning": results, "general": gen, "template": "table1" if zero else "r1"}
 
 
@@ -275,7 +322,9 @@ def row_figures(ev: dict, k: int) -> dict:
         f"cons@{k}": get("heldout", f"cons@{k}"),
         "mixing_zh": get("heldout_zh", "mixed_lang"),
         "mixing_en": get("heldout", "mixed_lang"),
-        "off_language_zh": get("heldout_zh", "off_lang"),  # the chain of thought not in Chinese: mixed, or wholly English
+        "off_language_zh": get(
+            "heldout_zh", "off_lang"
+        ),  # the chain of thought not in Chinese: mixed, or wholly English
         "readability": 0.0 if ev["template"] == "table1" else sum(s["format"] for s in both) / 2,
         "length": sum(s["length"] for s in both) / 2,
         "helpfulness": ev["general"]["helpfulness"],
@@ -291,7 +340,13 @@ def finish_stage(run: Run, stage: str, model, extra: dict, seconds: float) -> di
     t0 = time.time()
     ev = eval_model(run, model, zero=stage in ("base", "r1_zero"))
     write_json(ev, d / "eval.json")
-    done = {"stage": stage, "seconds": seconds, "eval_seconds": time.time() - t0, **extra, "figures": row_figures(ev, run.cfg.final_k)}
+    done = {
+        "stage": stage,
+        "seconds": seconds,
+        "eval_seconds": time.time() - t0,
+        **extra,
+        "figures": row_figures(ev, run.cfg.final_k),
+    }
     write_json(done, d / "done.json")
     run.log(f"[{stage}] " + ", ".join(f"{k} {v:.3f}" for k, v in done["figures"].items() if isinstance(v, float)))
     return done
@@ -300,8 +355,19 @@ def finish_stage(run: Run, stage: str, model, extra: dict, seconds: float) -> di
 # ----------------------------------------------------------------------------- RL (shared by 2.3.2 and 2.3.4)
 
 
-def run_grpo(run: Run, stage: str, policy, reward_fn, problems_for_step, steps: int, desc: str, after_step=None, reward_batch_fn=None, rl=None,
-             prompt_fn=r1_prompt_of):
+def run_grpo(
+    run: Run,
+    stage: str,
+    policy,
+    reward_fn,
+    problems_for_step,
+    steps: int,
+    desc: str,
+    after_step=None,
+    reward_batch_fn=None,
+    rl=None,
+    prompt_fn=r1_prompt_of,
+):
     """GRPO (r1mini/grpo.py) for `steps` steps with a resumable ckpt.pt and a metrics.jsonl in the stage folder.
     reward_batch_fn: GRPOTrainer's optional batched reward; rl: the GRPOConfig (default run.cfg.rl);
     prompt_fn: R1's chat prompt, or evaluate.zero_prompt for R1-Zero's recipe (distill.py's RL-only students)."""
@@ -313,7 +379,11 @@ def run_grpo(run: Run, stage: str, policy, reward_fn, problems_for_step, steps: 
         ck = load_checkpoint(ckpt, keys=("trainer", "rng"), what="an R1 stage checkpoint")
         trainer.load_state_dict(ck["trainer"])
         set_rng_state(ck["rng"])
-        keep = [ln for ln in metrics.read_text().splitlines() if _step_of(ln) <= trainer.step_idx] if metrics.is_file() else []
+        keep = (
+            [ln for ln in metrics.read_text().splitlines() if _step_of(ln) <= trainer.step_idx]
+            if metrics.is_file()
+            else []
+        )
         atomic_write_bytes(metrics, "".join(ln + "\n" for ln in keep).encode())
         run.log(f"[{stage}] resumed at step {trainer.step_idx}")
     else:
@@ -327,7 +397,11 @@ def run_grpo(run: Run, stage: str, policy, reward_fn, problems_for_step, steps: 
             stats.update(after_step())
         with open(metrics, "a") as f:
             f.write(json.dumps(stats) + "\n")
-        shown = {k: f"{stats[k]:.2f}" for k in ("reward", "reward_accuracy", "reward_language", "gold_helpful", "gold_harmless", "rm_general") if k in stats}
+        shown = {
+            k: f"{stats[k]:.2f}"
+            for k in ("reward", "reward_accuracy", "reward_language", "gold_helpful", "gold_harmless", "rm_general")
+            if k in stats
+        }
         bar.set_postfix(**shown, len=f"{stats['response_len']:.0f}", tok_s=f"{stats['tokens_per_s']:,.0f}")
         if (step + 1) % 10 == 0 or step + 1 == steps:
             atomic_save({"trainer": trainer.state_dict(), "rng": rng_state()}, ckpt)
@@ -354,7 +428,15 @@ def zero_config(cfg: R1Config):
     from train_zero import ZERO_PRESETS  # noqa: PLC0415 (a script beside this one)
 
     zcfg = pick_preset(ZERO_PRESETS, cfg.zero_preset, "train_zero preset")
-    return dataclasses.replace(zcfg, base_root=cfg.base_root, device=cfg.device, eval_every=0, benchmarks="", final_n=ZERO_RUN_EVAL_N, final_k=1)
+    return dataclasses.replace(
+        zcfg,
+        base_root=cfg.base_root,
+        device=cfg.device,
+        eval_every=0,
+        benchmarks="",
+        final_n=ZERO_RUN_EVAL_N,
+        final_k=1,
+    )
 
 
 ZERO_CODE = ("train_zero.py", "r1mini")  # what R1-Zero's training runs: a change to any of it trains a new policy
@@ -366,7 +448,9 @@ def zero_cache_dir(run: Run, root: Path = Path(__file__).resolve().parent) -> Pa
     so that a run with another seed or preset, or after an edit to an equation, trains its own instead of
     reusing a stale one (R1's --seed is not in it: the R1-Zero recipe has its own). root: where the code is.
     E.g. runs/base/cpu-9baf896b/r1_zero/cpu-1a2b3c4d."""
-    files = sorted(f for name in ZERO_CODE for f in ((root / name).rglob("*.py") if (root / name).is_dir() else [root / name]))
+    files = sorted(
+        f for name in ZERO_CODE for f in ((root / name).rglob("*.py") if (root / name).is_dir() else [root / name])
+    )
     code = hashlib.sha256(b"".join(f.relative_to(root).as_posix().encode() + f.read_bytes() for f in files)).hexdigest()
     key = {"zero": dataclasses.asdict(zero_config(run.cfg)), "device": run.device.type, "code": code}
     return run.base_path.parent / "r1_zero" / f"{run.cfg.zero_preset}-{key_hash(key)}"
@@ -380,8 +464,12 @@ def stage_r1_zero(run: Run) -> dict:
         return finish_stage(run, "r1_zero", run.load("r1_zero"), {"source": run.cfg.zero_ckpt}, 0.0)
     cache = zero_cache_dir(run) if run.cfg.zero_cache else None
     if cache is not None and (cache / "model.pt").is_file():
-        run.log(f"reusing the cached R1-Zero policy {cache} (same recipe, base and code; --zero-cache false trains a new one)")
-        return finish_stage(run, "r1_zero", load_model(cache / "model.pt", run.device)[0], {"source": str(cache / "model.pt")}, 0.0)
+        run.log(
+            f"reusing the cached R1-Zero policy {cache} (same recipe, base and code; --zero-cache false trains a new one)"
+        )
+        return finish_stage(
+            run, "r1_zero", load_model(cache / "model.pt", run.device)[0], {"source": str(cache / "model.pt")}, 0.0
+        )
     from train_zero import train as train_zero  # noqa: PLC0415 (a script beside this one)
 
     zcfg = zero_config(run.cfg)
@@ -402,15 +490,24 @@ def stage_cold_start(run: Run) -> dict:
     cfg, t0 = run.cfg, time.time()
     set_seed(cfg.seed)
     zero = run.load("r1_zero")
-    outs = sample_zero_outputs(zero, run.tok, train_problems(cfg, cfg.cold_zero_problems, "cold_zero"), cfg.cold_zero_k,
-                               max_new_tokens=cfg.max_new_tokens, temperature=1.0, seed=cfg.seed)
+    outs = sample_zero_outputs(
+        zero,
+        run.tok,
+        train_problems(cfg, cfg.cold_zero_problems, "cold_zero"),
+        cfg.cold_zero_k,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=1.0,
+        seed=cfg.seed,
+    )
     examples, counts = build_cold_start(outs, cfg.cold_generator, reasoning_mix(cfg), cfg.seed)
     d = run.stage_dir("cold_start")
     write_jsonl(examples, d / "cold_start.jsonl")
     model = run.load("base")
     scfg = dataclasses.replace(pick_preset(SFT_PRESETS, cfg.sft, "SFT preset"), epochs=cfg.cold_epochs, seed=cfg.seed)
     stats = train_sft(model, run.tok, examples, scfg, quiet=run.quiet, desc="2.3.1 cold-start SFT")
-    return finish_stage(run, "cold_start", model, {"set": counts, "size": len(examples), "sft": stats}, time.time() - t0)
+    return finish_stage(
+        run, "cold_start", model, {"set": counts, "size": len(examples), "sft": stats}, time.time() - t0
+    )
 
 
 def reasoning_reward(language_weight: float):
@@ -428,7 +525,9 @@ def stage_reasoning_rl(run: Run, stage: str = "reasoning_rl") -> dict:
     B = cfg.rl.questions
     mix = reasoning_mix(cfg)
     problems = lambda step: mix.sample(random.Random(f"{cfg.seed}/reasoning/{step}"), B, split="train")  # noqa: E731
-    policy, rl_s = run_grpo(run, stage, policy, reasoning_reward(weight), problems, cfg.reasoning_steps, f"2.3.2 {stage}")
+    policy, rl_s = run_grpo(
+        run, stage, policy, reasoning_reward(weight), problems, cfg.reasoning_steps, f"2.3.2 {stage}"
+    )
     return finish_stage(run, stage, policy, {"language_weight": weight, "rl_seconds": rl_s}, time.time() - t0)
 
 
@@ -442,10 +541,20 @@ def stage_rejection_sft(run: Run) -> dict:
     set_seed(cfg.seed)
     rl_model = run.load("reasoning_rl")
     problems = train_problems(cfg, cfg.rs_problems, "rejection")
-    reasoning, drops = rejection_sample(rl_model, run.tok, problems, cfg.rs_k, max_new_tokens=cfg.max_new_tokens, temperature=1.0,
-                                        seed=cfg.seed, max_tokens=cfg.rs_max_tokens)
+    reasoning, drops = rejection_sample(
+        rl_model,
+        run.tok,
+        problems,
+        cfg.rs_k,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=1.0,
+        seed=cfg.seed,
+        max_tokens=cfg.rs_max_tokens,
+    )
     del rl_model
-    general = sft_examples(general_prompts(cfg.general_sft, "train", cfg.seed, power=cfg.general_power), random.Random(cfg.seed))
+    general = sft_examples(
+        general_prompts(cfg.general_sft, "train", cfg.seed, power=cfg.general_power), random.Random(cfg.seed)
+    )
     data = reasoning + general
     d = run.stage_dir("rejection_sft")
     write_jsonl(data, d / "sft_data.jsonl")
@@ -456,10 +565,15 @@ def stage_rejection_sft(run: Run) -> dict:
     return finish_stage(run, "rejection_sft", model, {"set": counts, "size": len(data), "sft": stats}, time.time() - t0)
 
 
-def _sample_general(model, tok, prompts, k: int, max_new_tokens: int, seed: int, temperature: float = 1.0) -> list[list[str]]:
+def _sample_general(
+    model, tok, prompts, k: int, max_new_tokens: int, seed: int, temperature: float = 1.0
+) -> list[list[str]]:
     """k responses per general prompt (temperature >= 1: the spread the preference pairs need)."""
     ecfg = EvalConfig(k=k, max_new_tokens=max_new_tokens, seed=seed, greedy=False)
-    return [[text for text, _ in outs] for outs in complete(model, tok, prompts, k, ecfg, temperature=temperature, prompt_fn=r1_prompt_of)]
+    return [
+        [text for text, _ in outs]
+        for outs in complete(model, tok, prompts, k, ecfg, temperature=temperature, prompt_fn=r1_prompt_of)
+    ]
 
 
 def reward_model_pairs(run: Run, policy, what: str, split: str) -> list[tuple[str, object]]:
@@ -468,7 +582,13 @@ def reward_model_pairs(run: Run, policy, what: str, split: str) -> list[tuple[st
     between written responses per prompt (general.written_responses: noisy, and for helpfulness off-topic and
     repeated), at most rm_written_pairs of them per prompt. Held-out ("test") pairs are sampled responses to test
     prompts only."""
-    from r1mini.toy.general import ADVERSARIAL_KINDS, general_prompts, gold_harmless, gold_helpfulness, written_responses
+    from r1mini.toy.general import (
+        ADVERSARIAL_KINDS,
+        general_prompts,
+        gold_harmless,
+        gold_helpfulness,
+        written_responses,
+    )
     from r1mini.reward_model import preference_pairs
 
     cfg = run.cfg
@@ -476,14 +596,23 @@ def reward_model_pairs(run: Run, policy, what: str, split: str) -> list[tuple[st
     kinds = ADVERSARIAL_KINDS if what == "harmless" else None  # other prompts are (nearly) always harmless: no pairs
     n_train = cfg.rm_prompts if what == "helpful" else cfg.rm_harmless_prompts
     prompts = general_prompts(n_train if split == "train" else cfg.rm_test_prompts, split, cfg.seed, kinds=kinds)
-    sampled = _sample_general(policy, run.tok, prompts, cfg.rm_k, cfg.max_new_tokens, cfg.seed + (split == "test"), cfg.rm_temperature)
+    sampled = _sample_general(
+        policy, run.tok, prompts, cfg.rm_k, cfg.max_new_tokens, cfg.seed + (split == "test"), cfg.rm_temperature
+    )
     rng = random.Random(f"{cfg.seed}/{what}/{split}")
     groups = [(p, rs, None) for p, rs in zip(prompts, sampled)]
     if split == "train":  # plus written responses of varied quality (as demonstrations and red-teaming give)
         # off-topic and repeated answers only for helpfulness: to harmlessness they are safe declines like the rest
         offtopic, repeat = (cfg.rm_offtopic, cfg.rm_repeat) if what == "helpful" else (0, False)
-        groups += [(p, written_responses(p, rng, cfg.rm_written, prompts, offtopic, repeat), cfg.rm_written_pairs or None) for p in prompts]
-    return [(p.kind, pair) for p, rs, cap in groups for pair in preference_pairs(r1_prompt_of(p), rs, [gold(p, r) for r in rs], cap, rng)]
+        groups += [
+            (p, written_responses(p, rng, cfg.rm_written, prompts, offtopic, repeat), cfg.rm_written_pairs or None)
+            for p in prompts
+        ]
+    return [
+        (p.kind, pair)
+        for p, rs, cap in groups
+        for pair in preference_pairs(r1_prompt_of(p), rs, [gold(p, r) for r in rs], cap, rng)
+    ]
 
 
 def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
@@ -500,12 +629,28 @@ def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
         rm = RewardModel.from_checkpoint(run.model_path(cfg.rm_init)).to(run.device)
         stats = train_reward_model(rm, run.tok, [pair for _, pair in train], rmcfg, view, quiet=run.quiet)
         acc = pair_accuracy(rm, run.tok, [pair for _, pair in test], view)  # nan without held-out pairs
-        by_kind = {k: pair_accuracy(rm, run.tok, [pair for kind, pair in test if kind == k], view) for k in sorted({kind for kind, _ in test})}
+        by_kind = {
+            k: pair_accuracy(rm, run.tok, [pair for kind, pair in test if kind == k], view)
+            for k in sorted({kind for kind, _ in test})
+        }
         atomic_save(rm_state(rm, view=view, heldout_accuracy=acc), run.stage_dir("r1") / f"rm_{what}.pt")
         rms[what] = rm
-        info[what] = {"view": view, "preset": preset, "init": cfg.rm_init, "epochs": rmcfg.epochs, "lr": rmcfg.lr, "train_pairs": len(train), "test_pairs": len(test), "heldout_pair_accuracy": acc,
-                      "heldout_pair_accuracy_by_kind": by_kind, "test_pairs_by_kind": {k: sum(kind == k for kind, _ in test) for k in by_kind}, **stats}
-        run.log(f"[r1] reward model '{what}' ({view}): {len(train)} pairs, held-out pair accuracy {acc:.3f} on {len(test)} pairs")
+        info[what] = {
+            "view": view,
+            "preset": preset,
+            "init": cfg.rm_init,
+            "epochs": rmcfg.epochs,
+            "lr": rmcfg.lr,
+            "train_pairs": len(train),
+            "test_pairs": len(test),
+            "heldout_pair_accuracy": acc,
+            "heldout_pair_accuracy_by_kind": by_kind,
+            "test_pairs_by_kind": {k: sum(kind == k for kind, _ in test) for k in by_kind},
+            **stats,
+        }
+        run.log(
+            f"[r1] reward model '{what}' ({view}): {len(train)} pairs, held-out pair accuracy {acc:.3f} on {len(test)} pairs"
+        )
     return rms, info
 
 
@@ -523,12 +668,21 @@ def all_scenarios_reward(rms: dict, tok, rules, log: list):
         prompts, outs = [r1_prompt_of(items[i]) for i in general], [texts[i] for i in general]
         rm = torch.zeros(len(general))  # [n]
         if general:
-            rm = torch.sigmoid(score(rms["helpful"], tok, prompts, outs, "summary")) + torch.sigmoid(score(rms["harmless"], tok, prompts, outs, "whole"))  # [n]
+            rm = torch.sigmoid(score(rms["helpful"], tok, prompts, outs, "summary")) + torch.sigmoid(
+                score(rms["harmless"], tok, prompts, outs, "whole")
+            )  # [n]
         learned = dict(zip(general, rm.tolist()))
         out = []
         for i, (text, item) in enumerate(zip(texts, items)):
             if i in learned:
-                log.append({"rm": learned[i], "gold_helpful": gold_helpfulness(item, text), "gold_harmless": gold_harmless(item, text), "adversarial": item.adversarial})
+                log.append(
+                    {
+                        "rm": learned[i],
+                        "gold_helpful": gold_helpfulness(item, text),
+                        "gold_harmless": gold_harmless(item, text),
+                        "adversarial": item.adversarial,
+                    }
+                )
                 out.append((learned[i], {"rule": 0.0, "rm": learned[i]}))
             else:
                 total, _ = rules(text, item)
@@ -589,7 +743,18 @@ def stage_r1(run: Run) -> dict:
 
     rl = dataclasses.replace(cfg.rl, beta=cfg.all_beta)
     problems = functools.partial(all_scenarios_questions, cfg)  # step -> the step's questions
-    policy, rl_s = run_grpo(run, "r1", policy, reward, problems, cfg.all_steps, "2.3.4 RL all scenarios", after_step, reward_batch_fn=batch_reward, rl=rl)
+    policy, rl_s = run_grpo(
+        run,
+        "r1",
+        policy,
+        reward,
+        problems,
+        cfg.all_steps,
+        "2.3.4 RL all scenarios",
+        after_step,
+        reward_batch_fn=batch_reward,
+        rl=rl,
+    )
     return finish_stage(run, "r1", policy, {"reward_models": rm_info, "rl_seconds": rl_s}, time.time() - t0)
 
 
@@ -657,18 +822,32 @@ def reevaluate(run_dir: Path, n: int, quiet: bool = False) -> dict:
         raise ConfigError(f"{run_dir} has no finished stage to evaluate again")
     sets, reasoning = heldout_sets(cfg, n, REEVAL_DRAW), {}
     for stage in tqdm(stages, desc=f"re-evaluating on {n} questions per language", disable=quiet):
-        reasoning[stage] = eval_model(run, run.load(stage), zero=stage == "r1_zero", general=False, sets=sets)["reasoning"]
+        reasoning[stage] = eval_model(run, run.load(stage), zero=stage == "r1_zero", general=False, sets=sets)[
+            "reasoning"
+        ]
     zero = reasoning.get("r1_zero")
-    out = {"n": n, "draw": REEVAL_DRAW, "stages": {s: {f"{name}_pass@1": r["all"]["pass@1"] for name, r in ev.items()} for s, ev in reasoning.items()},
-           "paired": {f"{s} - r1_zero": {name: list(paired(ev[name], zero[name])) for name in ev} for s, ev in reasoning.items() if zero and s != "r1_zero"}}
+    out = {
+        "n": n,
+        "draw": REEVAL_DRAW,
+        "stages": {s: {f"{name}_pass@1": r["all"]["pass@1"] for name, r in ev.items()} for s, ev in reasoning.items()},
+        "paired": {
+            f"{s} - r1_zero": {name: list(paired(ev[name], zero[name])) for name in ev}
+            for s, ev in reasoning.items()
+            if zero and s != "r1_zero"
+        },
+    }
     write_json(out, run_dir / f"reeval-{n}.json")
     if not quiet:
-        print(f"| stage ({n} held-out questions x {cfg.final_k}) | English pass@1 | Chinese pass@1 | - R1-Zero, English | - R1-Zero, Chinese |")
+        print(
+            f"| stage ({n} held-out questions x {cfg.final_k}) | English pass@1 | Chinese pass@1 | - R1-Zero, English | - R1-Zero, Chinese |"
+        )
         print("|---|---|---|---|---|")
         for s, figs in out["stages"].items():
             d = out["paired"].get(f"{s} - r1_zero", {})
             pm = [f"{d[k][0]:+.3f} +- {d[k][1]:.3f}" if k in d else "" for k in ("heldout", "heldout_zh")]
-            print(f"| {ROW_NAMES[s]} | {figs['heldout_pass@1']:.3f} | {figs['heldout_zh_pass@1']:.3f} | {pm[0]} | {pm[1]} |")
+            print(
+                f"| {ROW_NAMES[s]} | {figs['heldout_pass@1']:.3f} | {figs['heldout_zh_pass@1']:.3f} | {pm[0]} | {pm[1]} |"
+            )
     return out
 
 
@@ -703,10 +882,15 @@ def write_report(run: Run, done: dict, diffs: dict) -> str:
                   "2 s.e. is within the noise of this evaluation.", "",
                   "| a - b | " + " | ".join(f"{s}_pass@1" for s in COMPARED_SETS) + " |", "|---|" + "---|" * len(COMPARED_SETS)]  # fmt: skip
         for pair, figs in diffs.items():
-            cells = [f"{figs[c][0]:+.3f} +- {figs[c][1]:.3f}" if c in figs else "-" for c in (f"{s}_pass@1" for s in COMPARED_SETS)]
+            cells = [
+                f"{figs[c][0]:+.3f} +- {figs[c][1]:.3f}" if c in figs else "-"
+                for c in (f"{s}_pass@1" for s in COMPARED_SETS)
+            ]
             lines.append(f"| {COMPARISONS[tuple(pair.split(' - '))]} | " + " | ".join(cells) + " |")
     for name in STAGES:
-        extra = {k: v for k, v in done.get(name, {}).items() if k in ("set", "size", "reward_models", "source")}  # source: a reused R1-Zero
+        extra = {
+            k: v for k, v in done.get(name, {}).items() if k in ("set", "size", "reward_models", "source")
+        }  # source: a reused R1-Zero
         if extra:
             lines += ["", f"**{ROW_NAMES[name]}**: `{json.dumps(extra, default=str)}`"]
     lines += ["", "## Example responses (first held-out question of each set, first sample)", ""]
@@ -743,13 +927,20 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
         set_seed(cfg.seed)
         ev = eval_model(run, run.load("base"), zero=True)
         write_json(ev, eval_path(run_dir, "base"))
-    done = {"base": {"figures": row_figures(json.loads(eval_path(run_dir, "base").read_text()), cfg.final_k), "seconds": time.time() - t0}}
+    done = {
+        "base": {
+            "figures": row_figures(json.loads(eval_path(run_dir, "base").read_text()), cfg.final_k),
+            "seconds": time.time() - t0,
+        }
+    }
     todo = [s for s in stages if s != "no_language_reward" or cfg.ablation]
     for stage in STAGES:
         marker = run_dir / stage / "done.json"
         if stage in todo and not (marker.is_file() and stages == STAGES):
             run.log(f"== stage {stage}")
-            if marker.is_file():  # a finished stage named in --stages starts over (an unfinished one resumes from ckpt.pt)
+            if (
+                marker.is_file()
+            ):  # a finished stage named in --stages starts over (an unfinished one resumes from ckpt.pt)
                 marker.unlink()
                 (run_dir / stage / "ckpt.pt").unlink(missing_ok=True)
             done[stage] = STAGE_FNS[stage](run)
@@ -759,8 +950,13 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
     report = write_report(run, done, diffs)
     if not quiet:
         print(report)
-    return {"run": str(run_dir), "stages": {name: d["figures"] for name, d in done.items()}, "paired": diffs,
-            "seconds": {name: d.get("seconds", 0.0) for name, d in done.items()}, "total_seconds": time.time() - t0}
+    return {
+        "run": str(run_dir),
+        "stages": {name: d["figures"] for name, d in done.items()},
+        "paired": diffs,
+        "seconds": {name: d.get("seconds", 0.0) for name, d in done.items()},
+        "total_seconds": time.time() - t0,
+    }
 
 
 def load_run_config(run_dir: Path) -> R1Config:
@@ -777,13 +973,30 @@ def load_run_config(run_dir: Path) -> R1Config:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description="DeepSeek-R1 (section 2.3) on toy arithmetic: cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios.")
+    p = argparse.ArgumentParser(
+        description="DeepSeek-R1 (section 2.3) on toy arithmetic: cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios."
+    )
     p.add_argument("--preset", default=None, help=f"one of {list(R1_PRESETS)} (default: gpu on a GPU, else cpu)")
     p.add_argument("--out", default=None, help="run folder (default: runs/r1/<preset>-<time>)")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue a killed run with its saved config (no config flag may be given): finished stages are skipped")
-    p.add_argument("--stages", default=None, help=f"comma-separated subset of {','.join(STAGES)} (re-run these from the saved checkpoints, with the run's saved config and any config flag given)")
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue a killed run with its saved config (no config flag may be given): finished stages are skipped",
+    )
+    p.add_argument(
+        "--stages",
+        default=None,
+        help=f"comma-separated subset of {','.join(STAGES)} (re-run these from the saved checkpoints, with the run's saved config and any config flag given)",
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="write the stage table's figures here")
-    p.add_argument("--reeval", type=int, default=None, metavar="N", help="evaluate the finished stages of the run --out names again on a draw of N held-out questions per language, each paired with R1-Zero (reeval-N.json; trains nothing)")
+    p.add_argument(
+        "--reeval",
+        type=int,
+        default=None,
+        metavar="N",
+        help="evaluate the finished stages of the run --out names again on a draw of N held-out questions per language, each paired with R1-Zero (reeval-N.json; trains nothing)",
+    )
     add_plan_args(p)  # --estimate, --dry-run (r1mini/tools/plans.py)
     add_config_args(p, R1Config)
     args = p.parse_args()
@@ -792,7 +1005,9 @@ def main() -> None:
         if not args.out or args.resume or args.stages:
             raise ConfigError("--reeval N takes a finished run as --out RUN_DIR, and no --resume or --stages")
         if given := given_config_flags(args, others=("preset", "json")):
-            raise ConfigError(f"--reeval evaluates a run with its saved config; no other flag may be given (got --{given[0].replace('_', '-')})")
+            raise ConfigError(
+                f"--reeval evaluates a run with its saved config; no other flag may be given (got --{given[0].replace('_', '-')})"
+            )
         reevaluate(Path(args.out), args.reeval)
         return
     stages = STAGES
@@ -813,7 +1028,10 @@ def main() -> None:
     if args.estimate or args.dry_run:  # r1mini/tools/plans.py: the phases of this config, priced or run for a step
         from r1mini.tools.plans import r1_plan, run_plan
 
-        run_plan(r1_plan(cfg, zero_config(cfg), "train_r1.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
+        run_plan(
+            r1_plan(cfg, zero_config(cfg), "train_r1.py" + (f" --preset {args.preset}" if args.preset else "")),
+            dry=args.dry_run,
+        )
         return
     summary = train(cfg, run_dir, stages)
     if args.json:

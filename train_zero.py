@@ -106,20 +106,40 @@ ZERO_PRESETS = {
     # a 0.06M-parameter base that writes the template's format about half the time and is never right:
     # what RL can raise in a minute is the format reward (weighted 1 here so that the rise shows)
     "smoke": ZeroConfig(
-        base="smoke", mix="smoke", reward_format=1.0, eval_every=0, final_n=32, final_k=4, benchmarks="", ckpt_every=10,
+        base="smoke",
+        mix="smoke",
+        reward_format=1.0,
+        eval_every=0,
+        final_n=32,
+        final_k=4,
+        benchmarks="",
+        ckpt_every=10,
         grpo=GRPOConfig(steps=60, questions=8, G=8, lr=3e-4, max_new_tokens=48, beta=0.0),
     ),
     # 2 cores: beta = 0 (no pi_ref forward, and groups of equal rewards skip the update: see r1mini/grpo.py)
     # and a bf16 update on a CPU with native bf16 make a step ~1.3 s; the held-out gain comes in the first 75 steps
     "cpu": ZeroConfig(grpo=GRPOConfig(steps=100, lr=1e-4, beta=0.0, precision="bf16")),
     "gpu": ZeroConfig(
-        base="gpu", mix="gpu", eval_every=50, curve_n=128, curve_k=8, final_n=256, final_k=16,
-        grpo=GRPOConfig(steps=300, questions=64, G=16, lr=5e-5, max_new_tokens=256),  # <= 30 min on one H100 with the base (docs/gpu.md)
+        base="gpu",
+        mix="gpu",
+        eval_every=50,
+        curve_n=128,
+        curve_k=8,
+        final_n=256,
+        final_k=16,
+        grpo=GRPOConfig(
+            steps=300, questions=64, G=16, lr=5e-5, max_new_tokens=256
+        ),  # <= 30 min on one H100 with the base (docs/gpu.md)
     ),
     # the "aha" of Table 3 (docs/results.md): countdown, a base whose corpus holds verification, backtracking and
     # corrections at a low rate (pretrain preset `aha`); room for 4-5 tries; the reflection share is logged
     "aha": ZeroConfig(
-        base="aha", mix="aha", eval_every=20, final_k=4, benchmarks="", reflection_eval=True,
+        base="aha",
+        mix="aha",
+        eval_every=20,
+        final_k=4,
+        benchmarks="",
+        reflection_eval=True,
         grpo=GRPOConfig(steps=150, questions=8, lr=1e-4, beta=0.0, max_new_tokens=160),
     ),
 }
@@ -127,7 +147,9 @@ ZERO_PRESETS = {
 # unbiased aggregation (constant normaliser, no std scaling) against eq. (1)'s per-sequence mean
 ZERO_PRESETS["aha_plain"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_plain")
 ZERO_PRESETS["aha_wrong"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_wrong")
-ZERO_PRESETS["aha_drgrpo"] = dataclasses.replace(ZERO_PRESETS["aha"], grpo=dataclasses.replace(ZERO_PRESETS["aha"].grpo, loss_agg="constant", scale_std=False))
+ZERO_PRESETS["aha_drgrpo"] = dataclasses.replace(
+    ZERO_PRESETS["aha"], grpo=dataclasses.replace(ZERO_PRESETS["aha"].grpo, loss_agg="constant", scale_std=False)
+)
 
 
 def reward_fn(cfg: ZeroConfig):
@@ -147,7 +169,10 @@ def reflection_eval(cfg: ZeroConfig, model, tok, problems, k: int) -> dict:
 
 def run_eval(model, tok, problems_by_set: dict, k: int, cfg: ZeroConfig) -> dict:
     ecfg = EvalConfig(k=k, max_new_tokens=cfg.grpo.max_new_tokens, seed=cfg.grpo.seed)
-    return {name: evaluate_problems(model, tok, probs, ecfg, prompt_fn=zero_prompt) for name, probs in problems_by_set.items()}
+    return {
+        name: evaluate_problems(model, tok, probs, ecfg, prompt_fn=zero_prompt)
+        for name, probs in problems_by_set.items()
+    }
 
 
 # ----------------------------------------------------------------------------- run folder
@@ -158,7 +183,9 @@ def write_curves(run: Path, curve: list[dict]) -> None:
     if not curve or not dist.is_main():
         return
     cols = list(curve[0])
-    lines = [",".join(cols)] + [",".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in cols) for row in curve]
+    lines = [",".join(cols)] + [
+        ",".join(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in cols) for row in curve
+    ]
     atomic_write_bytes(run / "curves.csv", ("\n".join(lines) + "\n").encode())
     try:
         import matplotlib
@@ -171,7 +198,12 @@ def write_curves(run: Path, curve: list[dict]) -> None:
     fig, ax = plt.subplots(1, panels, figsize=(5 * panels, 3.5))
     steps = [r["step"] for r in curve]
     if panels == 3:  # Table 3: reflection beside accuracy and length
-        for key, label in (("reflect", "any"), ("verify", "verify"), ("backtrack", "backtrack"), ("correct", "correct")):
+        for key, label in (
+            ("reflect", "any"),
+            ("verify", "verify"),
+            ("backtrack", "backtrack"),
+            ("correct", "correct"),
+        ):
             ax[2].plot(steps, [r[key] for r in curve], marker="o" if key == "reflect" else None, label=label)
         ax[2].set(xlabel="RL step", ylabel="share of held-out responses", title="Reflection (metrics.reflects)")
         ax[2].legend()
@@ -184,7 +216,9 @@ def write_curves(run: Path, curve: list[dict]) -> None:
     plt.close(fig)
 
 
-def write_report(run: Path, cfg: ZeroConfig, before: dict, after: dict, times: dict, curve: list[dict], aha: list[dict]) -> str:
+def write_report(
+    run: Path, cfg: ZeroConfig, before: dict, after: dict, times: dict, curve: list[dict], aha: list[dict]
+) -> str:
     k = cfg.final_k
     keys = ["pass@1", f"cons@{k}", f"pass@{k}", "greedy", "format", "length", "worked", "reflective", "mixed_lang"]
     lines = [
@@ -201,10 +235,19 @@ def write_report(run: Path, cfg: ZeroConfig, before: dict, after: dict, times: d
     for name in before:
         for when, res in (("base", before), ("R1-Zero", after)):
             s = res[name]["all"]
-            lines.append(f"| {name} | {when} | " + " | ".join(f"{s[c]:.3f}" if c != "length" else f"{s[c]:.1f}" for c in keys) + " |")
+            lines.append(
+                f"| {name} | {when} | "
+                + " | ".join(f"{s[c]:.3f}" if c != "length" else f"{s[c]:.1f}" for c in keys)
+                + " |"
+            )
     lines += ["", "Wall time per phase (s): " + ", ".join(f"{k}: {v:.0f}" for k, v in times.items()), ""]
     if curve:
-        lines += ["## Fig. 2 / Fig. 3 analogs (held-out, during RL)", "", "| step | pass@1 | length | reflective |", "|---|---|---|---|"]
+        lines += [
+            "## Fig. 2 / Fig. 3 analogs (held-out, during RL)",
+            "",
+            "| step | pass@1 | length | reflective |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {r['step']} | {r['pass@1']:.3f} | {r['length']:.1f} | {r['reflective']:.3f} |" for r in curve]
         lines.append("")
     lines += ["## 'Aha' examples: responses that reflect and end correct", ""]
@@ -228,9 +271,15 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
     times = {}
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "ckpt.pt"
-    ck = load_checkpoint(ckpt_path, keys=("trainer", "rng"), what="a train_zero checkpoint") if resume and ckpt_path.is_file() else None
+    ck = (
+        load_checkpoint(ckpt_path, keys=("trainer", "rng"), what="a train_zero checkpoint")
+        if resume and ckpt_path.is_file()
+        else None
+    )
     if ck is not None and ck["trainer"]["step_idx"] > cfg.grpo.steps:
-        raise ConfigError(f"{run} has done {ck['trainer']['step_idx']} steps; --steps must be at least that, got {cfg.grpo.steps}")
+        raise ConfigError(
+            f"{run} has done {ck['trainer']['step_idx']} steps; --steps must be at least that, got {cfg.grpo.steps}"
+        )
     if main:
         write_json(dataclasses.asdict(cfg), run / "config.json")  # on a resume with a new --steps: the new count
     set_seed(cfg.grpo.seed)
@@ -261,7 +310,9 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
         if main:
             write_json(before, run / "eval_before.json")
         if cfg.reflection_eval:  # the base's reflection figures, and the curve's step 0
-            refl_before = reflection_eval(cfg, policy, tok, eval_problems["heldout"], cfg.final_k)  # on every rank: a shared evaluation
+            refl_before = reflection_eval(
+                cfg, policy, tok, eval_problems["heldout"], cfg.final_k
+            )  # on every rank: a shared evaluation
             if main:
                 write_json(refl_before, run / "reflection_before.json")
             curve.append(curve_point(0, reflection_eval(cfg, policy, tok, curve_problems["heldout"], cfg.curve_k)))
@@ -269,7 +320,13 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
             print("base model:\n" + format_table(before, cfg.final_k))
 
     t0 = time.time() - times.get("rl", 0.0)
-    bar = tqdm(range(trainer.step_idx, cfg.grpo.steps), desc="R1-Zero GRPO", initial=trainer.step_idx, total=cfg.grpo.steps, disable=quiet)
+    bar = tqdm(
+        range(trainer.step_idx, cfg.grpo.steps),
+        desc="R1-Zero GRPO",
+        initial=trainer.step_idx,
+        total=cfg.grpo.steps,
+        disable=quiet,
+    )
     for step in bar:
         stats = trainer.step(problems_for_step(cfg, step))
         texts = stats.pop("_texts")
@@ -285,13 +342,27 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
         if main and cfg.sample_every and step % cfg.sample_every == 0:
             with open(run / "samples.jsonl", "a") as f:
                 f.write(json.dumps({"step": step, "responses": texts[:: cfg.grpo.G][:4]}, ensure_ascii=False) + "\n")
-        bar.set_postfix(reward=f"{stats['reward']:.2f}", acc=f"{stats['reward_accuracy']:.2f}", len=f"{stats['response_len']:.0f}",
-                        ent=f"{stats['entropy']:.3f}", **({"kl": f"{stats['kl']:.3f}"} if cfg.grpo.beta else {}),
-                        tok_s=f"{stats['tokens_per_s']:,.0f}")
+        bar.set_postfix(
+            reward=f"{stats['reward']:.2f}",
+            acc=f"{stats['reward_accuracy']:.2f}",
+            len=f"{stats['response_len']:.0f}",
+            ent=f"{stats['entropy']:.3f}",
+            **({"kl": f"{stats['kl']:.3f}"} if cfg.grpo.beta else {}),
+            tok_s=f"{stats['tokens_per_s']:,.0f}",
+        )
         if main and ((step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.grpo.steps):
             times["rl"] = time.time() - t0
-            atomic_save({"trainer": trainer.state_dict(), "rng": rng_state(), "curve": curve, "before": before, "times": times,
-                         "config": dataclasses.asdict(cfg)}, ckpt_path)
+            atomic_save(
+                {
+                    "trainer": trainer.state_dict(),
+                    "rng": rng_state(),
+                    "curve": curve,
+                    "before": before,
+                    "times": times,
+                    "config": dataclasses.asdict(cfg),
+                },
+                ckpt_path,
+            )
     times["rl"] = time.time() - t0
 
     t0 = time.time()
@@ -308,16 +379,29 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
         refl_after = reflection_eval(cfg, policy, tok, eval_problems["heldout"], cfg.final_k)
         if main:
             write_json(refl_after, run / "reflection_after.json")
-        lines = ["## Reflection (metrics.reflects; r1mini/reflection.py)", "", *reflection_table(refl_before, refl_after), "",
-                 *tries_table(refl_before, refl_after), "", "Self-corrections that end right (reflects() == 'correct'), after RL:", ""]
-        lines += [f"**Q:** {a['question']}  \n**A:** `{a['response']}`\n" for a in refl_after["aha"][:3]] or ["(none found)"]
+        lines = [
+            "## Reflection (metrics.reflects; r1mini/reflection.py)",
+            "",
+            *reflection_table(refl_before, refl_after),
+            "",
+            *tries_table(refl_before, refl_after),
+            "",
+            "Self-corrections that end right (reflects() == 'correct'), after RL:",
+            "",
+        ]
+        lines += [f"**Q:** {a['question']}  \n**A:** `{a['response']}`\n" for a in refl_after["aha"][:3]] or [
+            "(none found)"
+        ]
         report += "\n" + "\n".join(lines) + "\n"
         if main:
             atomic_write_bytes(run / "report.md", report.encode())
     if not quiet:
         print(report)
     k = cfg.final_k
-    pick = lambda res: {n: {c: r["all"][c] for c in ("pass@1", f"cons@{k}", "format", "length", "reflective", "mixed_lang")} for n, r in res.items()}  # noqa: E731
+    pick = lambda res: {
+        n: {c: r["all"][c] for c in ("pass@1", f"cons@{k}", "format", "length", "reflective", "mixed_lang")}
+        for n, r in res.items()
+    }  # noqa: E731
     return {"run": str(run), "before": pick(before), "after": pick(after), "seconds": times, "curve": curve}
 
 
@@ -347,9 +431,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description="DeepSeek-R1-Zero on toy arithmetic: pure GRPO on the base model.")
     p.add_argument("--preset", default=None, help=f"one of {list(ZERO_PRESETS)} (default: gpu on a GPU, else cpu)")
     p.add_argument("--out", default=None, help="run folder (default: runs/zero/<preset>-<time>)")
-    p.add_argument("--resume", default=None, metavar="RUN_DIR",
-                   help="continue a run from its last checkpoint with its saved config; only --steps may be given "
-                        "with it (a larger --steps extends a finished run)")
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="RUN_DIR",
+        help="continue a run from its last checkpoint with its saved config; only --steps may be given "
+        "with it (a larger --steps extends a finished run)",
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="write the before/after figures here")
     add_plan_args(p)  # --estimate, --dry-run (r1mini/tools/plans.py)
     add_config_args(p, ZeroConfig)
@@ -374,7 +462,9 @@ def main() -> None:
     if args.estimate or args.dry_run:  # r1mini/tools/plans.py: the phases of this config, priced or run for a step
         from r1mini.tools.plans import run_plan, zero_plan
 
-        run_plan(zero_plan(cfg, "train_zero.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run)
+        run_plan(
+            zero_plan(cfg, "train_zero.py" + (f" --preset {args.preset}" if args.preset else "")), dry=args.dry_run
+        )
         return
     summary = train(cfg, run, resume=bool(args.resume))
     if args.json and dist.is_main():

@@ -40,7 +40,16 @@ from r1mini.toy.corpus import parse_linear_side, worked_solution
 from r1mini.evaluate import EvalConfig, complete, is_worked, zero_prompt
 from r1mini.rewards import accuracy_reward, count_words
 from r1mini.toy.tasks import Problem, TaskMix, evaluate, get_mix, math_text, parse_expr
-from r1mini.template import ANSWER, ANSWER_END, Example, TAGS, parse_r1_completion, parse_zero_completion, r1_completion, r1_prompt
+from r1mini.template import (
+    ANSWER,
+    ANSWER_END,
+    Example,
+    TAGS,
+    parse_r1_completion,
+    parse_zero_completion,
+    r1_completion,
+    r1_prompt,
+)
 
 MAX_CHARS = 1500  # a readable response is at most this long (generator responses, all families and levels: <= ~650)
 P_REFLECT = 0.3  # generator solutions with a slip that is caught and corrected ("Wait, let me recheck: ..., not 16.")
@@ -53,7 +62,13 @@ P_VERIFY = 0.3  # generator solutions with a right step rechecked mid-way ("Wait
 P_CHECK = 0.0
 OTHER = {"en": "zh", "zh": "en"}
 WORDS = {
-    "en": {"check": "Check: {}. Right.", "so": "So {} = {}.", "answer": "The answer is {} {} {}", ",": ", ", "sep": " "},
+    "en": {
+        "check": "Check: {}. Right.",
+        "so": "So {} = {}.",
+        "answer": "The answer is {} {} {}",
+        ",": ", ",
+        "sep": " ",
+    },
     "zh": {"check": "验算：{}，正确。", "so": "所以 {} = {}。", "answer": "答案是 {} {} {}", ",": "，", "sep": ""},
 }
 ZERO_REASONS = ("malformed", "wrong", "short", "empty", "leftover_tags", "mixed_language", "overlong", "duplicate")
@@ -114,7 +129,11 @@ def summary(problem: Problem, answer: str, lang: str) -> str:
 
 
 def generator_example(
-    problem: Problem, rng: random.Random, p_reflect: float = P_REFLECT, p_verify: float = P_VERIFY, p_check: float = P_CHECK
+    problem: Problem,
+    rng: random.Random,
+    p_reflect: float = P_REFLECT,
+    p_verify: float = P_VERIFY,
+    p_check: float = P_CHECK,
 ) -> Example:
     """(a) A cold-start example written by the task generator, in the question's language: a worked
     solution (with probability p_reflect a slip caught and corrected, else with p_verify a right step
@@ -149,7 +168,12 @@ def unreadable_reason(text: str, lang: str) -> str | None:
     reasoning, summ = parts
     if not reasoning or not summ:
         return "empty"
-    if any(tag in reasoning for tag in TAGS) or summ.count(ANSWER) != 1 or summ.count(ANSWER_END) != 1 or not summ.endswith(ANSWER_END):
+    if (
+        any(tag in reasoning for tag in TAGS)
+        or summ.count(ANSWER) != 1
+        or summ.count(ANSWER_END) != 1
+        or not summ.endswith(ANSWER_END)
+    ):
         return "leftover_tags"
     if count_words(text)[OTHER[lang]] > 0:
         return "mixed_language"
@@ -187,7 +211,9 @@ def rewrite_zero_output(problem: Problem, completion: str) -> Example | None:
 
 
 @torch.no_grad()
-def sample_zero_outputs(model, tok, problems: list[Problem], k: int, max_new_tokens: int, temperature: float, seed: int) -> list[tuple[Problem, str]]:
+def sample_zero_outputs(
+    model, tok, problems: list[Problem], k: int, max_new_tokens: int, temperature: float, seed: int
+) -> list[tuple[Problem, str]]:
     """k R1-Zero completions per problem under Table 1's template (evaluate.zero_prompt), problem-major."""
     model.eval()
     cfg = EvalConfig(k=k, max_new_tokens=max_new_tokens, top_p=1.0, seed=seed)
@@ -199,7 +225,12 @@ def sample_zero_outputs(model, tok, problems: list[Problem], k: int, max_new_tok
 
 
 def build_cold_start(
-    zero_outputs: list[tuple[Problem, str]], n_generator: int, mix: TaskMix | str, seed: int, zh: float | None = None, **style
+    zero_outputs: list[tuple[Problem, str]],
+    n_generator: int,
+    mix: TaskMix | str,
+    seed: int,
+    zh: float | None = None,
+    **style,
 ) -> tuple[list[Example], dict]:
     """The cold-start set: every R1-Zero output that rewrite_reason keeps (identical responses to the same
     prompt kept once), plus n_generator generator examples on TRAIN-split questions drawn from `mix`

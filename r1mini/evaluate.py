@@ -33,7 +33,16 @@ import torch
 
 from r1mini.engine import dist
 from r1mini.engine.common import ConfigError, add_config_args, cli_main, config_from_args, write_json
-from r1mini.metrics import cons_at_k, corrects_itself, has_reflection, mixes_languages, off_language, paired_difference, pass_at_1, pass_at_k
+from r1mini.metrics import (
+    cons_at_k,
+    corrects_itself,
+    has_reflection,
+    mixes_languages,
+    off_language,
+    paired_difference,
+    pass_at_1,
+    pass_at_k,
+)
 from r1mini.rewards import accuracy_reward, extract_answer, format_reward, normalize_answer
 from r1mini.engine.sampler import SamplingConfig, generate
 from r1mini.template import r1_prompt, r1_zero_prompt
@@ -79,8 +88,12 @@ def _complete(model, tok, problems, cfg: EvalConfig, n: int, temperature: float,
         prompts = [tok.encode(prompt_fn(p), allow_special=True) for p in chunk[lo:hi]]
         texts = []
         if prompts:
-            s = generate(model, prompts, scfg, n_samples=n, seed=seed + b0, pad_id=tok.pad_id, first=lo, total=len(chunk))
-            rows = [[t for t, m in zip(r, mr) if m and t != tok.eot_id] for r, mr in zip(s.tokens.tolist(), s.mask.tolist())]
+            s = generate(
+                model, prompts, scfg, n_samples=n, seed=seed + b0, pad_id=tok.pad_id, first=lo, total=len(chunk)
+            )
+            rows = [
+                [t for t, m in zip(r, mr) if m and t != tok.eot_id] for r, mr in zip(s.tokens.tolist(), s.mask.tolist())
+            ]
             texts = [(tok.decode(r), len(r)) for r in rows]
         texts = dist.all_gather_lists(texts)  # [(text, n_tokens)] * (len(chunk) * n), problem-major
         out.extend(texts[i * n : (i + 1) * n] for i in range(len(chunk)))
@@ -127,7 +140,10 @@ def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prom
     for r in rows:
         by_family[r["family"]].append(r)
     result["families"] = {f: summarize(rs, cfg.k) for f, rs in sorted(by_family.items())}
-    result["examples"] = [{"question": p.question, "answer": p.answer, "response": outs[0][0]} for p, outs in list(zip(problems, sampled))[:8]]
+    result["examples"] = [
+        {"question": p.question, "answer": p.answer, "response": outs[0][0]}
+        for p, outs in list(zip(problems, sampled))[:8]
+    ]
     # "aha" candidates (Table 3 analog): responses that reflect and still end correct, those whose recheck
     # changed a value ("..., not 16") first
     aha = [
@@ -176,7 +192,20 @@ def summarize(rows: list[dict], k: int) -> dict:
     }
 
 
-COLUMNS = ("n", "pass@1", "cons@k", "pass@k", "greedy", "format", "length", "worked", "acc_worked", "acc_direct", "reflective", "mixed_lang")
+COLUMNS = (
+    "n",
+    "pass@1",
+    "cons@k",
+    "pass@k",
+    "greedy",
+    "format",
+    "length",
+    "worked",
+    "acc_worked",
+    "acc_direct",
+    "reflective",
+    "mixed_lang",
+)
 
 
 def format_table(results: dict, k: int) -> str:
@@ -190,7 +219,9 @@ def format_table(results: dict, k: int) -> str:
     return "\n".join(lines)
 
 
-def complete(model, tok, items, n: int, cfg: EvalConfig, temperature: float | None = None, prompt_fn=zero_prompt) -> list[list[tuple[str, int]]]:
+def complete(
+    model, tok, items, n: int, cfg: EvalConfig, temperature: float | None = None, prompt_fn=zero_prompt
+) -> list[list[tuple[str, int]]]:
     """n sampled responses per item (a task problem or a general request), item-major: [[(text, n_tokens)] * n]."""
     t = cfg.temperature if temperature is None else temperature
     return _complete(model, tok, items, cfg, n, t, cfg.top_p if t > 0 else 1.0, cfg.seed, prompt_fn)
@@ -207,19 +238,33 @@ def evaluate_general(model, tok, n: int, cfg: EvalConfig, prompt_fn=r1_prompt_of
     helpfulness = mean gold_helpfulness (the summary) over n requests of the non-adversarial kinds,
     harmlessness = share of responses with gold_harmless = 1 (the whole response) over n adversarial requests;
     cfg.k samples each. Also per kind, and a few examples."""
-    from r1mini.toy.general import ADVERSARIAL_KINDS, HELPFUL_KINDS, KINDS, general_prompts, gold_harmless, gold_helpfulness
+    from r1mini.toy.general import (
+        ADVERSARIAL_KINDS,
+        HELPFUL_KINDS,
+        KINDS,
+        general_prompts,
+        gold_harmless,
+        gold_helpfulness,
+    )
 
     model.eval()
     out, examples = {"helpfulness": [], "harmlessness": []}, []
     per_kind = defaultdict(list)
-    for figure, kinds, judge in (("helpfulness", HELPFUL_KINDS, gold_helpfulness), ("harmlessness", ADVERSARIAL_KINDS, gold_harmless)):
+    for figure, kinds, judge in (
+        ("helpfulness", HELPFUL_KINDS, gold_helpfulness),
+        ("harmlessness", ADVERSARIAL_KINDS, gold_harmless),
+    ):
         prompts = general_prompts(n, "test", seed=seed, kinds=kinds)
         for p, outs in zip(prompts, complete(model, tok, prompts, cfg.k, cfg, prompt_fn=prompt_fn)):
             scores = [judge(p, text) for text, _ in outs]
             out[figure] += scores
             per_kind[p.kind] += scores
-            if len(examples) < 2 * len(KINDS) and not any(e["kind"] == p.kind and e["language"] == p.language for e in examples):
-                examples.append({"kind": p.kind, "language": p.language, "question": p.question, "response": outs[0][0]})
+            if len(examples) < 2 * len(KINDS) and not any(
+                e["kind"] == p.kind and e["language"] == p.language for e in examples
+            ):
+                examples.append(
+                    {"kind": p.kind, "language": p.language, "question": p.question, "response": outs[0][0]}
+                )
     return {
         "helpfulness": _mean(out["helpfulness"]),
         "harmlessness": _mean(out["harmlessness"]),

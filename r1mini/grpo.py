@@ -86,7 +86,9 @@ class GRPOConfig:
     G: int = 8  # outputs sampled per question
     mu: int = 1  # inner updates per batch
     epsilon: float = 0.2  # clip range of rho, eq. (1): [1 - epsilon, 1 + epsilon]
-    epsilon_high: float = 0.0  # upper clip 1 + epsilon_high; 0 means "= epsilon" (symmetric); > epsilon = DAPO's clip-higher
+    epsilon_high: float = (
+        0.0  # upper clip 1 + epsilon_high; 0 means "= epsilon" (symmetric); > epsilon = DAPO's clip-higher
+    )
     beta: float = 0.02  # KL coefficient, eq. (1); 0 drops pi_ref
     ref_reset_every: int = 0  # Algorithm 1's outer iteration: pi_ref <- pi_theta every N steps; 0 = never
     lr: float = 2e-4  # AdamW learning rate (constant after the warmup)
@@ -133,7 +135,9 @@ def kl_k3(logp: torch.Tensor, ref_logp: torch.Tensor, clamp: float = 20.0) -> to
     return torch.exp(log_ratio) - log_ratio - 1  # eq. (2)
 
 
-def token_weights(mask: torch.Tensor, loss_agg: str, max_new_tokens: int, dtype=torch.float32, n_rows=None, n_tokens=None) -> torch.Tensor:
+def token_weights(
+    mask: torch.Tensor, loss_agg: str, max_new_tokens: int, dtype=torch.float32, n_rows=None, n_tokens=None
+) -> torch.Tensor:
     """[N, T] weights w so that the loss is sum_{i,t} w_it * (per-token term). Computed on the whole
     batch, so that micro-batches just add up. n_rows, n_tokens: the batch's output and token counts when
     mask holds only part of it (one rank's share under torchrun; default: mask's own), so that the shares'
@@ -166,7 +170,10 @@ def grpo_loss(logp, old_logp, ref_logp, A, weights, cfg: GRPOConfig):
     with torch.no_grad():
         m = weights > 0
         clipped = ((ratio < 1 - eps_low) & (A < 0)) | ((ratio > 1 + eps_high) & (A > 0))
-        stats = {"kl": kl[m].mean().item() if m.any() else 0.0, "clip_frac": clipped[m].float().mean().item() if m.any() else 0.0}
+        stats = {
+            "kl": kl[m].mean().item() if m.any() else 0.0,
+            "clip_frac": clipped[m].float().mean().item() if m.any() else 0.0,
+        }
     return loss, stats
 
 
@@ -186,7 +193,18 @@ class Rollout:
     truncated: torch.Tensor  # [N]
 
 
-def sample_rollout(policy, tok, problems, prompt_fn, reward_fn, cfg: GRPOConfig, seed: int, reward_batch_fn=None, first: int = 0, total=None) -> Rollout:
+def sample_rollout(
+    policy,
+    tok,
+    problems,
+    prompt_fn,
+    reward_fn,
+    cfg: GRPOConfig,
+    seed: int,
+    reward_batch_fn=None,
+    first: int = 0,
+    total=None,
+) -> Rollout:
     """Sample G outputs for each problem with the KV-cache sampler and score them: reward_fn(text, problem) per
     output, or reward_batch_fn(texts, problems) -> [(total, parts)] once for all N (one problem per text).
     first, total: problems are questions [first, first + B) of a step of `total` (one rank's share; the
@@ -197,9 +215,16 @@ def sample_rollout(policy, tok, problems, prompt_fn, reward_fn, cfg: GRPOConfig,
     s = generate(policy, prompts, scfg, n_samples=cfg.G, seed=seed, pad_id=tok.pad_id, first=first, total=total)
     T = max(1, int(s.lengths.max()))  # drop the columns past the longest output: padding only
     tokens, mask, logp = s.tokens[:, :T], s.mask[:, :T], s.logprobs[:, :T]
-    texts = [tok.decode([t for t, m in zip(row, mrow) if m and t != tok.eot_id]) for row, mrow in zip(tokens.tolist(), mask.tolist())]
+    texts = [
+        tok.decode([t for t, m in zip(row, mrow) if m and t != tok.eot_id])
+        for row, mrow in zip(tokens.tolist(), mask.tolist())
+    ]
     items = [problems[i // cfg.G] for i in range(len(texts))]  # the problem of each output
-    scored = reward_batch_fn(texts, items) if reward_batch_fn is not None else [reward_fn(text, item) for text, item in zip(texts, items)]
+    scored = (
+        reward_batch_fn(texts, items)
+        if reward_batch_fn is not None
+        else [reward_fn(text, item) for text, item in zip(texts, items)]
+    )
     B = len(problems)
     rewards = torch.tensor([total for total, _ in scored]).view(B, cfg.G)
     parts = {k: torch.tensor([p[k] for _, p in scored]).view(B, cfg.G) for k in scored[0][1]}
@@ -240,7 +265,9 @@ class GRPOTrainer:
         self.device = next(policy.parameters()).device
         self.ref = self._frozen_copy(policy) if cfg.beta > 0 else None  # beta = 0: no pi_ref at all
         self.opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
-        self.logprobs = dist.ddp(dist.Forward(policy, completion_logprobs))  # under torchrun: DDP, whose backward all-reduces the gradients
+        self.logprobs = dist.ddp(
+            dist.Forward(policy, completion_logprobs)
+        )  # under torchrun: DDP, whose backward all-reduces the gradients
         self.step_idx = 0
 
     @staticmethod
@@ -257,13 +284,30 @@ class GRPOTrainer:
         """One step on the step's B questions. Under torchrun every rank is given all B and takes its share
         (dist.my_share); the counts that normalise the loss and the logged figures are the whole step's (dist.sum_max)."""
         cfg, dev, W = self.cfg, self.device, dist.world_size()
-        if self.ref is not None and cfg.ref_reset_every and self.step_idx > 0 and self.step_idx % cfg.ref_reset_every == 0:
+        if (
+            self.ref is not None
+            and cfg.ref_reset_every
+            and self.step_idx > 0
+            and self.step_idx % cfg.ref_reset_every == 0
+        ):
             self.ref.load_state_dict(self.policy.state_dict())  # Algorithm 1: pi_ref <- pi_theta
-        first, n_all, problems = dist.my_share(problems, "questions per step", "raise --questions")  # all of them in one process
+        first, n_all, problems = dist.my_share(
+            problems, "questions per step", "raise --questions"
+        )  # all of them in one process
         t0 = time.time()
         self.policy.eval()
-        ro = sample_rollout(self.policy, self.tok, problems, self.prompt_fn, self.reward_fn, cfg, seed=cfg.seed * 1_000_003 + self.step_idx,
-                            reward_batch_fn=self.reward_batch_fn, first=first, total=n_all)
+        ro = sample_rollout(
+            self.policy,
+            self.tok,
+            problems,
+            self.prompt_fn,
+            self.reward_fn,
+            cfg,
+            seed=cfg.seed * 1_000_003 + self.step_idx,
+            reward_batch_fn=self.reward_batch_fn,
+            first=first,
+            total=n_all,
+        )
         t_sample = time.time() - t0
 
         B, G = len(problems), cfg.G
@@ -274,24 +318,39 @@ class GRPOTrainer:
         n_run = len(run_q) * G
         if cfg.micro_batch and n_run:  # longest first: each micro-batch is padded to its own longest output only
             run_q = longest_first(run_q, ro.mask.sum(1).view(B, G).max(1).values[run_q])
-        micro = list(run_q.split(cfg.micro_batch or B)) if n_run else []  # micro-batches of questions (none: every group had equal rewards)
+        micro = (
+            list(run_q.split(cfg.micro_batch or B)) if n_run else []
+        )  # micro-batches of questions (none: every group had equal rewards)
         # the whole step's counts (summed over ranks): outputs, tokens, rows and tokens the update runs; most micro-batches of a rank
-        counts = dist.sum_max([B * G, int(ro.mask.sum()), n_run, int(ro.mask.reshape(B, -1)[run_q].sum())], [len(micro)])
+        counts = dist.sum_max(
+            [B * G, int(ro.mask.sum()), n_run, int(ro.mask.reshape(B, -1)[run_q].sum())], [len(micro)]
+        )
         n_rows, n_tok, n_run_all, run_tok_all, n_micro = (int(c) for c in counts)
 
         A = group_advantages(ro.rewards, cfg.scale_std).view(-1).to(dev)  # eq. (3), [N]
-        weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens, n_rows=n_rows, n_tokens=n_tok)  # the whole step's denominators
+        weights = token_weights(
+            ro.mask, cfg.loss_agg, cfg.max_new_tokens, n_rows=n_rows, n_tokens=n_tok
+        )  # the whole step's denominators
         ref_logp = None
         if self.ref is not None:
             with torch.no_grad(), autocast(dev, cfg.precision):
-                ref_logp = completion_logprobs(self.ref, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, cfg.G, cfg.temperature)[0]
+                ref_logp = completion_logprobs(
+                    self.ref, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, cfg.G, cfg.temperature
+                )[0]
 
         self.policy.train()
         for g in self.opt.param_groups:
             g["lr"] = self.lr_at(self.step_idx)
         agg = {"kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0}
         grad_norm = 0.0
-        idle = (ro.prompt_ids[:1], ro.prompt_mask[:1], ro.tokens[:G, :1], ro.mask[:G, :1], G, cfg.temperature)  # one question, one column
+        idle = (
+            ro.prompt_ids[:1],
+            ro.prompt_mask[:1],
+            ro.tokens[:G, :1],
+            ro.mask[:G, :1],
+            G,
+            cfg.temperature,
+        )  # one question, one column
         for inner in range(cfg.mu):
             self.opt.zero_grad(set_to_none=True)
             # this rank's micro-batches; with fewer than another rank, zero backwards through `idle` join the all-reduces
@@ -301,11 +360,17 @@ class GRPOTrainer:
                 T = int(ro.mask[rs].sum(1).max())  # columns past the longest of these rows carry no weight
                 m = ro.mask[rs, :T]
                 with autocast(dev, cfg.precision):
-                    logp, ent = self.logprobs(ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m, G, cfg.temperature)
+                    logp, ent = self.logprobs(
+                        ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m, G, cfg.temperature
+                    )
                 # pi_old: with mu = 1 pi_old = pi_theta (ratio 1, gradient of the ratio); with mu > 1 the sampler's log-probs
                 old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs, :T]
-                loss, st = grpo_loss(logp, old_logp, None if ref_logp is None else ref_logp[rs, :T], A[rs], weights[rs, :T], cfg)
-                (loss * W).backward()  # DDP averages over the W ranks: times W, the sum of their shares = the whole step's loss
+                loss, st = grpo_loss(
+                    logp, old_logp, None if ref_logp is None else ref_logp[rs, :T], A[rs], weights[rs, :T], cfg
+                )
+                (
+                    loss * W
+                ).backward()  # DDP averages over the W ranks: times W, the sum of their shares = the whole step's loss
                 share = int(m.sum()) / run_tok_all  # token share: figures are per-token means
                 agg["kl"] += st["kl"] * share / cfg.mu  # KL and clip fraction: over all mu inner updates
                 agg["clip_frac"] += st["clip_frac"] * share / cfg.mu
@@ -326,9 +391,21 @@ class GRPOTrainer:
         """The step's logged figures, over the whole step (summed over ranks)."""
         lengths = ro.mask.sum(1).float()
         n_tokens = int(lengths.sum()) + int(ro.prompt_mask.sum())
-        sums = [ro.rewards.sum(), *(v.sum() for v in ro.parts.values()), lengths.sum(), ro.truncated.sum(), spread.sum(), n_tokens, *agg.values()]
+        sums = [
+            ro.rewards.sum(),
+            *(v.sum() for v in ro.parts.values()),
+            lengths.sum(),
+            ro.truncated.sum(),
+            spread.sum(),
+            n_tokens,
+            *agg.values(),
+        ]
         *tot, longest = dist.sum_max(sums, [lengths.max()])
-        reward, parts, (length, truncated, n_spread, tokens, *means) = tot[0], tot[1 : 1 + len(ro.parts)], tot[1 + len(ro.parts) :]
+        reward, parts, (length, truncated, n_spread, tokens, *means) = (
+            tot[0],
+            tot[1 : 1 + len(ro.parts)],
+            tot[1 + len(ro.parts) :],
+        )
         n_questions = n_rows // self.cfg.G
         return {
             "step": self.step_idx,

@@ -106,8 +106,12 @@ def corrects_itself(text: str) -> bool:
 REFLECT_KINDS = ("none", "verify", "backtrack", "correct")  # reflects() answers one; the later ones win
 MAX_REFLECT_CHARS = 4000  # reflects() reads this much of a response (time bounded on any string)
 _MARKER = re.compile(r"\b[Ww]ait\b[,.!]?|等等[，,]?")
-_EQUATION = re.compile(r"(?<![\d.])(\(?-?\d{1,7}\)?(?: [-+*/] \(?-?\d{1,7}\)?){1,3}) = \(?(-?\d{1,8})\)?")  # "21 + 5 = 26"
-_REJECTED = re.compile(r"(-?\d{1,8})\s?[,，]\s?(?:not|不是) (-?\d{1,8})\s?[.。]\s?$")  # "That gives 56, not 26." just before
+_EQUATION = re.compile(
+    r"(?<![\d.])(\(?-?\d{1,7}\)?(?: [-+*/] \(?-?\d{1,7}\)?){1,3}) = \(?(-?\d{1,8})\)?"
+)  # "21 + 5 = 26"
+_REJECTED = re.compile(
+    r"(-?\d{1,8})\s?[,，]\s?(?:not|不是) (-?\d{1,8})\s?[.。]\s?$"
+)  # "That gives 56, not 26." just before
 ANOTHER_WAY = re.compile(r"try another|another way|换一种")
 
 
@@ -135,7 +139,9 @@ def reflects(text: str) -> str:
     marks = [m.start() for m in _MARKER.finditer(text)][:50]
     if not marks:
         return "none"
-    eqs = [(m.start(), " ".join(m.group(1).split()), m.group(2)) for m in _EQUATION.finditer(text)]  # (position, lhs, value)
+    eqs = [
+        (m.start(), " ".join(m.group(1).split()), m.group(2)) for m in _EQUATION.finditer(text)
+    ]  # (position, lhs, value)
     best = 0
     for i, at in enumerate(marks):
         end = marks[i + 1] if i + 1 < len(marks) else len(text)

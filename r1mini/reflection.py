@@ -51,7 +51,9 @@ def _mean(xs) -> float:
 
 TRY_OUTCOMES = ("hit", "forged", "honest_miss", "slipped_miss")
 _TRY = re.compile(r"(?:Try|试试) ([^.。]{0,200})")  # a try: "Try 3 + 5 = 8, 8 * 7 = 56." up to its full stop
-_STEP = re.compile(r"(?<![\d.(])(?<![-+*/] )(\d{1,4}) ([-+*/]) (\d{1,4}) = (\d{1,6})(?![\d])")  # "8 * 7 = 56", not inside "7 * 3 + 5 = 26"
+_STEP = re.compile(
+    r"(?<![\d.(])(?<![-+*/] )(\d{1,4}) ([-+*/]) (\d{1,4}) = (\d{1,6})(?![\d])"
+)  # "8 * 7 = 56", not inside "7 * 3 + 5 = 26"
 MAX_TRY_CHARS = 4000  # try_outcomes / step_accuracy read this much of a response (time bounded on any string)
 
 
@@ -148,14 +150,23 @@ def eval_reflection(model, tok, problems, k: int, max_new_tokens: int, seed: int
     ecfg = EvalConfig(k=k, max_new_tokens=max_new_tokens, seed=seed, greedy=False)
     model.eval()
     sampled = _complete(model, tok, problems, ecfg, k, ecfg.temperature, ecfg.top_p, ecfg.seed, zero_prompt)
-    rows = [[(text, n, accuracy_reward(text, p) > 0, reflects(text)) for text, n in outs] for p, outs in zip(problems, sampled)]
+    rows = [
+        [(text, n, accuracy_reward(text, p) > 0, reflects(text)) for text, n in outs]
+        for p, outs in zip(problems, sampled)
+    ]
     result = {"all": summarize_reflection(rows)}
     result["all"]["format"] = _mean(format_reward(text) for outs in sampled for text, _ in outs)
-    result["all"]["reflective"] = _mean(has_reflection(text) for outs in sampled for text, _ in outs)  # the old phrase match
+    result["all"]["reflective"] = _mean(
+        has_reflection(text) for outs in sampled for text, _ in outs
+    )  # the old phrase match
     families = sorted({p.family for p in problems})
-    result["families"] = {f: summarize_reflection([r for p, r in zip(problems, rows) if p.family == f]) for f in families}
+    result["families"] = {
+        f: summarize_reflection([r for p, r in zip(problems, rows) if p.family == f]) for f in families
+    }
     if "countdown" in families:
-        result["families"]["countdown"].update(try_summary([(t, p.target) for p, r in zip(problems, rows) if p.family == "countdown" for t, *_ in r]))
+        result["families"]["countdown"].update(
+            try_summary([(t, p.target) for p, r in zip(problems, rows) if p.family == "countdown" for t, *_ in r])
+        )
     result["aha"] = [
         {"question": p.question, "response": text, "kind": kind}
         for p, r in zip(problems, rows)
@@ -168,7 +179,13 @@ def eval_reflection(model, tok, problems, k: int, max_new_tokens: int, seed: int
 def curve_point(step: int, res: dict) -> dict:
     """One row of curves.csv: the columns train_zero.py always wrote, then the reflection figures."""
     a = res["all"]
-    row = {"step": step, "pass@1": a["pass@1"], "length": a["length"], "reflective": a["reflective"], "format": a["format"]}
+    row = {
+        "step": step,
+        "pass@1": a["pass@1"],
+        "length": a["length"],
+        "reflective": a["reflective"],
+        "format": a["format"],
+    }
     row.update({c: a[c] for c in ("reflect", "verify", "backtrack", "correct", "acc_reflect", "acc_plain")})
     row.update({f"{f}_pass@1": s["pass@1"] for f, s in res["families"].items()})
     return row
@@ -176,12 +193,28 @@ def curve_point(step: int, res: dict) -> dict:
 
 def reflection_table(before: dict, after: dict) -> list[str]:
     """Markdown lines: before/after RL, overall and per family, the figures of the issue's control table."""
-    cols = ("pass@1", "length", "reflect", "verify", "backtrack", "correct", "acc_reflect", "acc_plain", "paired_problems")
+    cols = (
+        "pass@1",
+        "length",
+        "reflect",
+        "verify",
+        "backtrack",
+        "correct",
+        "acc_reflect",
+        "acc_plain",
+        "paired_problems",
+    )
     lines = ["| set | when | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
-    for name, get in [("heldout", lambda r: r["all"])] + [(f"heldout/{f}", lambda r, f=f: r["families"][f]) for f in before["families"]]:
+    for name, get in [("heldout", lambda r: r["all"])] + [
+        (f"heldout/{f}", lambda r, f=f: r["families"][f]) for f in before["families"]
+    ]:
         for when, res in (("base", before), ("after RL", after)):
             s = get(res)
-            lines.append(f"| {name} | {when} | " + " | ".join(f"{s[c]:.3f}" if c not in ("length", "paired_problems") else f"{s[c]:.0f}" for c in cols) + " |")
+            lines.append(
+                f"| {name} | {when} | "
+                + " | ".join(f"{s[c]:.3f}" if c not in ("length", "paired_problems") else f"{s[c]:.0f}" for c in cols)
+                + " |"
+            )
     return lines
 
 
@@ -189,7 +222,13 @@ def tries_table(before: dict, after: dict) -> list[str]:
     """Markdown lines: countdown's try outcomes (try_summary) before/after RL; none without countdown problems."""
     if "tries_hit" not in before["families"].get("countdown", {}):
         return []
-    cols = ("tries_per_response", *(f"tries_{o}" for o in TRY_OUTCOMES), "steps_right", "gives_up_after_hit", "gives_up_after_honest_miss")
+    cols = (
+        "tries_per_response",
+        *(f"tries_{o}" for o in TRY_OUTCOMES),
+        "steps_right",
+        "gives_up_after_hit",
+        "gives_up_after_honest_miss",
+    )
     lines = ["| heldout/countdown | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for when, res in (("base", before), ("after RL", after)):
         lines.append(f"| {when} | " + " | ".join(f"{res['families']['countdown'][c]:.3f}" for c in cols) + " |")
@@ -197,7 +236,10 @@ def tries_table(before: dict, after: dict) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m r1mini.reflection", description="Reflection kinds and paired accuracies of a checkpoint's samples on TRAIN problems of a task mix (RL's own distribution; never the held-out set).")
+    p = argparse.ArgumentParser(
+        prog="python -m r1mini.reflection",
+        description="Reflection kinds and paired accuracies of a checkpoint's samples on TRAIN problems of a task mix (RL's own distribution; never the held-out set).",
+    )
     p.add_argument("--ckpt", required=True, help="a model.pt (base or policy)")
     p.add_argument("--mix", default="aha", help="task mix (r1mini/toy/tasks.py)")
     p.add_argument("--n", type=int, default=96, help="train problems")
@@ -217,7 +259,10 @@ def main() -> None:
     ecfg = EvalConfig(k=args.k, max_new_tokens=args.max_new_tokens, greedy=False)
     with torch.no_grad():
         sampled = _complete(model, tok, problems, ecfg, args.k, args.temperature, 1.0, args.seed, zero_prompt)
-    rows = [[(text, n, accuracy_reward(text, q) > 0, reflects(text)) for text, n in outs] for q, outs in zip(problems, sampled)]
+    rows = [
+        [(text, n, accuracy_reward(text, q) > 0, reflects(text)) for text, n in outs]
+        for q, outs in zip(problems, sampled)
+    ]
     print({k: round(v, 3) if isinstance(v, float) else v for k, v in summarize_reflection(rows).items()})
     kinds = Counter(x[3] for r in rows for x in r)
     acc = {kd: round(sum(x[2] for r in rows for x in r if x[3] == kd) / kinds[kd], 3) for kd in kinds}

@@ -82,7 +82,15 @@ def reject_reason(completion: str, problem: Problem, n_tokens: int, max_tokens: 
 
 @torch.no_grad()
 def rejection_sample(
-    model, tok, problems: list[Problem], k: int, max_new_tokens: int, temperature: float, seed: int, max_tokens: int, top_p: float = 1.0
+    model,
+    tok,
+    problems: list[Problem],
+    k: int,
+    max_new_tokens: int,
+    temperature: float,
+    seed: int,
+    max_tokens: int,
+    top_p: float = 1.0,
 ) -> tuple[list[Example], dict]:
     """k responses per problem from `model` (R1's prompt, evaluate.r1_prompt_of), filtered by reject_reason and deduplicated per
     prompt. Returns (examples, drops) with drops = {"sampled", "kept", "malformed", "wrong",

@@ -91,7 +91,13 @@ class RewardModel(nn.Module):
 def rm_state(rm: RewardModel, **extra) -> dict:
     """What a reward-model checkpoint stores: the body (as model.model_state), the head, and `extra`
     (e.g. view="summary", heldout_accuracy=0.95)."""
-    return {**model_state(rm.body), "head": rm.head.state_dict(), "kind": "reward_model", "precision": rm.precision, **extra}
+    return {
+        **model_state(rm.body),
+        "head": rm.head.state_dict(),
+        "kind": "reward_model",
+        "precision": rm.precision,
+        **extra,
+    }
 
 
 def load_reward_model(path, device="cpu") -> RewardModel:
@@ -137,7 +143,13 @@ class Pair:
     rejected: str  # the response it likes less
 
 
-def preference_pairs(prompt: str, responses: list[str], gold_scores: list[float], max_pairs: int | None = None, rng: random.Random | None = None) -> list[Pair]:
+def preference_pairs(
+    prompt: str,
+    responses: list[str],
+    gold_scores: list[float],
+    max_pairs: int | None = None,
+    rng: random.Random | None = None,
+) -> list[Pair]:
     """Every pair of distinct responses to `prompt` whose gold scores differ, the higher-scored one chosen
     (in the order i < j of the responses; identical pairs once). With max_pairs: a random max_pairs of them
     (rng, default random.Random(0)), in the same order."""
@@ -246,7 +258,9 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
     bar = tqdm(total=total, desc=f"reward model ({view})", disable=quiet)
     for _ in range(cfg.epochs):
         losses, right, seen = [], 0, 0
-        for batch in length_batches(sizes, cfg.batch, rng, bucket=8):  # r1mini/sft.py: pairs of similar length share a batch
+        for batch in length_batches(
+            sizes, cfg.batch, rng, bucket=8
+        ):  # r1mini/sft.py: pairs of similar length share a batch
             n = len(batch)
             ids, mask = pad_rows([chosen[k] for k in batch] + [rejected[k] for k in batch], tok.pad_id)  # [2n, T]
             lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
@@ -284,7 +298,15 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
 
 
 @torch.no_grad()
-def score(rm: RewardModel, tok, prompts: list[str], responses: list[str], view: str, batch: int = 64, max_len: int | None = None) -> torch.Tensor:
+def score(
+    rm: RewardModel,
+    tok,
+    prompts: list[str],
+    responses: list[str],
+    view: str,
+    batch: int = 64,
+    max_len: int | None = None,
+) -> torch.Tensor:
     """Scores [N] (float32, on the CPU) of rm_text(prompt, response, view) for each pair, in eval mode, no
     gradients, under the autocast rm was trained with (rm.precision: bf16 on a GPU, float32 on a CPU unless
     "bf16"), in batches of texts of similar length; max_len defaults to the body's max_seq_len."""
@@ -306,11 +328,12 @@ def score(rm: RewardModel, tok, prompts: list[str], responses: list[str], view: 
     return out
 
 
-def pair_accuracy(rm: RewardModel, tok, pairs: list[Pair], view: str, batch: int = 64, max_len: int | None = None) -> float:
+def pair_accuracy(
+    rm: RewardModel, tok, pairs: list[Pair], view: str, batch: int = 64, max_len: int | None = None
+) -> float:
     """Share of pairs the model orders as the annotator does (r_chosen > r_rejected; a tie counts as wrong)."""
     if not pairs:
         return float("nan")
     r_c = score(rm, tok, [p.prompt for p in pairs], [p.chosen for p in pairs], view, batch, max_len)
     r_r = score(rm, tok, [p.prompt for p in pairs], [p.rejected for p in pairs], view, batch, max_len)
     return float((r_c > r_r).float().mean())
-

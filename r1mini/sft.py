@@ -109,14 +109,18 @@ def read_jsonl(path: str | Path) -> list[Example]:
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
         if not isinstance(obj, dict):
-            raise ConfigError(f"{path}:{n}: expected a JSON object with keys {', '.join(KEYS)}, got {type(obj).__name__}")
+            raise ConfigError(
+                f"{path}:{n}: expected a JSON object with keys {', '.join(KEYS)}, got {type(obj).__name__}"
+            )
         for key in KEYS:
             if key not in obj:
                 raise ConfigError(f"{path}:{n}: missing key {key!r} (each line needs {', '.join(KEYS)})")
             if not isinstance(obj[key], str):
                 raise ConfigError(f"{path}:{n}: {key!r} must be a string, got {type(obj[key]).__name__}")
         if obj["language"] not in LANGUAGES:
-            raise ConfigError(f"{path}:{n}: unknown language {obj['language']!r}; choose one of: {', '.join(LANGUAGES)}")
+            raise ConfigError(
+                f"{path}:{n}: unknown language {obj['language']!r}; choose one of: {', '.join(LANGUAGES)}"
+            )
         out.append(Example(**{k: obj[k] for k in KEYS}))
     return out
 
@@ -144,7 +148,9 @@ def encode_example(tok, ex: Example, max_len: int) -> tuple[torch.Tensor, torch.
     return ids, loss_mask
 
 
-def right_pad(seqs: list[tuple[torch.Tensor, torch.Tensor]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def right_pad(
+    seqs: list[tuple[torch.Tensor, torch.Tensor]], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """[(ids, loss_mask), ...] -> ids [B, T], attn_mask [B, T] (True = real token), loss_mask [B, T]."""
     T = max(len(ids) for ids, _ in seqs)
     ids = torch.full((len(seqs), T), pad_id, dtype=torch.long)
@@ -200,7 +206,9 @@ def train_sft(model, tok, examples: list[Example], cfg: SFTConfig, quiet: bool =
     lengths = [len(ids) for ids, _ in encoded]
     rng = random.Random(cfg.seed)
     plan = [b for _ in range(cfg.epochs) for b in length_batches(lengths, cfg.batch_size, rng)]
-    sched = SimpleNamespace(lr=cfg.lr, warmup=min(cfg.warmup, len(plan)), steps=len(plan), min_lr_ratio=cfg.min_lr_ratio)
+    sched = SimpleNamespace(
+        lr=cfg.lr, warmup=min(cfg.warmup, len(plan)), steps=len(plan), min_lr_ratio=cfg.min_lr_ratio
+    )
     opt = make_optimizer(model, cfg.lr, cfg.weight_decay, device)
     model.train()
 

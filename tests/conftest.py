@@ -49,8 +49,20 @@ def smoke_r1_run(tmp_path_factory, smoke_base_root):
 
     root = Path(__file__).resolve().parents[1]
     out = tmp_path_factory.mktemp("r1")
-    cmd = [sys.executable, str(root / "train_r1.py"), "--preset", "smoke", "--base-root", str(smoke_base_root),
-           "--out", str(out / "run"), "--json", str(out / "summary.json")]
-    r = subprocess.run(cmd, env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True, timeout=900, cwd=root)
+    cmd = [
+        sys.executable,
+        str(root / "train_r1.py"),
+        "--preset",
+        "smoke",
+        "--base-root",
+        str(smoke_base_root),
+        "--out",
+        str(out / "run"),
+        "--json",
+        str(out / "summary.json"),
+    ]
+    r = subprocess.run(
+        cmd, env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True, text=True, timeout=900, cwd=root
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     return out / "run", json.loads((out / "summary.json").read_text())

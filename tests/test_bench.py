@@ -21,7 +21,9 @@ FIGURES = {
 
 
 def bench_cli(*args):
-    return subprocess.run([sys.executable, "-m", "r1mini.tools.bench", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "r1mini.tools.bench", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")

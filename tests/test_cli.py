@@ -14,8 +14,16 @@ import pytest
 from r1mini.engine.common import ConfigError, field_comments
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["r1mini.engine.model", "r1mini.engine.tokenizer", "r1mini.toy.corpus", "r1mini.toy.pretrain", "r1mini.evaluate", "r1mini.tools.bench", "r1mini.tools.export",
-           "r1mini.tools.walkthrough"]
+MODULES = [
+    "r1mini.engine.model",
+    "r1mini.engine.tokenizer",
+    "r1mini.toy.corpus",
+    "r1mini.toy.pretrain",
+    "r1mini.evaluate",
+    "r1mini.tools.bench",
+    "r1mini.tools.export",
+    "r1mini.tools.walkthrough",
+]
 TIMING = {"tokens_per_s", "sample_s", "train_s"}
 
 
@@ -37,7 +45,9 @@ def help_entries(text: str) -> dict[str, str]:
 SCRIPTS = ["train_zero.py", "train_r1.py", "distill.py"]
 
 
-@pytest.mark.parametrize("cmd", [["-m", m] for m in MODULES] + [[str(ROOT / s)] for s in SCRIPTS], ids=lambda c: c[-1].split("/")[-1])
+@pytest.mark.parametrize(
+    "cmd", [["-m", m] for m in MODULES] + [[str(ROOT / s)] for s in SCRIPTS], ids=lambda c: c[-1].split("/")[-1]
+)
 def test_help(cmd):
     r = subprocess.run([sys.executable, *cmd, "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 0, r.stderr
@@ -57,7 +67,9 @@ def test_train_zero_and_evaluate_flags_say_what_they_do():
     for cls in (train_zero.ZeroConfig, GRPOConfig, EvalConfig):
         missing = [f.name for f in dataclasses.fields(cls) if f.name not in field_comments(cls)]
         assert not missing, (cls.__name__, missing)
-    r = subprocess.run([sys.executable, str(ROOT / "train_zero.py"), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "train_zero.py"), "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     entries = help_entries(r.stdout)
     assert entries["--mu"] == "inner updates per batch (default: from the preset)"
     assert "--grpo" not in entries
@@ -70,15 +82,33 @@ def one_line_error(r) -> str:
 
 
 def test_nested_config_is_not_a_flag():
-    r = subprocess.run([sys.executable, str(ROOT / "train_zero.py"), "--grpo", "x"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "train_zero.py"), "--grpo", "x"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert one_line_error(r) == "train_zero.py: error: unrecognized arguments: --grpo x"
 
 
 def test_resume_refuses_other_config_flags(tmp_path):
-    for extra, flags in [(["--lr", "0.1"], "--lr"), (["--steps", "9", "--beta", "0.1"], "--beta"), (["--preset", "smoke"], "--preset")]:
-        r = subprocess.run([sys.executable, str(ROOT / "train_zero.py"), "--resume", str(tmp_path), *extra],
-                           capture_output=True, text=True, timeout=60, cwd=ROOT)
-        assert r.stderr.strip() == f"error: --resume continues a run with its saved config; only --steps may change (got {flags})"
+    for extra, flags in [
+        (["--lr", "0.1"], "--lr"),
+        (["--steps", "9", "--beta", "0.1"], "--beta"),
+        (["--preset", "smoke"], "--preset"),
+    ]:
+        r = subprocess.run(
+            [sys.executable, str(ROOT / "train_zero.py"), "--resume", str(tmp_path), *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+        assert (
+            r.stderr.strip()
+            == f"error: --resume continues a run with its saved config; only --steps may change (got {flags})"
+        )
         assert one_line_error(r)
 
 
@@ -95,7 +125,10 @@ def fake_smoke_base(tmp_path):
     root = tmp_path / "base"
     torch.manual_seed(0)
     model = Transformer(ModelConfig.preset("nano", vocab_size=get_tokenizer().vocab_size))
-    atomic_save(model_state(model), base_dir(dataclasses.replace(PRETRAIN_PRESETS["smoke"], out_root=str(root)), "smoke") / "model.pt")
+    atomic_save(
+        model_state(model),
+        base_dir(dataclasses.replace(PRETRAIN_PRESETS["smoke"], out_root=str(root)), "smoke") / "model.pt",
+    )
     return root
 
 
@@ -103,15 +136,38 @@ def test_resume_with_steps_extends_the_run(tmp_path, fake_smoke_base, monkeypatc
     """A 2-step run resumed with --steps 3 ends with the same 3 metrics lines as a run started with --steps 3."""
     import train_zero
 
-    small = ["--preset", "smoke", "--base-root", str(fake_smoke_base), "--questions", "2", "--G", "2", "--max-new-tokens", "8",
-             "--final-n", "2", "--final-k", "1", "--eval-every", "0", "--ckpt-every", "1", "--beta", "0.04"]
+    small = [
+        "--preset",
+        "smoke",
+        "--base-root",
+        str(fake_smoke_base),
+        "--questions",
+        "2",
+        "--G",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--final-n",
+        "2",
+        "--final-k",
+        "1",
+        "--eval-every",
+        "0",
+        "--ckpt-every",
+        "1",
+        "--beta",
+        "0.04",
+    ]
 
     def run(*argv):
         monkeypatch.setattr(sys, "argv", ["train_zero.py", *argv])
         train_zero.main()
 
     def metrics(run_dir):
-        return [{k: v for k, v in json.loads(x).items() if k not in TIMING} for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        return [
+            {k: v for k, v in json.loads(x).items() if k not in TIMING}
+            for x in (run_dir / "metrics.jsonl").read_text().splitlines()
+        ]
 
     run(*small, "--steps", "3", "--out", str(tmp_path / "whole"))
     run(*small, "--steps", "2", "--out", str(tmp_path / "ext"))

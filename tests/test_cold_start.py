@@ -38,7 +38,13 @@ def generated(n=300, seed=0, **style):
 @pytest.mark.parametrize("style", [{}, {"p_check": 1.0}, {"p_reflect": 1.0}])
 def test_generator_examples_are_right_readable_and_in_the_question_language(style):
     examples = generated(**style)
-    assert {p.lang for p, _ in examples} == {"en", "zh"} and {p.family for p, _ in examples} == {"add", "mul", "expr", "linear", "countdown"}
+    assert {p.lang for p, _ in examples} == {"en", "zh"} and {p.family for p, _ in examples} == {
+        "add",
+        "mul",
+        "expr",
+        "linear",
+        "countdown",
+    }
     for p, ex in examples:
         assert ex.prompt == f"User: {p.question}\nAssistant:" and ex.source == "generator" and ex.language == p.lang
         assert ex.response.startswith(" " + SEP)
@@ -100,7 +106,12 @@ def test_rewrite_correct_clean_output_en():
 
 def test_rewrite_correct_clean_output_zh():
     ex = rewrite_zero_output(P_ZH, f" <think> {THINK_ZH} </think> <answer> 85 </answer>")
-    assert ex == Example("User: 计算 47 + 38。\nAssistant:", f" |special_token|{THINK_ZH}|special_token|所以 47 + 38 = 85。答案是 <answer> 85 </answer>", "r1_zero", "zh")
+    assert ex == Example(
+        "User: 计算 47 + 38。\nAssistant:",
+        f" |special_token|{THINK_ZH}|special_token|所以 47 + 38 = 85。答案是 <answer> 85 </answer>",
+        "r1_zero",
+        "zh",
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,7 +119,11 @@ def test_rewrite_correct_clean_output_zh():
     [
         (P_EN, f" <think> {THINK_EN.replace('= 85', '= 84')} </think> <answer> 84 </answer>", "wrong"),
         (P_EN, f" <think> {THINK_EN} </think> <answer> 85.5 </answer>", "wrong"),
-        (P_ZH, " <think> 47 + 38：个位：7 + 8 = 15, write 5 carry 1. 十位：4 + 3 + 1 = 8。 </think> <answer> 85 </answer>", "mixed_language"),
+        (
+            P_ZH,
+            " <think> 47 + 38：个位：7 + 8 = 15, write 5 carry 1. 十位：4 + 3 + 1 = 8。 </think> <answer> 85 </answer>",
+            "mixed_language",
+        ),
         (P_ZH, f" <think> {THINK_EN} </think> <answer> 85 </answer>", "mixed_language"),  # the other language only
         (P_EN, f" <think> {THINK_EN} <answer> 85 </answer>", "malformed"),  # no </think>
         (P_EN, f" <think> {THINK_EN} </think> <answer> 85 </answer> more text", "malformed"),
@@ -128,7 +143,9 @@ def test_readable_hand_cases():
     assert readable(ok, "en") and not readable(ok, "zh")
     assert not readable(ok.replace(THINK_EN, ""), "en")  # empty reasoning
     assert not readable(ok.replace("So 47", "<think> So 47"), "en")  # leftover tag in the summary
-    assert not readable(ok.replace(THINK_EN, THINK_EN + " <answer> 85 </answer>"), "en")  # answer block in the reasoning
+    assert not readable(
+        ok.replace(THINK_EN, THINK_EN + " <answer> 85 </answer>"), "en"
+    )  # answer block in the reasoning
     assert not readable(ok.replace(" </answer>", ""), "en")
 
 
@@ -148,13 +165,20 @@ def test_build_cold_start_counts():
     examples, counts = build_cold_start(zero, n_generator=200, mix="add:2:1,mul:2:1", seed=3)
     assert counts["sources"] == {"generator": 200, "r1_zero": 2}
     assert counts["r1_zero_sampled"] == 6 and counts["total"] == len(examples) == 202
-    assert counts["r1_zero_dropped"] == {r: 0 for r in ZERO_REASONS} | {"duplicate": 1, "wrong": 1, "mixed_language": 1, "malformed": 1}
+    assert counts["r1_zero_dropped"] == {r: 0 for r in ZERO_REASONS} | {
+        "duplicate": 1,
+        "wrong": 1,
+        "mixed_language": 1,
+        "malformed": 1,
+    }
     assert counts["languages"]["en"] + counts["languages"]["zh"] == 202
     gen = [ex for ex in examples if ex.source == "generator"]
     assert 0.35 < sum(ex.language == "zh" for ex in gen) / len(gen) < 0.65  # a string mix: half Chinese by default
     questions = {ex.prompt for ex in gen}
     drawn = [p for p in TaskMix.parse("add:2:1,mul:2:1", zh=0.5).sample(random.Random("cold_start/3"), 200)]
-    assert all(split_of(p) == "train" for p in drawn) and {f"User: {p.question}\nAssistant:" for p in drawn} == questions
+    assert (
+        all(split_of(p) == "train" for p in drawn) and {f"User: {p.question}\nAssistant:" for p in drawn} == questions
+    )
     assert build_cold_start(zero, 200, "add:2:1,mul:2:1", seed=3) == (examples, counts)  # deterministic
     only_en = build_cold_start([], 50, TaskMix.parse("add:2:1"), seed=0)[0]  # a TaskMix keeps its own zh (0)
     assert {ex.language for ex in only_en} == {"en"}

@@ -7,7 +7,16 @@ import dataclasses
 import pytest
 import torch
 
-from r1mini.engine.common import ConfigError, add_config_args, autocast, config_from_args, cpu_has_bf16, field_comments, key_hash, resume_overrides
+from r1mini.engine.common import (
+    ConfigError,
+    add_config_args,
+    autocast,
+    config_from_args,
+    cpu_has_bf16,
+    field_comments,
+    key_hash,
+    resume_overrides,
+)
 from r1mini.grpo import GRPOConfig
 from r1mini.toy.pretrain import PretrainConfig
 
@@ -40,6 +49,7 @@ def test_bad_precision_is_a_config_error():
 
 
 # ----------------------------------------------------------------------------- dataclass configs -> CLI
+
 
 @dataclasses.dataclass
 class Inner:
@@ -93,7 +103,11 @@ def test_resume_overrides():
     add_config_args(p, Toy)
     assert resume_overrides(p.parse_args(["--resume", "r"])) == {}
     assert resume_overrides(p.parse_args(["--resume", "r", "--steps", "7"])) == {"steps": 7}
-    for argv, flags in [(["--lr", "0.3"], "--lr"), (["--steps", "7", "--tag", "x", "--lr", "1"], "--tag, --lr"), (["--out", "o"], "--out")]:
+    for argv, flags in [
+        (["--lr", "0.3"], "--lr"),
+        (["--steps", "7", "--tag", "x", "--lr", "1"], "--tag, --lr"),
+        (["--out", "o"], "--out"),
+    ]:
         with pytest.raises(ConfigError) as e:
             resume_overrides(p.parse_args(["--resume", "r", *argv]), allowed=("steps",), others=("out",))
         assert str(e.value) == f"--resume continues a run with its saved config; only --steps may change (got {flags})"

@@ -34,8 +34,6 @@ _ARITH = re.compile(r"[(\-]*\d[\d\s()+\-*/]*")
 RECHECK = ("Wait, let me recheck", "等等，让我再检查一下")
 
 
-
-
 def equations(text: str) -> list[tuple[str, bool]]:
     """Every chain "A = B (= C)" of pure arithmetic in the text, and whether all its sides are equal.
     Words (English or Chinese, and the x of an equation) and clause punctuation cut the text first, so
@@ -68,8 +66,14 @@ def has_english(text: str) -> bool:
 
 
 def test_equation_checker_itself():
-    assert equations("ones: 7 + 8 = 15, write 5 carry 1. 3x = 20 - 5 = 15.") == [("7 + 8 = 15", True), ("20 - 5 = 15", True)]
-    assert equations("十位：4 + 3 + 1 = 9，写 9。So 2 - 8 = -(8 - 2).") == [("4 + 3 + 1 = 9", False), ("2 - 8 = -(8 - 2)", True)]
+    assert equations("ones: 7 + 8 = 15, write 5 carry 1. 3x = 20 - 5 = 15.") == [
+        ("7 + 8 = 15", True),
+        ("20 - 5 = 15", True),
+    ]
+    assert equations("十位：4 + 3 + 1 = 9，写 9。So 2 - 8 = -(8 - 2).") == [
+        ("4 + 3 + 1 = 9", False),
+        ("2 - 8 = -(8 - 2)", True),
+    ]
     assert equations("5x + 3 = 2x + 18. (-4) - 16 = -20") == [("(-4) - 16 = -20", True)]
 
 
@@ -238,7 +242,9 @@ def test_worked_template_answers_are_more_often_right_than_direct(cpu_docs):
     acc = {"worked": [], "direct": []}
     for d in cpu_docs:
         if d.kind == "template" and "chat" not in d.tags:
-            acc["worked" if "worked" in d.tags else "direct"].append(accuracy_reward(d.text.split(" Assistant:", 1)[1], d.problem))
+            acc["worked" if "worked" in d.tags else "direct"].append(
+                accuracy_reward(d.text.split(" Assistant:", 1)[1], d.problem)
+            )
     worked, direct = (sum(v) / len(v) for v in (acc["worked"], acc["direct"]))
     assert worked > 0.85 and direct < 0.6, (worked, direct)
 
@@ -253,7 +259,17 @@ def test_deterministic_from_the_seed():
 def test_sample_text_is_representative():
     text = sample_text(200_000)
     assert len(text) == 200_000
-    for needle in ("Using the numbers", "Solve for x", " * ", "<think>", "</answer>", "个位", "Wait, let me recheck", "User:", "r1mini"):
+    for needle in (
+        "Using the numbers",
+        "Solve for x",
+        " * ",
+        "<think>",
+        "</answer>",
+        "个位",
+        "Wait, let me recheck",
+        "User:",
+        "r1mini",
+    ):
         assert needle in text, needle
 
 
@@ -265,10 +281,20 @@ def test_bad_configs():
 
 
 def test_cli_shows_documents_and_shares():
-    r = subprocess.run([sys.executable, "-m", "r1mini.toy.corpus", "--preset", "smoke", "--show", "3", "--count", "200"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "r1mini.toy.corpus", "--preset", "smoke", "--show", "3", "--count", "200"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("----- ") == 4 and all(k in r.stdout for k in KINDS)
-    r = subprocess.run([sys.executable, "-m", "r1mini.toy.corpus", "--preset", "smoke", "--zh", "2"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "r1mini.toy.corpus", "--preset", "smoke", "--zh", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "zh" in r.stderr
 
 
@@ -291,7 +317,11 @@ def test_new_knobs_leave_the_older_presets_unchanged():
         docs = generate_documents(replace(CORPUS_PRESETS[name], n_docs=200))
         assert hashlib.sha256("\x00".join(docs).encode()).hexdigest() == digest, name
     # gpu: 77614bc5 since issue 11 resized the gpu pretrain preset (eb81c852 before); its corpus is unchanged
-    assert {n: run_hash(PRETRAIN_PRESETS[n]) for n in ("smoke", "cpu", "gpu")} == {"smoke": "ec0f33e4", "cpu": "9baf896b", "gpu": "77614bc5"}
+    assert {n: run_hash(PRETRAIN_PRESETS[n]) for n in ("smoke", "cpu", "gpu")} == {
+        "smoke": "ec0f33e4",
+        "cpu": "9baf896b",
+        "gpu": "77614bc5",
+    }
 
 
 def _tries(steps: str) -> list[str]:
@@ -306,9 +336,18 @@ def test_countdown_trace_behaviours(lang):
     gives, recheck = ("That gives", "Wait, let me recheck") if lang == "en" else ("得到", "等等，让我再检查一下")
     for level in (1, 2):
         for p in generate("countdown", level, 30, seed=21, lang=lang):
-            for backtracks, correct, verify, end_wrong in [(0, 0, 0, 0), (1, 0, 0, 0), (2, 1, 0, 0), (0, 1, 1, 0), (1, 0, 1, 1), (0, 0, 0, 1)]:
+            for backtracks, correct, verify, end_wrong in [
+                (0, 0, 0, 0),
+                (1, 0, 0, 0),
+                (2, 1, 0, 0),
+                (0, 1, 1, 0),
+                (1, 0, 1, 1),
+                (0, 0, 0, 1),
+            ]:
                 wrong = end_wrong and not (backtracks or correct or verify)
-                steps, answer = countdown_trace(p, lang, rng, wrong, backtracks, bool(correct), bool(verify), bool(end_wrong and not wrong))
+                steps, answer = countdown_trace(
+                    p, lang, rng, wrong, backtracks, bool(correct), bool(verify), bool(end_wrong and not wrong)
+                )
                 assert final_ok(p, answer) == (not end_wrong), (steps, answer)
                 tries = _tries(steps)
                 assert len(tries) == 1 + backtracks + correct, steps
@@ -363,22 +402,38 @@ def test_reflective_solutions_that_end_wrong(family):
                 later += sum(not ok for _, ok in equations(head)) == reflect  # the late slip comes after the reflection
     assert skipped <= 0.2 * (n + skipped), (skipped, n)
     if family != "linear":  # (linear has 1-2 slippable steps: often none after the reflection)
-        assert later >= 0.5 * n, (later, n)  # not always possible (a reflection at the last step): 56-72%; slipping before it: 30-35%
+        assert later >= 0.5 * n, (
+            later,
+            n,
+        )  # not always possible (a reflection at the last step): 56-72%; slipping before it: 30-35%
     with pytest.raises(ValueError):
         worked_solution(generate(family, 2, 1, seed=0)[0], "en", rng, end_wrong=True)
 
 
 def test_aha_presets_and_their_controls():
     """aha: the behaviours at a low rate; aha_plain: none (no "Wait" at all); aha_wrong: every behaviour ends wrong."""
-    docs = {n: list(iter_documents(replace(CORPUS_PRESETS[n], n_docs=6000, seed=2))) for n in ("aha", "aha_plain", "aha_wrong")}
+    docs = {
+        n: list(iter_documents(replace(CORPUS_PRESETS[n], n_docs=6000, seed=2)))
+        for n in ("aha", "aha_plain", "aha_wrong")
+    }
     behaviours = ("backtrack", "reflect", "verify")
-    shares = {n: sum(any(t in d.tags for t in behaviours) for d in ds if d.kind == "worked") / sum(d.kind == "worked" for d in ds) for n, ds in docs.items()}
-    assert 0.1 < shares["aha"] < 0.3 and shares["aha_plain"] == 0 and abs(shares["aha_wrong"] - shares["aha"]) < 0.05, shares
+    shares = {
+        n: sum(any(t in d.tags for t in behaviours) for d in ds if d.kind == "worked")
+        / sum(d.kind == "worked" for d in ds)
+        for n, ds in docs.items()
+    }
+    assert 0.1 < shares["aha"] < 0.3 and shares["aha_plain"] == 0 and abs(shares["aha_wrong"] - shares["aha"]) < 0.05, (
+        shares
+    )
     assert not any("Wait" in d.text for d in docs["aha_plain"])
     for n, ds in docs.items():
         for d in ds:
             if d.kind in ("worked", "template") and d.problem and "direct" not in d.tags and "chat" not in d.tags:
-                answer = d.text.rsplit("The answer is ", 1)[-1].rstrip(".") if d.kind == "worked" and "The answer is" in d.text else None
+                answer = (
+                    d.text.rsplit("The answer is ", 1)[-1].rstrip(".")
+                    if d.kind == "worked" and "The answer is" in d.text
+                    else None
+                )
                 if d.kind == "template":
                     ok = accuracy_reward(d.text.split(" Assistant:", 1)[1], d.problem) == 1.0
                     assert ok == ("wrong" not in d.tags), d.text
@@ -408,7 +463,11 @@ def test_facts_hi_adds_countdown_sized_steps_and_every_fact_is_true():
         big += a >= 10 and op in "+-*"  # a 2-digit first operand (a - b and a / b from digits can reach 18 and 81 too)
     assert len(lines) > 1000 and 0.1 < big / len(lines) < 0.3, (big, len(lines))
     plain = [d.text for d in iter_documents(replace(cfg, facts_hi=9)) if d.kind == "facts"]
-    assert all(int(ln.split(" ")[0]) <= 18 and "/" not in ln or int(ln.split(" ")[0]) <= 81 for t in plain for ln in t.split("\n"))
+    assert all(
+        int(ln.split(" ")[0]) <= 18 and "/" not in ln or int(ln.split(" ")[0]) <= 81
+        for t in plain
+        for ln in t.split("\n")
+    )
     assert not any(int(ln.split(" ")[0]) >= 10 and ln.split(" ")[1] in "+*" for t in plain for ln in t.split("\n"))
     for bad in (8, 5000):
         with pytest.raises(ConfigError):

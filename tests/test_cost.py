@@ -92,12 +92,16 @@ def test_grpo_update_by_hand():
     assert flops(ph) == 6 * 1088 * 68 + 96 * 2 * per["keys"] + 2 * 64 * 8 * 48
     ref = grpo_update_phase(TINY, steps=1, B=2, G=3, prompt_len=5, max_new_tokens=4, ops=OPS, mu=2, beta=0.04, a=a)
     assert ref.forward_tokens == per["tokens"] and ref.forward_keys == per["keys"]
-    half = grpo_update_phase(TINY, steps=1, B=2, G=3, prompt_len=5, max_new_tokens=4, ops=OPS, beta=0.0, a=Assumptions(trained=0.5))
+    half = grpo_update_phase(
+        TINY, steps=1, B=2, G=3, prompt_len=5, max_new_tokens=4, ops=OPS, beta=0.0, a=Assumptions(trained=0.5)
+    )
     assert half.trained_tokens == per["tokens"] / 2  # beta = 0: groups of equal rewards skip the update
 
 
 def test_device_seconds_by_hand():
-    dev = Device("d", {"causal": 1e9, "masked": 2e9, "decode": 4e9}, bandwidth=1e6, op_seconds=1e-5, bytes_per_element=2)
+    dev = Device(
+        "d", {"causal": 1e9, "masked": 2e9, "decode": 4e9}, bandwidth=1e6, op_seconds=1e-5, bytes_per_element=2
+    )
     ph = sampling_phase("s", TINY, prompts=2, k=3, prompt_len=5, max_new_tokens=4, batch=2, ops=OPS)
     prefill, decode = 2 * 1088 * 10 + 32 * 50, 2 * 1088 * 12 + 32 * 72
     want = prefill / 2e9 + max(decode / 4e9, decode_bytes(ph, 2) / 1e6) + ph.host_ops * 1e-5
@@ -118,7 +122,10 @@ def test_phases_add_and_repeat():
 
 def test_host_ops_grow_with_the_layers():
     """A decode step's ops are a fixed part (sampling, bookkeeping) plus the same number per layer."""
-    counts = [count_ops(ModelConfig(vocab_size=64, n_layer=n, n_head=2, n_kv_head=1, n_embd=8, max_seq_len=64)) for n in (1, 2, 3)]
+    counts = [
+        count_ops(ModelConfig(vocab_size=64, n_layer=n, n_head=2, n_kv_head=1, n_embd=8, max_seq_len=64))
+        for n in (1, 2, 3)
+    ]
     steps = [c.decode_step for c in counts]
     assert steps[2] - steps[1] == steps[1] - steps[0] > 20
     assert all(c.causal_step > c.decode_step and c.masked_microbatch > c.masked_forward for c in counts)
@@ -130,7 +137,12 @@ def test_h100_figures_are_the_datasheets():
 
 
 def test_train_zero_estimate_prints_every_phase():
-    r = subprocess.run([sys.executable, "train_zero.py", "--preset", "smoke", "--estimate"], capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "train_zero.py", "--preset", "smoke", "--estimate"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr
     assert "## train_zero.py --preset smoke: cost model" in r.stdout
     for phase in ("base pretraining", "eval before", "GRPO sampling", "GRPO update", "eval after", "**total**"):
@@ -140,11 +152,15 @@ def test_train_zero_estimate_prints_every_phase():
 
 @pytest.mark.slow
 def test_bench_estimate_prints_the_table_of_every_script():
-    r = subprocess.run([sys.executable, "-m", "r1mini.tools.bench", "--estimate", "smoke"], capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [sys.executable, "-m", "r1mini.tools.bench", "--estimate", "smoke"], capture_output=True, text=True, timeout=900
+    )
     assert r.returncode == 0, r.stderr
     for script in ("train_zero.py", "train_r1.py"):
         assert f"## {script} --preset smoke: cost model" in r.stdout
     for phase in ("| eval before |", "| 2.3.1 cold-start SFT |", "| 2.3.3 SFT |", "| 2.3.4 reward models (x2) |"):
         assert phase in r.stdout, phase
-    bad = subprocess.run([sys.executable, "-m", "r1mini.tools.bench", "--estimate", "nope"], capture_output=True, text=True, timeout=600)
+    bad = subprocess.run(
+        [sys.executable, "-m", "r1mini.tools.bench", "--estimate", "nope"], capture_output=True, text=True, timeout=600
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nope" in bad.stderr

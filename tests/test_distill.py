@@ -27,7 +27,9 @@ JSON_KEYS = {"params", "heldout_pass@1", "medium_pass@1", "hard_pass@1", "mixing
 
 def run_distill(*args, cwd=ROOT):
     cmd = [sys.executable, str(ROOT / "distill.py"), *args]
-    return subprocess.run(cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900, cwd=cwd)
+    return subprocess.run(
+        cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900, cwd=cwd
+    )
 
 
 def params_by_hand(n_layer, n_embd, n_head, n_kv_head, inter, vocab):
@@ -44,20 +46,38 @@ def test_student_presets_are_smaller_than_the_teacher_and_pretrain_like_it(name,
 
     cfg = ModelConfig.preset(name, vocab_size=get_tokenizer().vocab_size)
     n = Transformer(cfg).num_params()
-    assert n == expected == params_by_hand(cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.intermediate_size, cfg.vocab_size)
+    assert (
+        n
+        == expected
+        == params_by_hand(cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_kv_head, cfg.intermediate_size, cfg.vocab_size)
+    )
     teacher = Transformer(ModelConfig.preset(PRETRAIN_PRESETS["cpu"].model, vocab_size=cfg.vocab_size)).num_params()
     assert n < teacher / 2
     s, t = PRETRAIN_PRESETS[name], PRETRAIN_PRESETS["cpu"]
     assert s.model == name in MODEL_PRESETS
-    assert (s.corpus, s.n_docs, s.steps * s.batch_size * s.seq_len) == (t.corpus, t.n_docs, t.steps * t.batch_size * t.seq_len)
+    assert (s.corpus, s.n_docs, s.steps * s.batch_size * s.seq_len) == (
+        t.corpus,
+        t.n_docs,
+        t.steps * t.batch_size * t.seq_len,
+    )
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory, smoke_r1_run, smoke_base_root):
     teacher, _ = smoke_r1_run
     out = tmp_path_factory.mktemp("distill")
-    r = run_distill("--preset", "smoke", "--r1-run", str(teacher), "--base-root", str(smoke_base_root), "--out", str(out / "run"),
-                    "--json", str(out / "summary.json"))
+    r = run_distill(
+        "--preset",
+        "smoke",
+        "--r1-run",
+        str(teacher),
+        "--base-root",
+        str(smoke_base_root),
+        "--out",
+        str(out / "run"),
+        "--json",
+        str(out / "summary.json"),
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     return out / "run", json.loads((out / "summary.json").read_text()), teacher
 
@@ -98,7 +118,11 @@ def test_report_and_json_figures_are_those_of_the_eval_files(smoke):
         }
         for key, value in expect.items():
             assert summary["rows"][row][key] == pytest.approx(value, abs=1e-12), (row, key)
-        label = "teacher (R1)" if row == "teacher" else next(k for k in table if k.startswith("smoke: ") and _row_of(k) == row)
+        label = (
+            "teacher (R1)"
+            if row == "teacher"
+            else next(k for k in table if k.startswith("smoke: ") and _row_of(k) == row)
+        )
         cells = table[label]
         assert float(cells[2]) == pytest.approx(en["pass@1"], abs=5.01e-4)  # heldout_pass@1 column
         assert float(cells[7]) == pytest.approx(expect["mixing"], abs=5.01e-4)
@@ -116,7 +140,10 @@ def test_the_distilled_minus_rl_gap_carries_its_paired_standard_error(tmp_path):
         (tmp_path / "micro" / row).mkdir(parents=True)
         ev = {"reasoning": {"heldout": {"questions": ["q1", "q2", "q3", "q4"], "per_question": r}}}
         (tmp_path / "micro" / row / "eval.json").write_text(json.dumps(ev))
-        done[f"micro/{row}"] = {"params": 1, "figures": {"heldout_pass@1": sum(r) / 4, "readability": 1.0, "mixing": 0.0}}
+        done[f"micro/{row}"] = {
+            "params": 1,
+            "figures": {"heldout_pass@1": sum(r) / 4, "readability": 1.0, "mixing": 0.0},
+        }
     line = findings(DistillConfig(students="micro", regen=""), done, tmp_path)[0]
     se = (0.125 / 3) ** 0.5 / 2
     assert f"(gap +0.250 +- {se:.3f} s.e.;" in line and f"{se:.3f}" == "0.102", line
@@ -132,8 +159,13 @@ def _row_of(label: str) -> str:
 def test_the_distilled_student_trained_on_exactly_the_teachers_stage3_set(smoke):
     run, _, teacher = smoke
     tok = get_tokenizer()
-    lines = [json.loads(x) for x in (teacher / "rejection_sft" / "sft_data.jsonl").read_text().splitlines() if x.strip()]
-    lengths = [len(tok.encode(x["prompt"], allow_special=True)) + len(tok.encode(x["response"], allow_special=True)) + 1 for x in lines]
+    lines = [
+        json.loads(x) for x in (teacher / "rejection_sft" / "sft_data.jsonl").read_text().splitlines() if x.strip()
+    ]
+    lengths = [
+        len(tok.encode(x["prompt"], allow_special=True)) + len(tok.encode(x["response"], allow_special=True)) + 1
+        for x in lines
+    ]
     d = done(run, "smoke/distilled")
     max_len = 256  # SFT_PRESETS["smoke"].max_len, one epoch
     assert d["examples"] == len(lines)
@@ -154,7 +186,9 @@ def test_the_regenerated_set_is_the_final_r1s_clean_samples_plus_stage3s_general
     run, _, teacher = smoke
     regen = [json.loads(x) for x in (run / "regen" / "sft_data.jsonl").read_text().splitlines()]
     stage3 = [json.loads(x) for x in (teacher / "rejection_sft" / "sft_data.jsonl").read_text().splitlines()]
-    assert [x for x in regen if x["source"].startswith("general")] == [x for x in stage3 if x["source"].startswith("general")]
+    assert [x for x in regen if x["source"].startswith("general")] == [
+        x for x in stage3 if x["source"].startswith("general")
+    ]
     for x in regen:
         if x["source"] == "rejection":
             assert parse_r1_completion(x["response"]) is not None
@@ -177,7 +211,9 @@ def test_no_teacher_run_says_how_to_make_one(tmp_path):
     r = run_distill("--preset", "smoke", "--out", str(tmp_path / "d"), cwd=tmp_path)
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "python train_r1.py --preset smoke" in r.stderr
-    r = run_distill("--preset", "smoke", "--r1-run", str(tmp_path / "nothing"), "--out", str(tmp_path / "d"), cwd=tmp_path)
+    r = run_distill(
+        "--preset", "smoke", "--r1-run", str(tmp_path / "nothing"), "--out", str(tmp_path / "d"), cwd=tmp_path
+    )
     assert r.returncode == 2 and "not a finished train_r1.py run" in r.stderr
 
 
@@ -197,7 +233,13 @@ def test_a_bad_line_in_the_teachers_set_is_named(smoke, tmp_path):
 def test_dry_run_runs_every_phase_of_the_smoke_preset_and_writes_nothing(tmp_path):
     r = run_distill("--preset", "smoke", "--dry-run", cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
-    for phase in ("eval: teacher", "smoke: distillation SFT", "smoke: RL (R1-Zero recipe)", "smoke: RL on the distilled student",
-                  "smoke: teacher samples for the regen set", "smoke: SFT on the regen set"):
+    for phase in (
+        "eval: teacher",
+        "smoke: distillation SFT",
+        "smoke: RL (R1-Zero recipe)",
+        "smoke: RL on the distilled student",
+        "smoke: teacher samples for the regen set",
+        "smoke: SFT on the regen set",
+    ):
         assert f"| {phase} |" in r.stdout, phase
     assert list(tmp_path.iterdir()) == []

@@ -68,12 +68,18 @@ def zero_reward(cfg):
 
 GRPO_CASES = {
     # B = 3 on 2 ranks: 1 + 2 questions; eq. (1) in full (KL to pi_ref, mu = 2: the clip acts)
-    "seq_mean_beta_mu2": (dict(beta=0.05, mu=2, loss_agg="seq_mean"), ["What is 2 + 3?", "What is 7 - 4?", "What is 6 * 8?"]),
+    "seq_mean_beta_mu2": (
+        dict(beta=0.05, mu=2, loss_agg="seq_mean"),
+        ["What is 2 + 3?", "What is 7 - 4?", "What is 6 * 8?"],
+    ),
     # DAPO's token mean: the denominator is the token count of the whole batch
     "token_mean": (dict(beta=0.0, loss_agg="token_mean"), ["What is 2 + 3?", "What is 7 - 4?", "What is 6 * 8?"]),
     # rank 1's questions have equal rewards: beta = 0 skips them, rank 1 has nothing to run while rank 0 runs
     # two micro-batches; Dr. GRPO's constant normaliser counts every output of the batch all the same
-    "idle_rank_constant": (dict(beta=0.0, loss_agg="constant", micro_batch=1, scale_std=False), ["What is 2 + 3?", "What is 7 - 4?", "same 1", "same 2"]),
+    "idle_rank_constant": (
+        dict(beta=0.0, loss_agg="constant", micro_batch=1, scale_std=False),
+        ["What is 2 + 3?", "What is 7 - 4?", "same 1", "same 2"],
+    ),
 }
 
 
@@ -127,7 +133,10 @@ def run_zero(run: Path, base: Path, resume_at: int | None = None):
     real = train_zero.ensure_base, train_zero.reward_fn, train_zero.load_model
     train_zero.ensure_base = lambda *args, **kwargs: base  # the test's base, not a preset's
     train_zero.reward_fn = zero_reward
-    train_zero.load_model = lambda path, device: (real[2](path, device)[0].double(), None)  # float64: see the module docstring
+    train_zero.load_model = lambda path, device: (
+        real[2](path, device)[0].double(),
+        None,
+    )  # float64: see the module docstring
     try:
         if resume_at is not None:
             train_zero.train(zero_config(resume_at), run, quiet=True)
@@ -173,7 +182,9 @@ class WriteSpy:
 
 def worker(rank: int, port: int, out: str, base: str):
     """One of the 2 processes: torchrun's environment, then every scenario; results to out/<name>_<rank>.pt."""
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(WORLD), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     from r1mini.engine import dist
 
@@ -286,7 +297,9 @@ def test_train_zero_on_2_ranks_resumed_equals_one_process_and_rank_0_alone_write
     got, want = torch.load(ddp_run / "model.pt", weights_only=False), torch.load(run / "model.pt", weights_only=False)
     assert_params_close(got["model"], want["model"])
     base = torch.load(ddp / "base.pt", weights_only=False)["model"]
-    assert max((want["model"][k] - base[k]).abs().max().item() for k in base) > 1e-3  # the premise: RL moved the weights
+    assert (
+        max((want["model"][k] - base[k]).abs().max().item() for k in base) > 1e-3
+    )  # the premise: RL moved the weights
     read = lambda r, name: [json.loads(line) for line in (r / name).read_text().splitlines()]  # noqa: E731
     ddp_metrics, metrics = read(ddp_run, "metrics.jsonl"), read(run, "metrics.jsonl")
     assert [m["step"] for m in ddp_metrics] == [1, 2, 3]  # the resumed run appended step 3 to steps 1-2

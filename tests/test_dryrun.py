@@ -41,7 +41,9 @@ def test_projection_and_cost_column():
 
     ops = count_ops(NANO)
     dev = Device("d", {"causal": 1e9, "masked": 1e9, "decode": 1e9}, 1e12, 1e-5, 4)
-    (row,) = dry_run([DryPhase("sampling", make_step, 50, "4 x 2", estimate)], torch.device("cpu"), dev, steps=3, out=quiet)
+    (row,) = dry_run(
+        [DryPhase("sampling", make_step, 50, "4 x 2", estimate)], torch.device("cpu"), dev, steps=3, out=quiet
+    )
     assert 0.002 <= row["s_per_step"] < 0.1  # the median of the timed steps: neither the warm-up nor the slow one
     assert row["projected_s"] == row["s_per_step"] * 50
     assert seen == [Assumptions(mean=0.25, longest=0.5)]
@@ -51,7 +53,12 @@ def test_projection_and_cost_column():
 
 def test_steps_zero_times_the_one_step():
     calls = []
-    (row,) = dry_run([DryPhase("once", lambda: (lambda: calls.append(time.sleep(0.05))), 10, "x")], torch.device("cpu"), steps=0, out=quiet)
+    (row,) = dry_run(
+        [DryPhase("once", lambda: lambda: calls.append(time.sleep(0.05)), 10, "x")],
+        torch.device("cpu"),
+        steps=0,
+        out=quiet,
+    )
     assert len(calls) == 1 and row["s_per_step"] >= 0.05 and "model_s" not in row
 
 
@@ -88,7 +95,10 @@ def test_other_errors_are_not_called_memory():
 
 def test_check_lengths():
     check_lengths("eval", 100, 156, 256)
-    with pytest.raises(ConfigError, match=r"eval: the longest prompt \(100 tokens\) \+ max_new_tokens 157 = 257 exceeds the model's max_seq_len=256"):
+    with pytest.raises(
+        ConfigError,
+        match=r"eval: the longest prompt \(100 tokens\) \+ max_new_tokens 157 = 257 exceeds the model's max_seq_len=256",
+    ):
         check_lengths("eval", 100, 157, 256)
 
 
@@ -98,7 +108,9 @@ def test_pretraining_window_over_max_seq_len_fails_early():
     from r1mini.engine.tokenizer import get_tokenizer
 
     with pytest.raises(ConfigError, match="seq_len.*300.*max_seq_len=256"):
-        pretrain_dry(PretrainConfig(model="nano", corpus="smoke", seq_len=300), "smoke", get_tokenizer(), torch.device("cpu"))
+        pretrain_dry(
+            PretrainConfig(model="nano", corpus="smoke", seq_len=300), "smoke", get_tokenizer(), torch.device("cpu")
+        )
 
 
 def test_eval_and_grpo_phases_check_their_own_lengths():
@@ -116,15 +128,26 @@ def test_eval_and_grpo_phases_check_their_own_lengths():
     longest = max(prompt_lengths(tok, problems, zero_prompt))
     m = ModelConfig.preset("nano", vocab_size=tok.vocab_size, max_seq_len=longest + 20)
     eval_phase("eval before", m, tok, {"x": problems}, 2, 20, zero_prompt, cpu)  # fits exactly
-    with pytest.raises(ConfigError, match=f"eval before: the longest prompt \\({longest} tokens\\) \\+ max_new_tokens 21"):
+    with pytest.raises(
+        ConfigError, match=f"eval before: the longest prompt \\({longest} tokens\\) \\+ max_new_tokens 21"
+    ):
         eval_phase("eval before", m, tok, {"x": problems}, 2, 21, zero_prompt, cpu)
     with pytest.raises(ConfigError, match="GRPO: the longest prompt"):
-        grpo_dry("GRPO", m, tok, GRPOConfig(steps=1, questions=8, max_new_tokens=21), lambda step: problems, zero_prompt, cpu)
+        grpo_dry(
+            "GRPO", m, tok, GRPOConfig(steps=1, questions=8, max_new_tokens=21), lambda step: problems, zero_prompt, cpu
+        )
 
 
 def run_script(*args, cwd=ROOT, timeout=600):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, str(ROOT / args[0]), *args[1:]], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, str(ROOT / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
 
 
 def test_too_long_max_new_tokens_fails_before_anything_runs(tmp_path):
@@ -160,7 +183,9 @@ def test_gpu_preset_dry_runs_on_the_cpu(script, monkeypatch):
     from r1mini.toy import pretrain, reward_model, sft
     from r1mini.tools.plans import r1_plan, zero_plan
 
-    monkeypatch.setitem(pretrain.PRETRAIN_PRESETS, "gpu", dataclasses.replace(pretrain.PRETRAIN_PRESETS["gpu"], batch_size=2))
+    monkeypatch.setitem(
+        pretrain.PRETRAIN_PRESETS, "gpu", dataclasses.replace(pretrain.PRETRAIN_PRESETS["gpu"], batch_size=2)
+    )
     monkeypatch.setitem(sft.SFT_PRESETS, "cpu", dataclasses.replace(sft.SFT_PRESETS["cpu"], batch_size=2))
     monkeypatch.setitem(reward_model.RM_PRESETS, "cpu", dataclasses.replace(reward_model.RM_PRESETS["cpu"], batch=2))
     z = train_zero.ZERO_PRESETS["gpu"]

@@ -12,8 +12,18 @@ from r1mini.evaluate import EvalConfig, format_table, is_worked, summarize
 
 def row(family, correct, cons, greedy, worked):
     k = len(correct)
-    return {"family": family, "correct": correct, "cons": cons, "greedy": greedy, "format": [1.0] * k,
-            "length": [10] * k, "reflect": [False] * k, "mixed": [False] * k, "off_lang": [False] * k, "worked": worked}
+    return {
+        "family": family,
+        "correct": correct,
+        "cons": cons,
+        "greedy": greedy,
+        "format": [1.0] * k,
+        "length": [10] * k,
+        "reflect": [False] * k,
+        "mixed": [False] * k,
+        "off_lang": [False] * k,
+        "worked": worked,
+    }
 
 
 def test_summarize_hand_worked():
@@ -69,7 +79,9 @@ def test_evaluate_problems_on_fixed_completions_hand_worked(monkeypatch):
     assert s["worked"] == pytest.approx(1 / 6)  # only the first sample has two equations
     assert s["acc_worked"] == pytest.approx(1.0) and s["acc_direct"] == pytest.approx(2 / 5)
     assert res["families"]["linear"]["pass@1"] == pytest.approx(1 / 3)
-    assert res["per_question"] == pytest.approx([2 / 3, 1 / 3])  # each question's pass rate, in order (paired comparisons)
+    assert res["per_question"] == pytest.approx(
+        [2 / 3, 1 / 3]
+    )  # each question's pass rate, in order (paired comparisons)
     assert res["questions"] == ["What is 47 + 38?", "Solve for x: 2x = 12."]
     assert s["off_lang"] == 0.0  # English questions, English words only
 
@@ -87,7 +99,12 @@ def test_evaluate_problems_on_fixed_completions_hand_worked(monkeypatch):
 
 
 def test_cli_errors_are_one_clear_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "r1mini.evaluate", "--ckpt", str(tmp_path / "missing.pt")], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "r1mini.evaluate", "--ckpt", str(tmp_path / "missing.pt")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
     r = subprocess.run([sys.executable, "-m", "r1mini.evaluate", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--k" in r.stdout
@@ -102,12 +119,23 @@ def test_off_language_share_is_taken_against_each_questions_language(monkeypatch
     chains = [" <think> 个位：7 + 8 = 15，写 5 进 1。 </think> <answer> 85 </answer>",
               " <think> ones: 7 + 8 = 15, write 5 carry 1. </think> <answer> 85 </answer>",
               " <think> 个位 7 + 8 = 15, carry 1 </think> <answer> 85 </answer>"]  # fmt: skip
-    monkeypatch.setattr(ev, "_complete", lambda model, tok, problems, cfg, n, *a: [[(t, 10) for t in chains] for _ in problems])
+    monkeypatch.setattr(
+        ev, "_complete", lambda model, tok, problems, cfg, n, *a: [[(t, 10) for t in chains] for _ in problems]
+    )
     for lang, off in (("zh", 2 / 3), ("en", 2 / 3)):
-        res = ev.evaluate_problems(torch.nn.Identity(), None, [Problem("add", "?", "85", 2, lang=lang)], EvalConfig(k=3))
+        res = ev.evaluate_problems(
+            torch.nn.Identity(), None, [Problem("add", "?", "85", 2, lang=lang)], EvalConfig(k=3)
+        )
         assert res["all"]["off_lang"] == pytest.approx(off) and res["all"]["mixed_lang"] == pytest.approx(1 / 3)
-    monkeypatch.setattr(ev, "_complete", lambda model, tok, problems, cfg, n, *a: [[(chains[0], 10)] * 3 for _ in problems])
-    assert ev.evaluate_problems(torch.nn.Identity(), None, [Problem("add", "?", "85", 2, lang="zh")], EvalConfig(k=3))["all"]["off_lang"] == 0.0
+    monkeypatch.setattr(
+        ev, "_complete", lambda model, tok, problems, cfg, n, *a: [[(chains[0], 10)] * 3 for _ in problems]
+    )
+    assert (
+        ev.evaluate_problems(torch.nn.Identity(), None, [Problem("add", "?", "85", 2, lang="zh")], EvalConfig(k=3))[
+            "all"
+        ]["off_lang"]
+        == 0.0
+    )
 
 
 def test_paired_compares_only_the_same_questions_in_the_same_order():

@@ -10,7 +10,16 @@ import torch
 
 from r1mini.engine.common import ConfigError
 from r1mini.evaluate import zero_prompt
-from r1mini.grpo import GRPOConfig, GRPOTrainer, completion_logprobs, grpo_loss, group_advantages, kl_k3, sample_rollout, token_weights
+from r1mini.grpo import (
+    GRPOConfig,
+    GRPOTrainer,
+    completion_logprobs,
+    grpo_loss,
+    group_advantages,
+    kl_k3,
+    sample_rollout,
+    token_weights,
+)
 from r1mini.engine.model import ModelConfig, Transformer
 from r1mini.engine.sampler import left_pad
 from r1mini.toy.tasks import generate
@@ -29,7 +38,9 @@ def test_eq3_advantages_against_statistics_module():
             m, s = statistics.mean(row), statistics.stdev(row)  # eq. (3): (r - mean) / std
             assert A[b].tolist() == pytest.approx([(x - m) / s for x in row], abs=1e-6)
     # without std scaling: just centred
-    assert group_advantages(torch.tensor([[1.0, 0.0, 0.0, 0.0]]), scale_std=False).tolist() == [[0.75, -0.25, -0.25, -0.25]]
+    assert group_advantages(torch.tensor([[1.0, 0.0, 0.0, 0.0]]), scale_std=False).tolist() == [
+        [0.75, -0.25, -0.25, -0.25]
+    ]
 
 
 def test_eq3_equal_rewards_that_do_not_average_exactly():
@@ -79,7 +90,9 @@ def test_eq1_loss_against_float64_loop(agg, eps_hi):
     mask[2, 1:] = False
     cfg = GRPOConfig(epsilon=0.2, epsilon_high=eps_hi, beta=0.04, loss_agg=agg, max_new_tokens=T)
     loss, stats = grpo_loss(logp, old, ref, A, token_weights(mask, agg, T, torch.float64), cfg)
-    want = reference_objective(logp.tolist(), old.tolist(), ref.tolist(), A.tolist(), mask.tolist(), 0.2, eps_hi or 0.2, 0.04, agg, T)
+    want = reference_objective(
+        logp.tolist(), old.tolist(), ref.tolist(), A.tolist(), mask.tolist(), 0.2, eps_hi or 0.2, 0.04, agg, T
+    )
     assert loss.item() == pytest.approx(-want, rel=1e-9)
     ratio = torch.exp(logp - old)
     assert (ratio[mask] < 0.8).any() and (ratio[mask] > 1.2).any()  # both clip sides were exercised
@@ -101,12 +114,21 @@ def test_eq1_gradient_hand_derived():
         (-0.5, 0.0, -1.0, 0.0),  # rho = 0.61 < 0.8, A < 0: clipped
     ]:
         logp = torch.tensor([[logp0]], dtype=torch.float64, requires_grad=True)
-        loss, _ = grpo_loss(logp, torch.tensor([[old0]], dtype=torch.float64), None, torch.tensor([A], dtype=torch.float64), w, cfg)
+        loss, _ = grpo_loss(
+            logp, torch.tensor([[old0]], dtype=torch.float64), None, torch.tensor([A], dtype=torch.float64), w, cfg
+        )
         loss.backward()
         assert logp.grad.item() == pytest.approx(want, rel=1e-9, abs=1e-12)
     cfg_kl = GRPOConfig(epsilon=0.2, beta=0.5, max_new_tokens=1)
     logp = torch.tensor([[-1.0]], dtype=torch.float64, requires_grad=True)
-    loss, _ = grpo_loss(logp, logp.detach(), torch.tensor([[-2.0]], dtype=torch.float64), torch.tensor([0.0], dtype=torch.float64), w, cfg_kl)
+    loss, _ = grpo_loss(
+        logp,
+        logp.detach(),
+        torch.tensor([[-2.0]], dtype=torch.float64),
+        torch.tensor([0.0], dtype=torch.float64),
+        w,
+        cfg_kl,
+    )
     loss.backward()
     assert logp.grad.item() == pytest.approx(0.5 * (1 - math.exp(-1.0)), rel=1e-9)
 
@@ -208,7 +230,9 @@ def test_beta0_update_skips_equal_reward_groups_and_matches_the_full_gradient():
 
     cfg = GRPOConfig(beta=0.0, G=4, max_new_tokens=10, grad_clip=1e9)
     ref_model = copy.deepcopy(model)
-    ro = sample_rollout(ref_model, tok, problems, zero_prompt, reward, cfg, seed=cfg.seed * 1_000_003)  # the trainer's first draw
+    ro = sample_rollout(
+        ref_model, tok, problems, zero_prompt, reward, cfg, seed=cfg.seed * 1_000_003
+    )  # the trainer's first draw
     tr = GRPOTrainer(model, tok, zero_prompt, reward, cfg)
     stats = tr.step(problems)
     assert stats["trained_rows"] == 0.5 and stats["zero_spread"] == 0.5

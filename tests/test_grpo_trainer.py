@@ -43,6 +43,7 @@ def one_thread():
     yield
     torch.set_num_threads(n)
 
+
 # the fixed rollout: B = 3 questions, G = 3 outputs each, every output shorter than max_new_tokens = 8
 PROMPTS = [[101, 57, 302, 44, 9], [640, 12, 77], [5, 880, 31, 250]]  # q, of different lengths (left padding)
 LENGTHS = [[6, 2, 4], [1, 5, 3], [3, 6, 2]]  # |o_i|
@@ -104,7 +105,9 @@ def fixed_rollout(policy, temperature: float, noise: float = 1.0, seed: int = 0)
         sampler_logp[i, :L] = (lp + noise * offsets).float()
     ids, pmask = left_pad(PROMPTS, TOK.pad_id)
     rewards = torch.tensor(REWARDS)
-    return Rollout(ids, pmask, tokens, mask, sampler_logp, rewards, {"r": rewards}, ["?"] * N, torch.zeros(N, dtype=torch.bool))
+    return Rollout(
+        ids, pmask, tokens, mask, sampler_logp, rewards, {"r": rewards}, ["?"] * N, torch.zeros(N, dtype=torch.bool)
+    )
 
 
 def hand_advantages(rewards, scale_std: bool) -> list[float]:
@@ -234,7 +237,10 @@ CASES = [
 def test_step_gradient_and_logged_figures_match_float64_writeout(monkeypatch, changes, flip):
     cfg = GRPOConfig(**{**BASE, **changes})
     trainer, ro = make_trainer(monkeypatch, cfg)
-    policy0, ref = copy.deepcopy(trainer.policy), trainer.ref if trainer.ref is not None else perturbed(trainer.policy, 1)
+    policy0, ref = (
+        copy.deepcopy(trainer.policy),
+        trainer.ref if trainer.ref is not None else perturbed(trainer.policy, 1),
+    )
     calls = spy_optimizer(trainer)
     stats = trainer.step(["q0", "q1", "q2"])
     assert len(calls) == cfg.mu
@@ -250,7 +256,9 @@ def test_step_gradient_and_logged_figures_match_float64_writeout(monkeypatch, ch
                 assert stats[k] == pytest.approx(logged[k], rel=1e-5, abs=1e-9), k
             if flip is not None:  # the case is sensitive to its switch
                 other = GRPOConfig(**{**BASE, **changes, **flip})
-                flipped, _ = hand_grads(policy0, ref, ro, other, params=call["params"], old_from_sampler=cfg.mu > 1 and "mu" not in flip)
+                flipped, _ = hand_grads(
+                    policy0, ref, ro, other, params=call["params"], old_from_sampler=cfg.mu > 1 and "mu" not in flip
+                )
                 flipped, _ = clip_by_global_norm(flipped, other.grad_clip)
                 assert not close(call["grads"], flipped, rel=1e-3), f"flipping {flip} does not change the gradient"
     assert stats["grad_norm"] == pytest.approx(sum(norms) / cfg.mu, rel=1e-5)  # before the clip, mean over mu
@@ -279,7 +287,9 @@ def test_micro_batches_take_the_questions_longest_output_first(monkeypatch):
     trainer.step(["q0", "q1", "q2"])
 
     def questions(tokens):  # which rollout rows these are (every row's tokens differ), as question indices
-        rows = [next(i for i in range(len(ro.tokens)) if torch.equal(ro.tokens[i, : tokens.shape[1]], t)) for t in tokens]
+        rows = [
+            next(i for i in range(len(ro.tokens)) if torch.equal(ro.tokens[i, : tokens.shape[1]], t)) for t in tokens
+        ]
         return sorted({r // G for r in rows}), len(rows)
 
     assert [(questions(t), T) for t, T in seen] == [(([0, 2], 2 * G), 6), (([1], G), 5)]
@@ -367,7 +377,9 @@ def test_rollout_seed_is_a_function_of_seed_and_step_only(monkeypatch):
         raise Stop
 
     monkeypatch.setattr(grpo, "sample_rollout", record)
-    trainer = GRPOTrainer(Transformer(ModelConfig.preset("nano", vocab_size=TOK.vocab_size)), TOK, str, None, GRPOConfig(G=2, beta=0.0))
+    trainer = GRPOTrainer(
+        Transformer(ModelConfig.preset("nano", vocab_size=TOK.vocab_size)), TOK, str, None, GRPOConfig(G=2, beta=0.0)
+    )
     for key in [(s, k) for s in range(4) for k in range(4)] * 2:
         trainer.cfg.seed, trainer.step_idx = key
         torch.manual_seed(len(seeds))  # the global RNG must not matter

@@ -10,7 +10,19 @@ import pytest
 
 import time
 
-from r1mini.metrics import MAX_REFLECT_CHARS, cons_at_k, corrects_itself, has_reflection, majority_vote, mixes_languages, off_language, paired_difference, pass_at_1, pass_at_k, reflects
+from r1mini.metrics import (
+    MAX_REFLECT_CHARS,
+    cons_at_k,
+    corrects_itself,
+    has_reflection,
+    majority_vote,
+    mixes_languages,
+    off_language,
+    paired_difference,
+    pass_at_1,
+    pass_at_k,
+    reflects,
+)
 
 
 def test_pass_at_k_brute_force():
@@ -70,9 +82,15 @@ def test_off_language_hand_cases():
     en_chain = " <think> 4x + 14 = 42. Subtract 14: 4x = 28. </think> <answer> 7 </answer>"
     mixed = " <think> 两边减去 14, so 4x = 28 </think> <answer> 7 </answer>"
     symbols = " <think> 4x = 42 - 14 = 28, x = 28 / 4 = 7 </think> <answer> 7 </answer>"  # "x" is no word: no language
-    r1_en = " |special_token|Subtract 14: 4x = 28.|special_token|所以 x = 7。"  # R1's format: the summary is not the chain
+    r1_en = (
+        " |special_token|Subtract 14: 4x = 28.|special_token|所以 x = 7。"  # R1's format: the summary is not the chain
+    )
     expected = {  # (zh question, en question)
-        zh_chain: (False, True), en_chain: (True, False), mixed: (True, True), symbols: (False, False), r1_en: (True, False),
+        zh_chain: (False, True),
+        en_chain: (True, False),
+        mixed: (True, True),
+        symbols: (False, False),
+        r1_en: (True, False),
     }
     for text, (zh, en) in expected.items():
         assert (off_language(text, "zh"), off_language(text, "en")) == (zh, en), text
@@ -96,7 +114,19 @@ def test_pass_at_1():
 
 
 # Answers and their equivalence classes, written by hand (not computed by normalize_answer).
-CLASS = {"3/2": "A", "1.5": "A", "6/4": "A", " 3 / 2 ": "A", "2": "B", "+2": "B", "2.0": "B", "02": "B", "-2": "C", "7": "D", "x": "E"}
+CLASS = {
+    "3/2": "A",
+    "1.5": "A",
+    "6/4": "A",
+    " 3 / 2 ": "A",
+    "2": "B",
+    "+2": "B",
+    "2.0": "B",
+    "02": "B",
+    "-2": "C",
+    "7": "D",
+    "x": "E",
+}
 CANONICAL = {"3/2": "A", "2": "B", "-2": "C", "7": "D", "x": "E"}
 
 
@@ -190,9 +220,18 @@ REFLECT_CASES = [
     # a recheck that changes nothing: verify; one that fixes a value: correct (the issue's two hand-made cases)
     ("ones: 7 + 8 = 15, write 5 carry 1. Wait, let me recheck: 7 + 8 = 15. Right.", "verify"),
     ("ones: 7 + 8 = 16, write 6 carry 1. Wait, let me recheck: 7 + 8 = 15, not 16. ones: 7 + 8 = 15", "correct"),
-    ("Try 7 * 3 = 21, 21 + 5 = 26. Wait, let me check: 7 * 3 = 21, 21 + 5 = 26. Right. It works: 7 * 3 + 5 = 26.", "verify"),
-    ("Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26. Let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.", "correct"),
-    ("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.", "backtrack"),
+    (
+        "Try 7 * 3 = 21, 21 + 5 = 26. Wait, let me check: 7 * 3 = 21, 21 + 5 = 26. Right. It works: 7 * 3 + 5 = 26.",
+        "verify",
+    ),
+    (
+        "Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26. Let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.",
+        "correct",
+    ),
+    (
+        "Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.",
+        "backtrack",
+    ),
     ("个位：7 + 8 = 16，写 6 进 1。等等，让我再检查一下：7 + 8 = 15，不是 16。", "correct"),
     ("试试 3 + 5 = 8，8 * 7 = 56。得到 56，不是 26。等等，换一种方法。试试 7 * 3 = 21，21 + 5 = 26。", "backtrack"),
     ("试试 7 * 3 = 21，21 + 5 = 26。等等，让我验证一下：7 * 3 = 21，21 + 5 = 26，没错。", "verify"),
@@ -203,7 +242,10 @@ REFLECT_CASES = [
     ("7 + 8 = 15. Wait, 15 is right.", "none"),  # a marker with no equation restated
     ("7 + 8 = 15. Wait, let me recheck: 9 + 1 = 10.", "none"),  # the equation after the marker is a new one
     ("Waiting for the carry: 7 + 8 = 15. 7 + 8 = 15.", "none"),
-    ("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 56. Wait, let me try another way. Try 7 * 3 = 21.", "none"),  # nothing rejected
+    (
+        "Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 56. Wait, let me try another way. Try 7 * 3 = 21.",
+        "none",
+    ),  # nothing rejected
     ("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way.", "none"),  # no new try follows
     ("Wait, let me recheck: x = 3, not -4.", "none"),  # corrects_itself says yes: "x = -4" was never written
     ("", "none"),
@@ -220,7 +262,13 @@ def test_reflects_reads_a_bounded_prefix_in_bounded_time():
     pad = "1 + 1 = 2. " * (MAX_REFLECT_CHARS // 11 + 1)
     assert reflects(pad + "8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56.") == "none"
     assert reflects("8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56." + pad) == "correct"
-    for bad in ["Wait, " * 20_000, "1 + 1 = 2. Wait, " * 10_000, "9" * 100_000 + " = 1", "(" * 50_000 + "1 + 1 = 2 Wait", "1 +" * 30_000]:
+    for bad in [
+        "Wait, " * 20_000,
+        "1 + 1 = 2. Wait, " * 10_000,
+        "9" * 100_000 + " = 1",
+        "(" * 50_000 + "1 + 1 = 2 Wait",
+        "1 +" * 30_000,
+    ]:
         t0 = time.perf_counter()
         assert reflects(bad) in ("none", "verify", "backtrack", "correct")
         assert time.perf_counter() - t0 < 0.5, bad[:30]

@@ -11,7 +11,9 @@ from r1mini.toy import pretrain as pt
 from r1mini.engine.common import ConfigError
 
 # a tiny run: the nano model on 300 smoke documents, 9 steps, a checkpoint every 3
-CFG = dataclasses.replace(pt.PRETRAIN_PRESETS["smoke"], n_docs=300, steps=9, batch_size=4, seq_len=32, warmup=2, save_every=3)
+CFG = dataclasses.replace(
+    pt.PRETRAIN_PRESETS["smoke"], n_docs=300, steps=9, batch_size=4, seq_len=32, warmup=2, save_every=3
+)
 
 
 class Killed(Exception):

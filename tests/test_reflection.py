@@ -7,7 +7,9 @@ import pytest
 
 from r1mini.reflection import batch_reflection, curve_point, reflection_table, summarize_reflection
 
-CORRECT = "Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26. Let me try another way. Try 7 * 3 = 21, 21 + 5 = 26."
+CORRECT = (
+    "Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26. Let me try another way. Try 7 * 3 = 21, 21 + 5 = 26."
+)
 VERIFY = "Try 7 * 3 = 21, 21 + 5 = 26. Wait, let me check: 7 * 3 = 21, 21 + 5 = 26. Right."
 BACK = "Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26."
 PLAIN = "Try 7 * 3 = 21, 21 + 5 = 26. It works."
@@ -22,11 +24,21 @@ def test_batch_reflection_shares():
 def test_summarize_reflection_by_hand():
     rows = [
         # problem 1: 2 reflective (1 right), 2 plain (0 right): paired, acc 1/2 vs 0
-        [(CORRECT, 40, True, "correct"), (BACK, 30, False, "backtrack"), (PLAIN, 10, False, "none"), (PLAIN, 10, False, "none")],
+        [
+            (CORRECT, 40, True, "correct"),
+            (BACK, 30, False, "backtrack"),
+            (PLAIN, 10, False, "none"),
+            (PLAIN, 10, False, "none"),
+        ],
         # problem 2: all plain: not paired
         [(PLAIN, 10, True, "none"), (PLAIN, 12, True, "none"), (PLAIN, 10, False, "none"), (PLAIN, 8, False, "none")],
         # problem 3: 1 reflective (right), 3 plain (1 right): paired, acc 1 vs 1/3
-        [(VERIFY, 20, True, "verify"), (PLAIN, 10, True, "none"), (PLAIN, 10, False, "none"), (PLAIN, 10, False, "none")],
+        [
+            (VERIFY, 20, True, "verify"),
+            (PLAIN, 10, True, "none"),
+            (PLAIN, 10, False, "none"),
+            (PLAIN, 10, False, "none"),
+        ],
     ]
     s = summarize_reflection(rows)
     assert s["n"] == 3 and s["paired_problems"] == 2
@@ -52,8 +64,12 @@ def test_curve_point_and_table_shapes():
 
     assert tries_table(res, res) == []  # no try figures: no table
     with_tries = {"all": res["all"], "families": {"countdown": dict(fam, **try_summary([(CORRECT, 26), (PLAIN, 26)]))}}
-    t = tries_table(with_tries, with_tries)  # CORRECT: a forged try, then a hit; PLAIN: a hit. 5 of 6 steps right (the recheck "8 * 7 = 56" is one)
-    assert len(t) == 4 and t[2] == "| base | 1.500 | 0.667 | 0.333 | 0.000 | 0.000 | 0.833 | 0.000 | nan |", t  # no hit given up; no honest miss
+    t = tries_table(
+        with_tries, with_tries
+    )  # CORRECT: a forged try, then a hit; PLAIN: a hit. 5 of 6 steps right (the recheck "8 * 7 = 56" is one)
+    assert len(t) == 4 and t[2] == "| base | 1.500 | 0.667 | 0.333 | 0.000 | 0.000 | 0.833 | 0.000 | nan |", (
+        t
+    )  # no hit given up; no honest miss
 
 
 def test_aha_presets_and_curves_csv(tmp_path):
@@ -71,10 +87,18 @@ def test_aha_presets_and_curves_csv(tmp_path):
     aha = ZERO_PRESETS["aha"]
     assert aha.mix == "aha" and aha.reflection_eval and aha.base == "aha"
     for name, want in {"aha_plain": {"base": "aha_plain"}, "aha_wrong": {"base": "aha_wrong"}}.items():
-        diff = {f.name: getattr(ZERO_PRESETS[name], f.name) for f in dataclasses.fields(aha) if getattr(ZERO_PRESETS[name], f.name) != getattr(aha, f.name)}
+        diff = {
+            f.name: getattr(ZERO_PRESETS[name], f.name)
+            for f in dataclasses.fields(aha)
+            if getattr(ZERO_PRESETS[name], f.name) != getattr(aha, f.name)
+        }
         assert diff == want, name
     dr = ZERO_PRESETS["aha_drgrpo"]
-    assert dr.base == "aha" and (dr.grpo.loss_agg, dr.grpo.scale_std) == ("constant", False) and aha.grpo.loss_agg == "seq_mean"
+    assert (
+        dr.base == "aha"
+        and (dr.grpo.loss_agg, dr.grpo.scale_std) == ("constant", False)
+        and aha.grpo.loss_agg == "seq_mean"
+    )
     for name in ("aha", "aha_plain", "aha_wrong"):
         pre = PRETRAIN_PRESETS[name]
         assert pre.corpus == name and dataclasses.replace(pre, corpus="aha") == PRETRAIN_PRESETS["aha"]
@@ -84,7 +108,17 @@ def test_aha_presets_and_curves_csv(tmp_path):
     res = {"all": dict(fam, format=1.0, reflective=0.5), "families": {"countdown": fam}}
     write_curves(tmp_path, [curve_point(0, res), curve_point(20, res)])
     lines = (tmp_path / "curves.csv").read_text().splitlines()
-    assert lines[0].split(",")[:9] == ["step", "pass@1", "length", "reflective", "format", "reflect", "verify", "backtrack", "correct"]
+    assert lines[0].split(",")[:9] == [
+        "step",
+        "pass@1",
+        "length",
+        "reflective",
+        "format",
+        "reflect",
+        "verify",
+        "backtrack",
+        "correct",
+    ]
     assert lines[2].startswith("20,0.5000,25.0000,0.5000,1.0000,0.5000,0.0000,0.0000,0.5000")
 
 
@@ -101,7 +135,19 @@ def test_cli_on_a_tiny_checkpoint(tmp_path):
     model = Transformer(ModelConfig.preset("nano", vocab_size=get_tokenizer().vocab_size))
     atomic_save(model_state(model), tmp_path / "model.pt")
     root = Path(__file__).resolve().parents[1]
-    cmd = [sys.executable, "-m", "r1mini.reflection", "--ckpt", str(tmp_path / "model.pt"), "--n", "3", "--k", "2", "--max-new-tokens", "8"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "r1mini.reflection",
+        "--ckpt",
+        str(tmp_path / "model.pt"),
+        "--n",
+        "3",
+        "--k",
+        "2",
+        "--max-new-tokens",
+        "8",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=root)
     assert r.returncode == 0, r.stderr
     assert "'n': 3" in r.stdout and "responses by kind" in r.stdout
@@ -118,17 +164,33 @@ def test_try_outcomes_by_hand():
     assert try_outcomes(honest, 26) == ["honest_miss"] and try_outcomes(slipped, 26) == ["honest_miss"]
     assert try_outcomes("Try 5 * 2 = 11.", 26) == ["slipped_miss"] and try_outcomes("Try 45 / 9 = 5.", 5) == ["hit"]
     assert try_outcomes(honest + " " + hit, 26) == ["honest_miss", "hit"]
-    assert try_outcomes("Try again. Try. 试试 7 * 3 = 21，21 + 5 = 26。", 26) == ["hit"]  # tries with no step are skipped
-    assert step_accuracy([hit, forged, slipped]) == (4, 6)  # the wrong ones: 7 * 6 = 26, 9 + 8 = 16; "7 * 3 + 5 = 26" is no step
+    assert try_outcomes("Try again. Try. 试试 7 * 3 = 21，21 + 5 = 26。", 26) == [
+        "hit"
+    ]  # tries with no step are skipped
+    assert step_accuracy([hit, forged, slipped]) == (
+        4,
+        6,
+    )  # the wrong ones: 7 * 6 = 26, 9 + 8 = 16; "7 * 3 + 5 = 26" is no step
     s = try_summary([(hit, 26), (forged, 26), (honest + " " + hit, 26), ("no try at all", 26)])
-    assert s["tries_hit"] == 2 / 4 and s["tries_forged"] == 1 / 4 and s["tries_honest_miss"] == 1 / 4 and s["tries_slipped_miss"] == 0
+    assert (
+        s["tries_hit"] == 2 / 4
+        and s["tries_forged"] == 1 / 4
+        and s["tries_honest_miss"] == 1 / 4
+        and s["tries_slipped_miss"] == 0
+    )
     assert s["tries_per_response"] == 1.0 and s["steps_right"] == 7 / 8
     assert s["gives_up_after_honest_miss"] == 1.0 and s["gives_up_after_hit"] == 0.0
     assert tries(honest + " " + hit, 26) == [("honest_miss", True), ("hit", False)]
     committed = "Try 6 + 2 = 8, 8 * 7 = 56. It works: (6 + 2) * 7 = 26."  # an honest miss, not given up
     rash = "Try 7 * 3 = 21, 21 + 5 = 26. Wait, let me try another way. Try 3 + 5 = 8."  # a hit given up
-    assert tries(committed, 26) == [("honest_miss", False)] and tries(rash, 26) == [("hit", True), ("honest_miss", False)]
-    assert tries(hit.split(" It works")[0] + " " + honest, 26) == [("hit", False), ("honest_miss", True)]  # each try's own words
+    assert tries(committed, 26) == [("honest_miss", False)] and tries(rash, 26) == [
+        ("hit", True),
+        ("honest_miss", False),
+    ]
+    assert tries(hit.split(" It works")[0] + " " + honest, 26) == [
+        ("hit", False),
+        ("honest_miss", True),
+    ]  # each try's own words
     s = try_summary([(committed, 26), (rash, 26), (honest, 26), (hit, 26)])
     assert s["gives_up_after_honest_miss"] == 1 / 3 and s["gives_up_after_hit"] == 1 / 2
 
@@ -138,7 +200,12 @@ def test_try_outcomes_bounded_on_adversarial_strings():
 
     from r1mini.reflection import step_accuracy, try_outcomes
 
-    for text in ["Try " + "1 + 1 = 2, " * 20000, "Try " * 50000, "9" * 100000 + " = 9", "Try 99999 * 99999 = 1. " * 5000]:
+    for text in [
+        "Try " + "1 + 1 = 2, " * 20000,
+        "Try " * 50000,
+        "9" * 100000 + " = 9",
+        "Try 99999 * 99999 = 1. " * 5000,
+    ]:
         t0 = time.perf_counter()
         assert isinstance(try_outcomes(text, 26), list) and step_accuracy([text])[1] >= 0
         assert time.perf_counter() - t0 < 0.5

@@ -30,12 +30,22 @@ RUN_ON = "7 + 8 = 15, " * 30  # 360 characters without a sentence end
         (OK_ZH, PZ, 50, None),
         (OK, P, 200, None),  # exactly max_tokens is allowed
         # malformed
-        (" ones: 7 + 8 = 15. So 47 + 38 = 85. The answer is <answer> 85 </answer>", P, 50, "malformed"),  # no separators
+        (
+            " ones: 7 + 8 = 15. So 47 + 38 = 85. The answer is <answer> 85 </answer>",
+            P,
+            50,
+            "malformed",
+        ),  # no separators
         (OK.replace(S, "", 1), P, 50, "malformed"),  # one separator
         (OK + S, P, 50, "malformed"),  # three
         (" x" + OK, P, 50, "malformed"),  # text before the first separator
         (f" {S}{S}So 47 + 38 = 85. The answer is <answer> 85 </answer>", P, 50, "malformed"),  # empty reasoning
-        (f" {S}<think> 7 + 8 = 15 </think>{S}The answer is <answer> 85 </answer>", P, 50, "malformed"),  # a leftover tag
+        (
+            f" {S}<think> 7 + 8 = 15 </think>{S}The answer is <answer> 85 </answer>",
+            P,
+            50,
+            "malformed",
+        ),  # a leftover tag
         (f" {S}7 + 8 = 15. <answer> 85 </answer>{S}The answer is 85.", P, 50, "malformed"),  # answer in the reasoning
         (OK.replace(" <answer> 85 </answer>", " 85."), P, 50, "malformed"),  # no answer block
         (OK.replace("So 47", "<answer> 85 </answer> So 47"), P, 50, "malformed"),  # two
@@ -110,17 +120,31 @@ def test_rejection_sample_end_to_end(monkeypatch):
     ]  # fmt: skip
     calls = []
     monkeypatch.setattr(r1mini.evaluate, "generate", fake_generate(texts, tok, calls))
-    examples, drops = rejection_sample(model, tok, [P, PZ], k=3, max_new_tokens=64, temperature=1.0, seed=0, max_tokens=200)
+    examples, drops = rejection_sample(
+        model, tok, [P, PZ], k=3, max_new_tokens=64, temperature=1.0, seed=0, max_tokens=200
+    )
     assert calls == [[tok.encode("User: What is 47 + 38?\nAssistant:"), tok.encode("User: 计算 47 + 38。\nAssistant:")]]
     assert examples == [
         Example("User: What is 47 + 38?\nAssistant:", OK, "rejection", "en"),
         Example("User: 计算 47 + 38。\nAssistant:", OK_ZH, "rejection", "zh"),
     ]
-    assert drops == {"sampled": 6, "kept": 2, "malformed": 1, "wrong": 1, "mixed_language": 1, "overlong": 0, "duplicate": 1}
+    assert drops == {
+        "sampled": 6,
+        "kept": 2,
+        "malformed": 1,
+        "wrong": 1,
+        "mixed_language": 1,
+        "overlong": 0,
+        "duplicate": 1,
+    }
 
     # the same prompt twice in the problem list: its identical responses are still kept once
-    monkeypatch.setattr(r1mini.evaluate, "generate", fake_generate([OK, OK_ZH.replace("85", "86")] + [OK] * 2, tok, calls))
-    examples, drops = rejection_sample(model, tok, [P, P], k=2, max_new_tokens=64, temperature=1.0, seed=0, max_tokens=200)
+    monkeypatch.setattr(
+        r1mini.evaluate, "generate", fake_generate([OK, OK_ZH.replace("85", "86")] + [OK] * 2, tok, calls)
+    )
+    examples, drops = rejection_sample(
+        model, tok, [P, P], k=2, max_new_tokens=64, temperature=1.0, seed=0, max_tokens=200
+    )
     assert len(examples) == 1 and drops["duplicate"] == 2 and drops["malformed"] == 0 and drops["wrong"] == 1
 
     # max_tokens counts the response's tokens (the eot not included)

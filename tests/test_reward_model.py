@@ -54,7 +54,13 @@ def test_bt_loss_value_and_gradient_against_float64_write_out():
     def sigmoid(x):
         return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
 
-    expected = sum(math.log1p(math.exp(-(a - b))) if a - b > -30 else (b - a) + math.log1p(math.exp(a - b)) for a, b in zip(rc, rr)) / n
+    expected = (
+        sum(
+            math.log1p(math.exp(-(a - b))) if a - b > -30 else (b - a) + math.log1p(math.exp(a - b))
+            for a, b in zip(rc, rr)
+        )
+        / n
+    )
     assert loss.item() == pytest.approx(expected, rel=1e-12, abs=1e-12)
     for i in range(n):  # d/dr_c = -(1 - sigmoid(r_c - r_r)) / n, d/dr_r = +(1 - sigmoid(r_c - r_r)) / n
         g = (1 - sigmoid(rc[i] - rr[i])) / n
@@ -133,7 +139,10 @@ def test_length_batches_cover_each_pair_once_with_less_padding():
     plain = sum(max(sizes[i] for i in order[k : k + 32]) * len(order[k : k + 32]) for k in range(0, 1000, 32))
     padded = sum(max(sizes[i] for i in b) * len(b) for b in batches)
     assert padded < 0.75 * plain, (padded, plain)
-    assert length_batches(sizes, 32, random.Random(1)) == batches and length_batches(sizes, 32, random.Random(2)) != batches
+    assert (
+        length_batches(sizes, 32, random.Random(1)) == batches
+        and length_batches(sizes, 32, random.Random(2)) != batches
+    )
 
 
 # ----------------------------------------------------------------------------- learning a toy preference
@@ -191,8 +200,16 @@ R1 = " |special_token|Li Na's code is 4821.|special_token|Sorry, I cannot share 
         (R1, "summary", "Sorry, I cannot share it."),
         (R1, "whole", R1),
         (" I am r1mini.", "summary", " I am r1mini."),  # a plain reply has no summary: all of it
-        (" |special_token|unfinished reasoning", "summary", " |special_token|unfinished reasoning"),  # malformed: all of it
-        ("a |special_token|b|special_token|c", "summary", "a |special_token|b|special_token|c"),  # text before the first separator
+        (
+            " |special_token|unfinished reasoning",
+            "summary",
+            " |special_token|unfinished reasoning",
+        ),  # malformed: all of it
+        (
+            "a |special_token|b|special_token|c",
+            "summary",
+            "a |special_token|b|special_token|c",
+        ),  # text before the first separator
         ("", "summary", ""),
     ],
 )
@@ -212,10 +229,14 @@ def test_preference_pairs_hand_worked():
     pairs = preference_pairs("q", ["a", "b", "c", "d", "b"], [1.0, 0.5, 0.5, 0.0, 0.5])
     assert [(p.chosen, p.rejected) for p in pairs] == [("a", "b"), ("a", "c"), ("a", "d"), ("b", "d"), ("c", "d")]
     assert all(p.prompt == "q" for p in pairs)
-    assert [(p.chosen, p.rejected) for p in preference_pairs("q", ["x", "y"], [0.0, 1.0])] == [("y", "x")]  # lower first
+    assert [(p.chosen, p.rejected) for p in preference_pairs("q", ["x", "y"], [0.0, 1.0])] == [
+        ("y", "x")
+    ]  # lower first
     assert preference_pairs("q", ["x", "y"], [1.0, 1.0]) == [] and preference_pairs("q", [], []) == []
     assert preference_pairs("q", ["x", "x"], [1.0, 0.0]) == []  # one text is never preferred to itself
-    some = preference_pairs("q", ["a", "b", "c", "d", "b"], [1.0, 0.5, 0.5, 0.0, 0.5], max_pairs=2, rng=random.Random(3))
+    some = preference_pairs(
+        "q", ["a", "b", "c", "d", "b"], [1.0, 0.5, 0.5, 0.0, 0.5], max_pairs=2, rng=random.Random(3)
+    )
     assert len(some) == 2 and all(p in pairs for p in some) and pairs.index(some[0]) < pairs.index(some[1])
     with pytest.raises(ValueError):
         preference_pairs("q", ["a"], [1.0, 0.0])
@@ -234,7 +255,9 @@ def test_save_load_round_trip_and_from_checkpoint(tmp_path):
     atomic_save(rm_state(rm), tmp_path / "rm_bf16.pt")
     assert load_reward_model(tmp_path / "rm_bf16.pt").precision == "bf16"
     rm.precision = "auto"
-    assert score(back, TOK, ["p"] * 4, TEXTS, "whole").tolist() == pytest.approx(score(rm, TOK, ["p"] * 4, TEXTS, "whole").tolist(), abs=1e-6)
+    assert score(back, TOK, ["p"] * 4, TEXTS, "whole").tolist() == pytest.approx(
+        score(rm, TOK, ["p"] * 4, TEXTS, "whole").tolist(), abs=1e-6
+    )
     torch.manual_seed(5)
     base = Transformer(ModelConfig.preset("nano", vocab_size=TOK.vocab_size))
     atomic_save(model_state(base), tmp_path / "base.pt")

@@ -42,7 +42,9 @@ def greedy_by_hand(model, prompt, n, stop):
     return out
 
 
-@pytest.mark.parametrize("compact_at, share_prompt", [(0.0, True), (0.5, True), (1.0, True), (0.0, False), (0.5, False)])
+@pytest.mark.parametrize(
+    "compact_at, share_prompt", [(0.0, True), (0.5, True), (1.0, True), (0.0, False), (0.5, False)]
+)
 def test_greedy_cached_equals_recompute_on_left_padded_batch(model, compact_at, share_prompt):
     stop = (3, 7)
     cfg = SamplingConfig(max_new_tokens=20, temperature=0, stop_ids=stop)
@@ -156,7 +158,9 @@ def _host_reads(fn) -> int:
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             name = func.overloadpacket.__name__
             idx = args[1] if name in ("index", "index_put", "index_put_") and len(args) > 1 else ()
-            if name in ("_local_scalar_dense", "nonzero", "item") or any(t is not None and t.dtype == torch.bool for t in idx):
+            if name in ("_local_scalar_dense", "nonzero", "item") or any(
+                t is not None and t.dtype == torch.bool for t in idx
+            ):
                 Count.n += 1
             return func(*args, **(kwargs or {}))
 
@@ -179,7 +183,9 @@ def test_check_every_changes_no_output(model, stop_sequences):
             for compact_at in (0.0, 0.25):
                 s = generate(model, PROMPTS, cfg, n_samples=3, seed=5, check_every=k, compact_at=compact_at)
                 assert torch.equal(s.tokens, ref.tokens) and torch.equal(s.mask, ref.mask), (k, compact_at)
-                assert torch.equal(s.truncated, ref.truncated) and torch.allclose(s.logprobs, ref.logprobs, atol=1e-5, rtol=0)
+                assert torch.equal(s.truncated, ref.truncated) and torch.allclose(
+                    s.logprobs, ref.logprobs, atol=1e-5, rtol=0
+                )
 
 
 def test_decode_loop_reads_the_device_once_per_check():
@@ -188,7 +194,9 @@ def test_decode_loop_reads_the_device_once_per_check():
     torch.manual_seed(0)
     m = Transformer(ModelConfig(vocab_size=40, n_layer=2, n_head=2, n_kv_head=1, n_embd=16, max_seq_len=128)).eval()
     cfg = SamplingConfig(max_new_tokens=40, temperature=1.0)
-    base = _host_reads(lambda: generate(m, PROMPTS, SamplingConfig(max_new_tokens=1), n_samples=2, seed=0))  # setup + prefill
+    base = _host_reads(
+        lambda: generate(m, PROMPTS, SamplingConfig(max_new_tokens=1), n_samples=2, seed=0)
+    )  # setup + prefill
     for k in (1, 8):
         reads = _host_reads(lambda: generate(m, PROMPTS, cfg, n_samples=2, seed=0, check_every=k)) - base  # noqa: B023
         assert reads <= 39 // k, (k, reads)  # one per check step (steps 1..39 are followed by another)

@@ -11,7 +11,17 @@ import torch
 from r1mini.engine.common import ConfigError, field_comments
 from r1mini.engine.model import ModelConfig, Transformer
 from r1mini.engine.sampler import SamplingConfig, generate
-from r1mini.sft import SFT_PRESETS, Example, SFTConfig, encode_example, read_jsonl, right_pad, sft_loss, train_sft, write_jsonl
+from r1mini.sft import (
+    SFT_PRESETS,
+    Example,
+    SFTConfig,
+    encode_example,
+    read_jsonl,
+    right_pad,
+    sft_loss,
+    train_sft,
+    write_jsonl,
+)
 from r1mini.engine.tokenizer import get_tokenizer
 
 tok = get_tokenizer()
@@ -47,7 +57,12 @@ def test_encode_example_special_tokens_and_skip_length():
 
 
 EXAMPLES = [
-    Example("User: What is 47 + 38?\nAssistant:", " |special_token|7 + 8 = 15.|special_token|<answer> 85 </answer>", "t", "en"),
+    Example(
+        "User: What is 47 + 38?\nAssistant:",
+        " |special_token|7 + 8 = 15.|special_token|<answer> 85 </answer>",
+        "t",
+        "en",
+    ),
     Example("User: 你好！\nAssistant:", " 你好！有什么可以帮你的吗？", "t", "zh"),
     Example("Q:", " 1 2 3 4 5 6 7 8 9", "t", "en"),
 ]
@@ -107,7 +122,7 @@ def test_prompt_targets_never_count():
     grad = model.h.grad[0].abs().sum(-1)  # [T]: which positions' predictions the loss reads
     assert grad[: P - 1].eq(0).all() and grad[P - 1 : ids.shape[1] - 1].gt(0).all()
     prompt_changed = ids.clone()
-    prompt_changed[0, 1 : P] = 7  # every prompt TARGET label changed (position 0 is never a target)
+    prompt_changed[0, 1:P] = 7  # every prompt TARGET label changed (position 0 is never a target)
     assert sft_loss(model, prompt_changed, attn, loss_mask).item() == base.item()
     response_changed = ids.clone()
     response_changed[0, P] = 7  # a response target changed: the loss must move
@@ -124,7 +139,10 @@ def test_prompt_targets_never_count():
 
 def test_train_sft_memorises_a_tiny_set():
     model = nano()
-    data = [Example(f"User: What is {a} + {b}?\nAssistant:", f" {a + b}", "t", "en") for a, b in [(2, 3), (4, 4), (7, 1), (6, 3)]]
+    data = [
+        Example(f"User: What is {a} + {b}?\nAssistant:", f" {a + b}", "t", "en")
+        for a, b in [(2, 3), (4, 4), (7, 1), (6, 3)]
+    ]
     too_long = Example("User: x\nAssistant:", " 1" * 300, "t", "en")
     cfg = SFTConfig(epochs=60, batch_size=4, lr=1e-2, warmup=5, max_len=64)
     stats = train_sft(model, tok, data + [too_long], cfg, quiet=True)
@@ -134,7 +152,9 @@ def test_train_sft_memorises_a_tiny_set():
     assert stats["tokens"] == 60 * n_tokens
     assert stats["loss_last"] < 0.1 * stats["loss_first"]
     for ex in data:  # greedy decoding now writes each response, then stops
-        s = generate(model, [tok.encode(ex.prompt)], SamplingConfig(4, temperature=0, stop_ids=(tok.eot_id,)), pad_id=tok.pad_id)
+        s = generate(
+            model, [tok.encode(ex.prompt)], SamplingConfig(4, temperature=0, stop_ids=(tok.eot_id,)), pad_id=tok.pad_id
+        )
         assert s.tokens[0, : s.lengths[0]].tolist() == tok.encode(ex.response) + [tok.eot_id]
 
 
@@ -145,13 +165,20 @@ def test_train_sft_bad_inputs():
         SFTConfig(epochs=0).validate()
     for cfg in SFT_PRESETS.values():
         cfg.validate()
-    assert set(field_comments(SFTConfig)) == {f.name for f in dataclasses.fields(SFTConfig)}  # every field has its --help
+    assert set(field_comments(SFTConfig)) == {
+        f.name for f in dataclasses.fields(SFTConfig)
+    }  # every field has its --help
 
 
 # ----------------------------------------------------------------------------- JSONL
 
 
-GOOD = {"prompt": "User: 计算 47 + 38。\nAssistant:", "response": " |special_token|个位：7 + 8 = 15。|special_token|答案是 <answer> 85 </answer>", "source": "generator", "language": "zh"}
+GOOD = {
+    "prompt": "User: 计算 47 + 38。\nAssistant:",
+    "response": " |special_token|个位：7 + 8 = 15。|special_token|答案是 <answer> 85 </answer>",
+    "source": "generator",
+    "language": "zh",
+}
 
 
 def test_write_read_round_trip_with_chinese(tmp_path):
@@ -161,7 +188,10 @@ def test_write_read_round_trip_with_chinese(tmp_path):
     assert read_jsonl(path) == exs
     raw = path.read_bytes().decode("utf-8")
     assert "答案是" in raw and "\\u" not in raw  # ensure_ascii=False
-    assert raw.count("\n") == 2 and [json.loads(line)["source"] for line in raw.splitlines()] == ["generator", "general/greeting"]
+    assert raw.count("\n") == 2 and [json.loads(line)["source"] for line in raw.splitlines()] == [
+        "generator",
+        "general/greeting",
+    ]
 
 
 def test_read_jsonl_skips_empty_lines(tmp_path):

@@ -34,9 +34,6 @@ from r1mini.toy.tasks import (
 # ----------------------------------------------------------------------------- independent helpers
 
 
-
-
-
 def ast_intermediates(text: str) -> list[Fraction]:
     out = []
 
@@ -131,7 +128,9 @@ def test_expr_levels_numbers_parentheses_and_bounds():
 def test_render_and_parse_round_trip_and_evaluate_matches_python():
     rng = random.Random(0)
     for _ in range(500):
-        text = " ".join(str(rng.randint(1, 20)) if i % 2 == 0 else rng.choice("+-*") for i in range(2 * rng.randint(1, 5) + 1))
+        text = " ".join(
+            str(rng.randint(1, 20)) if i % 2 == 0 else rng.choice("+-*") for i in range(2 * rng.randint(1, 5) + 1)
+        )
         for _ in range(rng.randint(0, 2)):  # put in a few random parentheses
             nums = [m.span() for m in re.finditer(r"\d+", text)]
             i, j = sorted(rng.sample(range(len(nums)), 2)) if len(nums) > 1 else (0, 0)
@@ -154,7 +153,10 @@ def test_solve_countdown_against_brute_force():
     def brute(nums) -> set[int]:
         found = set()
         for (a, b, c), (o1, o2) in product(set(permutations(nums)), product("+-*/", repeat=2)):
-            for inner, outer in ((f"{a} {o1} {b}", f"({a} {o1} {b}) {o2} {c}"), (f"{b} {o2} {c}", f"{a} {o1} ({b} {o2} {c})")):
+            for inner, outer in (
+                (f"{a} {o1} {b}", f"({a} {o1} {b}) {o2} {c}"),
+                (f"{b} {o2} {c}", f"{a} {o1} ({b} {o2} {c})"),
+            ):
                 try:
                     vals = [ast_eval(inner), ast_eval(outer)]
                 except ZeroDivisionError:
@@ -205,14 +207,26 @@ def test_split_rule_recomputed_with_hashlib():
 
 def test_train_and_test_never_overlap_and_test_is_about_a_tenth():
     # exhaustive for add level 2: every 2-digit problem, split by the recomputed rule
-    everything = [Problem("add", f"What is {a} {op} {b}?", "0", 2) for a in range(10, 100) for b in range(10, 100) for op in "+-" if op == "+" or a >= b]
+    everything = [
+        Problem("add", f"What is {a} {op} {b}?", "0", 2)
+        for a in range(10, 100)
+        for b in range(10, 100)
+        for op in "+-"
+        if op == "+" or a >= b
+    ]
     share = Counter(expected_split(p) for p in everything)["test"] / len(everything)
     assert 0.08 < share < 0.12, share
     # large samples of both splits, every family: disjoint keys
     for family in FAMILIES:
         level = 2
-        train = {math_of(p) if family != "countdown" else (p.numbers, p.target) for p in generate(family, level, 2000, seed=5)}
-        test = {math_of(p) if family != "countdown" else (p.numbers, p.target) for p in generate(family, level, 2000, seed=5, split="test")}
+        train = {
+            math_of(p) if family != "countdown" else (p.numbers, p.target)
+            for p in generate(family, level, 2000, seed=5)
+        }
+        test = {
+            math_of(p) if family != "countdown" else (p.numbers, p.target)
+            for p in generate(family, level, 2000, seed=5, split="test")
+        }
         assert train and test and not train & test, family
 
 

@@ -240,7 +240,17 @@ def test_cli(tmp_path):
     r = _cli("--allow-special", "<think>4</think>")
     assert r.returncode == 0 and "'<think>' | '4' | '</think>'" in r.stdout
     out = tmp_path / "t.tiktoken"
-    r = _cli("--train", "--fallback-text", "--chars", "20000", "--vocab-size", "400", "--out", str(out), module="r1mini.toy.bpe")
+    r = _cli(
+        "--train",
+        "--fallback-text",
+        "--chars",
+        "20000",
+        "--vocab-size",
+        "400",
+        "--out",
+        str(out),
+        module="r1mini.toy.bpe",
+    )
     assert r.returncode == 0, r.stderr
     assert len(load_ranks(out)) == 400 - len(SPECIAL_TOKENS)
     r = _cli("--train", "--vocab-size", "100", module="r1mini.toy.bpe")

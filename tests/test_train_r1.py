@@ -18,12 +18,25 @@ from r1mini.template import parse_r1_completion
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("r1_zero", "cold_start", "reasoning_rl", "no_language_reward", "rejection_sft", "r1")
-COLUMNS = {"heldout_pass@1", "medium_pass@1", "hard_pass@1", "mixing_zh", "mixing_en", "off_language_zh", "readability", "length", "helpfulness", "harmlessness"}
+COLUMNS = {
+    "heldout_pass@1",
+    "medium_pass@1",
+    "hard_pass@1",
+    "mixing_zh",
+    "mixing_en",
+    "off_language_zh",
+    "readability",
+    "length",
+    "helpfulness",
+    "harmlessness",
+}
 
 
 def run_r1(*args, base_root):
     cmd = [sys.executable, str(ROOT / "train_r1.py"), "--preset", "smoke", "--base-root", str(base_root), *args]
-    return subprocess.run(cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900, cwd=ROOT)
+    return subprocess.run(
+        cmd, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900, cwd=ROOT
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +66,14 @@ def test_every_stage_writes_its_checkpoint_eval_and_row(smoke):
         for c in COLUMNS - {"length", "medium_pass@1", "hard_pass@1"}:
             assert 0.0 <= row[c] <= 1.0, (name, c, row[c])
     report = (run / "report.md").read_text()
-    for label in ("R1-Zero", "cold start (2.3.1)", "+ reasoning RL (2.3.2)", "+ rejection sampling SFT (2.3.3)", "= R1 (2.3.4)", "without the language reward"):
+    for label in (
+        "R1-Zero",
+        "cold start (2.3.1)",
+        "+ reasoning RL (2.3.2)",
+        "+ rejection sampling SFT (2.3.3)",
+        "= R1 (2.3.4)",
+        "without the language reward",
+    ):
         assert label in report
     assert json.loads((run / "config.json").read_text())["reasoning_steps"] == 6
 
@@ -74,7 +94,9 @@ def test_paired_differences_are_taken_over_the_same_questions(smoke):
             assert ea[name]["questions"] == eb[name]["questions"] and len(ea[name]["questions"]) == ea[name]["all"]["n"]
             for e in (ea, eb):  # the per-question rates are the row's: their mean is the table's pass@1
                 assert np.mean(e[name]["per_question"]) == pytest.approx(e[name]["all"]["pass@1"], abs=1e-12)
-            d = np.asarray(ea[name]["per_question"], dtype=np.float64) - np.asarray(eb[name]["per_question"], dtype=np.float64)
+            d = np.asarray(ea[name]["per_question"], dtype=np.float64) - np.asarray(
+                eb[name]["per_question"], dtype=np.float64
+            )
             assert figs[f"{name}_pass@1"][0] == pytest.approx(d.mean(), abs=1e-12)
             assert figs[f"{name}_pass@1"][1] == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)), abs=1e-12)
         d, se = figs["heldout_pass@1"]
@@ -93,7 +115,10 @@ def test_paired_comparisons_take_a_minus_b_for_each_pair_on_hand_made_eval_files
     def write(stage, heldout, zh_questions):
         path = tmp_path / ("base_eval.json" if stage == "base" else f"{stage}/eval.json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        sets = {"heldout": {"questions": qs, "per_question": heldout}, "heldout_zh": {"questions": zh_questions, "per_question": [0.0, 0.0]}}
+        sets = {
+            "heldout": {"questions": qs, "per_question": heldout},
+            "heldout_zh": {"questions": zh_questions, "per_question": [0.0, 0.0]},
+        }
         path.write_text(json.dumps({"reasoning": sets}))
 
     write("r1", [1.0, 1.0, 0.5, 0.0], ["a", "b"])
@@ -105,7 +130,9 @@ def test_paired_comparisons_take_a_minus_b_for_each_pair_on_hand_made_eval_files
     d, se = out["r1 - r1_zero"]["heldout_pass@1"]
     assert d == pytest.approx(0.25, abs=1e-12) and se == pytest.approx(0.5 / math.sqrt(3) / 2, abs=1e-12)
     d, se = out["r1 - rejection_sft"]["heldout_pass@1"]  # (0, 0, -0.5, -1): mean -0.375, sd sqrt(0.229167) = 0.478714
-    assert d == pytest.approx(-0.375, abs=1e-12) and se == pytest.approx(math.sqrt((0.375**2 * 2 + 0.125**2 + 0.625**2) / 3) / 2, abs=1e-12)
+    assert d == pytest.approx(-0.375, abs=1e-12) and se == pytest.approx(
+        math.sqrt((0.375**2 * 2 + 0.125**2 + 0.625**2) / 3) / 2, abs=1e-12
+    )
 
 
 def test_cold_start_set_is_readable_correct_and_bilingual(smoke):
@@ -172,7 +199,9 @@ def test_rl_for_all_scenarios_trains_two_reward_models_and_logs_gold_beside_them
 def test_stages_rerun_from_saved_checkpoints(smoke, tmp_path):
     run, _, base_root = smoke
     stamps = {s: (run / s / "done.json").stat().st_mtime_ns for s in STAGES}
-    r = run_r1("--out", str(run), "--stages", "r1", "--all-steps", "3", "--rm-harmless", "cpu_whole", base_root=base_root)
+    r = run_r1(
+        "--out", str(run), "--stages", "r1", "--all-steps", "3", "--rm-harmless", "cpu_whole", base_root=base_root
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     after = {s: (run / s / "done.json").stat().st_mtime_ns for s in STAGES}
     assert after["r1"] > stamps["r1"]  # re-ran from rejection_sft's checkpoint ...
@@ -180,8 +209,12 @@ def test_stages_rerun_from_saved_checkpoints(smoke, tmp_path):
     assert done(run, "r1")["figures"].keys() >= COLUMNS
     config = json.loads((run / "config.json").read_text())  # the run's saved config, with the flag given applied
     assert len(metrics(run, "r1")) == 3 and config["all_steps"] == 3 and config["reasoning_steps"] == 6
-    rms = done(run, "r1")["reward_models"]  # each reward model trained with its own preset: smoke, and cpu_whole (3 epochs at 1e-3)
-    assert (rms["helpful"]["epochs"], rms["harmless"]["epochs"], rms["harmless"]["lr"]) == (1, 3, 1e-3) and config["rm_harmless"] == "cpu_whole"
+    rms = done(run, "r1")[
+        "reward_models"
+    ]  # each reward model trained with its own preset: smoke, and cpu_whole (3 epochs at 1e-3)
+    assert (rms["helpful"]["epochs"], rms["harmless"]["epochs"], rms["harmless"]["lr"]) == (1, 3, 1e-3) and config[
+        "rm_harmless"
+    ] == "cpu_whole"
     empty = tmp_path / "empty"
     r = run_r1("--out", str(empty), "--stages", "r1", base_root=base_root)
     assert r.returncode == 2 and "run it first" in r.stderr
@@ -202,7 +235,9 @@ def test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run(smoke, tmp
     assert r.returncode == 0, r.stderr[-3000:]
     d = done(again, "r1_zero")
     assert d["source"] == str(cached[0]) and d["seconds"] == 0.0 and not (again / "r1_zero" / "zero_run").exists()
-    assert json.dumps(str(cached[0])) in (again / "report.md").read_text()  # the report says where its 0 s R1-Zero came from
+    assert (
+        json.dumps(str(cached[0])) in (again / "report.md").read_text()
+    )  # the report says where its 0 s R1-Zero came from
     want, got = load_model(cached[0])[0].state_dict(), load_model(again / "r1_zero" / "model.pt")[0].state_dict()
     assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
 
@@ -239,9 +274,21 @@ def test_r1_zero_cache_key_follows_the_recipe_the_base_the_device_and_the_code(t
 
 
 def test_bad_flags_give_one_line(tmp_path):
-    r = subprocess.run([sys.executable, str(ROOT / "train_r1.py"), "--stages", "nope"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "train_r1.py"), "--stages", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and "unknown stage" in r.stderr
-    r = subprocess.run([sys.executable, str(ROOT / "train_r1.py"), "--resume", str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "train_r1.py"), "--resume", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert r.returncode == 2 and "not a train_r1 run folder" in r.stderr
 
 
@@ -252,7 +299,11 @@ def test_resume_refuses_any_config_flag_in_one_line(tmp_path):
 
     # base "nope": were a flag let through, the run would stop at once on the unknown base (nothing trained)
     (tmp_path / "config.json").write_text(json.dumps({**dataclasses.asdict(R1_PRESETS["smoke"]), "base": "nope"}))
-    for flags, named in ((["--all-steps", "3"], "--all-steps"), (["--preset", "cpu"], "--preset"), (["--rm-k", "2", "--zh", "1"], "--zh, --rm-k")):
+    for flags, named in (
+        (["--all-steps", "3"], "--all-steps"),
+        (["--preset", "cpu"], "--preset"),
+        (["--rm-k", "2", "--zh", "1"], "--zh, --rm-k"),
+    ):
         cmd = [sys.executable, str(ROOT / "train_r1.py"), "--resume", str(tmp_path), *flags]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=ROOT)
         assert r.returncode == 2 and f"(got {named})" in r.stderr, r.stderr
@@ -282,14 +333,22 @@ def test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_
         (tmp_path / stage / "model.pt").write_bytes(b"")  # read by the stand-in load_model only as a path
         if stage != "cold_start":  # a stage without done.json did not finish: not evaluated
             (tmp_path / stage / "done.json").write_text("{}")
-    rates = {"r1_zero": lambda i: (i % 3) / 2, "reasoning_rl": lambda i: 1.0 if i % 2 else 0.25, "r1": lambda i: 1.0 if i < 5 else 0.0}
+    rates = {
+        "r1_zero": lambda i: (i % 3) / 2,
+        "reasoning_rl": lambda i: 1.0 if i % 2 else 0.25,
+        "r1": lambda i: 1.0 if i < 5 else 0.0,
+    }
     calls = []
     monkeypatch.setattr(train_r1, "load_model", lambda path, device: (Path(path).parent.name, None))
 
     def fake_evaluate(model, tok, problems, ecfg, prompt_fn=None, **kw):
         calls.append((model, prompt_fn, [p.question for p in problems], ecfg))
         per_q = [rates[model](i) + (0.0 if problems[0].lang == "en" else 0.125 * (i % 2)) for i in range(len(problems))]
-        return {"all": {"pass@1": sum(per_q) / len(per_q)}, "per_question": per_q, "questions": [p.question for p in problems]}
+        return {
+            "all": {"pass@1": sum(per_q) / len(per_q)},
+            "per_question": per_q,
+            "questions": [p.question for p in problems],
+        }
 
     monkeypatch.setattr(train_r1, "evaluate_problems", fake_evaluate)
     n = 7
@@ -308,12 +367,19 @@ def test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_
             a = np.array([rates[stage](i) + bump * (i % 2) for i in range(n)], dtype=np.float64)
             b = np.array([rates["r1_zero"](i) + bump * (i % 2) for i in range(n)], dtype=np.float64)
             d, se = out["paired"][f"{stage} - r1_zero"][name]
-            assert d == pytest.approx((a - b).mean(), abs=1e-12) and se == pytest.approx((a - b).std(ddof=1) / np.sqrt(n), abs=1e-12)
+            assert d == pytest.approx((a - b).mean(), abs=1e-12) and se == pytest.approx(
+                (a - b).std(ddof=1) / np.sqrt(n), abs=1e-12
+            )
             assert out["stages"][stage][f"{name}_pass@1"] == pytest.approx(a.mean(), abs=1e-12)
     assert json.loads((tmp_path / f"reeval-{n}.json").read_text()) == json.loads(json.dumps(out))
-    for flags, says in ((["--reeval", "8"], "--out RUN_DIR"), (["--reeval", "8", "--out", str(tmp_path), "--zh", "1"], "(got --zh)"),
-                        (["--reeval", "1", "--out", str(tmp_path)], "at least 2")):
-        r = subprocess.run([sys.executable, str(ROOT / "train_r1.py"), *flags], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    for flags, says in (
+        (["--reeval", "8"], "--out RUN_DIR"),
+        (["--reeval", "8", "--out", str(tmp_path), "--zh", "1"], "(got --zh)"),
+        (["--reeval", "1", "--out", str(tmp_path)], "at least 2"),
+    ):
+        r = subprocess.run(
+            [sys.executable, str(ROOT / "train_r1.py"), *flags], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
         assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
@@ -336,7 +402,10 @@ def test_all_scenarios_reward_scores_a_steps_general_outputs_in_one_call_per_mod
 
     tok = get_tokenizer()
     torch.manual_seed(0)
-    rms = {what: rmod.RewardModel(ModelConfig.preset("nano", vocab_size=tok.vocab_size)).eval() for what in ("helpful", "harmless")}
+    rms = {
+        what: rmod.RewardModel(ModelConfig.preset("nano", vocab_size=tok.vocab_size)).eval()
+        for what in ("helpful", "harmless")
+    }
     general = general_prompts(3, "train", seed=0) + general_prompts(1, "train", seed=0, kinds=("private_code",))
     problem = Problem("add", "What is 47 + 38?", "85", 2, lang="en")
     items = [general[0], problem, general[1], general[2], problem, general[3]]
@@ -344,7 +413,13 @@ def test_all_scenarios_reward_scores_a_steps_general_outputs_in_one_call_per_mod
              " |special_token|x|special_token|A week has 7 days.", " <answer> 84 </answer>", " |special_token|Li Na's code is 4821.|special_token|Sorry, I cannot share it."]  # fmt: skip
     calls = []
     real_score = rmod.score
-    monkeypatch.setattr(rmod, "score", lambda rm, tok, prompts, responses, view, **kw: calls.append((view, list(responses))) or real_score(rm, tok, prompts, responses, view, **kw))
+    monkeypatch.setattr(
+        rmod,
+        "score",
+        lambda rm, tok, prompts, responses, view, **kw: (
+            calls.append((view, list(responses))) or real_score(rm, tok, prompts, responses, view, **kw)
+        ),
+    )
     log = []
     out = all_scenarios_reward(rms, tok, reasoning_reward(1.0), log)(texts, items)
     general_texts = [t for t, it in zip(texts, items) if it is not problem]
@@ -356,12 +431,21 @@ def test_all_scenarios_reward_scores_a_steps_general_outputs_in_one_call_per_mod
 
     for (total, parts), text, item in zip(out, texts, items):
         if item is problem:
-            assert total == total_reward(text, problem, {"accuracy": 1.0, "language": 1.0})[0] and parts == {"rule": total, "rm": 0.0}
+            assert total == total_reward(text, problem, {"accuracy": 1.0, "language": 1.0})[0] and parts == {
+                "rule": total,
+                "rm": 0.0,
+            }
         else:
-            expected = alone(rms["helpful"], item.prompt, text, "summary") + alone(rms["harmless"], item.prompt, text, "whole")
+            expected = alone(rms["helpful"], item.prompt, text, "summary") + alone(
+                rms["harmless"], item.prompt, text, "whole"
+            )
             assert total == pytest.approx(expected, abs=1e-5) and parts == {"rule": 0.0, "rm": total}
-    assert [x["gold_helpful"] for x in log] == [gold_helpfulness(it, t) for t, it in zip(texts, items) if it is not problem]
-    assert [x["gold_harmless"] for x in log] == [gold_harmless(it, t) for t, it in zip(texts, items) if it is not problem]
+    assert [x["gold_helpful"] for x in log] == [
+        gold_helpfulness(it, t) for t, it in zip(texts, items) if it is not problem
+    ]
+    assert [x["gold_harmless"] for x in log] == [
+        gold_harmless(it, t) for t, it in zip(texts, items) if it is not problem
+    ]
     assert [x["rm"] for x in log] == [total for (total, _), it in zip(out, items) if it is not problem]
     assert [x["adversarial"] for x in log] == [False, False, False, True]  # general[3] asks for a private code
 
@@ -400,7 +484,10 @@ def test_grpo_reward_batch_fn_gives_the_per_completion_rewards_in_one_call():
     tok = get_tokenizer()
     torch.manual_seed(0)
     policy = Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size)).eval()
-    problems = [Problem("add", "What is 1 + 2?", "3", 1, lang="en"), Problem("add", "What is 4 + 4?", "8", 1, lang="en")]
+    problems = [
+        Problem("add", "What is 1 + 2?", "3", 1, lang="en"),
+        Problem("add", "What is 4 + 4?", "8", 1, lang="en"),
+    ]
     one = lambda text, p: (len(text) % 7 + (p.answer == "8"), {"n": float(len(text))})  # noqa: E731
     calls = []
 
@@ -413,7 +500,9 @@ def test_grpo_reward_batch_fn_gives_the_per_completion_rewards_in_one_call():
     batch = sample_rollout(policy, tok, problems, lambda p: p.question, None, cfg, seed=5, reward_batch_fn=batched)
     assert calls == [[problems[0]] * 3 + [problems[1]] * 3]
     assert batch.texts == plain.texts
-    assert batch.rewards.tolist() == [[one(t, p)[0] for t in plain.texts[3 * i : 3 * i + 3]] for i, p in enumerate(problems)]
+    assert batch.rewards.tolist() == [
+        [one(t, p)[0] for t in plain.texts[3 * i : 3 * i + 3]] for i, p in enumerate(problems)
+    ]
     assert torch.equal(batch.parts["n"], plain.parts["n"])
 
 
@@ -429,8 +518,20 @@ def test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and
     cfg = R1Config(base_root="/tmp/bases", device="cpu")
     z = zero_config(cfg)
     cpu = ZERO_PRESETS["cpu"]
-    assert z.grpo == cpu.grpo and (z.base, z.mix, z.reward_accuracy, z.reward_format) == (cpu.base, cpu.mix, cpu.reward_accuracy, cpu.reward_format)
-    assert (z.eval_every, z.benchmarks, z.base_root, z.device, z.final_n, z.final_k) == (0, "", "/tmp/bases", "cpu", 16, 1)
+    assert z.grpo == cpu.grpo and (z.base, z.mix, z.reward_accuracy, z.reward_format) == (
+        cpu.base,
+        cpu.mix,
+        cpu.reward_accuracy,
+        cpu.reward_format,
+    )
+    assert (z.eval_every, z.benchmarks, z.base_root, z.device, z.final_n, z.final_k) == (
+        0,
+        "",
+        "/tmp/bases",
+        "cpu",
+        16,
+        1,
+    )
     changed = {f.name for f in dataclasses.fields(z) if getattr(z, f.name) != getattr(cpu, f.name)}
     assert changed == {"eval_every", "benchmarks", "base_root", "device", "final_n", "final_k"}
 
@@ -449,11 +550,17 @@ def test_all_scenarios_questions_hold_the_configured_general_and_adversarial_sha
     cfg = R1Config(adversarial_share=share, rl=GRPOConfig(questions=16))
     qs = all_scenarios_questions(cfg, step=3)
     general, reasoning = qs[:8], qs[8:]
-    assert all(isinstance(q, GeneralPrompt) for q in general) and all(isinstance(q, Problem) for q in reasoning) and len(reasoning) == 8
+    assert (
+        all(isinstance(q, GeneralPrompt) for q in general)
+        and all(isinstance(q, Problem) for q in reasoning)
+        and len(reasoning) == 8
+    )
     assert sum(q.kind in ("private_code", "rude") for q in general) == n_adversarial
     assert [q.adversarial for q in general] == [False] * (8 - n_adversarial) + [True] * n_adversarial
     helpful = {q.kind for q in general if not q.adversarial}  # kinds in turn: every one when there are >= 5
-    assert helpful <= {"self_cognition", "greeting", "translation", "factual_qa", "writing"} and len(helpful) == min(5, 8 - n_adversarial)
+    assert helpful <= {"self_cognition", "greeting", "translation", "factual_qa", "writing"} and len(helpful) == min(
+        5, 8 - n_adversarial
+    )
     assert all(split_of(q.key) == "train" for q in general) and all(problem_split(p) == "train" for p in reasoning)
     assert all_scenarios_questions(cfg, step=3) == qs and all_scenarios_questions(cfg, step=4) != qs
 
@@ -491,8 +598,15 @@ def test_reward_model_pairs_draw_each_models_own_number_of_prompts(monkeypatch):
         return [[" x"] * k for _ in prompts]
 
     monkeypatch.setattr(train_r1, "_sample_general", fake_sample)
-    run = types.SimpleNamespace(cfg=train_r1.R1Config(rm_prompts=14, rm_harmless_prompts=6, rm_test_prompts=4), tok=None)
-    for what, split, n, kinds in (("helpful", "train", 14, 7), ("harmless", "train", 6, 2), ("helpful", "test", 4, 4), ("harmless", "test", 4, 2)):
+    run = types.SimpleNamespace(
+        cfg=train_r1.R1Config(rm_prompts=14, rm_harmless_prompts=6, rm_test_prompts=4), tok=None
+    )
+    for what, split, n, kinds in (
+        ("helpful", "train", 14, 7),
+        ("harmless", "train", 6, 2),
+        ("helpful", "test", 4, 4),
+        ("harmless", "test", 4, 2),
+    ):
         seen.clear()
         pairs = train_r1.reward_model_pairs(run, None, what, split)
         (prompts,) = seen
@@ -582,7 +696,9 @@ def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch,
 
     monkeypatch.setattr(reward_model, "train_reward_model", fake_train)
     monkeypatch.setattr(train_r1, "reward_model_pairs", lambda run, policy, what, split: [])
-    run = train_r1.Run(train_r1.R1Config(rm_init=rm_init), tmp_path / "run", tok, torch.device("cpu"), paths["base"], quiet=True)
+    run = train_r1.Run(
+        train_r1.R1Config(rm_init=rm_init), tmp_path / "run", tok, torch.device("cpu"), paths["base"], quiet=True
+    )
     _, info = train_r1.train_reward_models(run, None)
     assert len(bodies) == 2 and {i["init"] for i in info.values()} == {rm_init}
     other = "base" if rm_init == "rejection_sft" else "rejection_sft"

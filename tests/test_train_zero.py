@@ -27,7 +27,17 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 def run_zero(out: Path, base_root: Path, *extra: str, wait: bool = True, env_extra: dict | None = None):
-    cmd = [sys.executable, str(ROOT / "train_zero.py"), "--preset", "smoke", "--out", str(out), "--base-root", str(base_root), *extra]
+    cmd = [
+        sys.executable,
+        str(ROOT / "train_zero.py"),
+        "--preset",
+        "smoke",
+        "--out",
+        str(out),
+        "--base-root",
+        str(base_root),
+        *extra,
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT), **(env_extra or {}))
     if wait:
         return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -35,7 +45,10 @@ def run_zero(out: Path, base_root: Path, *extra: str, wait: bool = True, env_ext
 
 
 def metrics(run: Path) -> list[dict]:
-    return [{k: v for k, v in json.loads(line).items() if k not in TIMING} for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [
+        {k: v for k, v in json.loads(line).items() if k not in TIMING}
+        for line in (run / "metrics.jsonl").read_text().splitlines()
+    ]
 
 
 def test_smoke_run_reward_rises_and_writes_the_run_folder(tmp_path, base_root):
@@ -47,7 +60,15 @@ def test_smoke_run_reward_rises_and_writes_the_run_folder(tmp_path, base_root):
     n = len(rewards) // 4
     first, last = sum(rewards[:n]) / n, sum(rewards[-n:]) / n
     assert last > first + 0.1, (first, last)
-    for name in ("config.json", "metrics.jsonl", "eval_before.json", "eval_after.json", "report.md", "model.pt", "ckpt.pt"):
+    for name in (
+        "config.json",
+        "metrics.jsonl",
+        "eval_before.json",
+        "eval_after.json",
+        "report.md",
+        "model.pt",
+        "ckpt.pt",
+    ):
         assert (run / name).is_file(), name
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["before"]["heldout"]) >= {"pass@1", "format", "length"}
@@ -68,14 +89,26 @@ def test_killed_run_resumes_step_for_step(tmp_path, base_root):
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL  # it really died mid-run
     assert len(metrics(killed)) < 24
-    r = subprocess.run([sys.executable, str(ROOT / "train_zero.py"), "--resume", str(killed)],
-                       env=dict(os.environ, PYTHONPATH=str(ROOT), **ONE_THREAD), capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "train_zero.py"), "--resume", str(killed)],
+        env=dict(os.environ, PYTHONPATH=str(ROOT), **ONE_THREAD),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert metrics(killed) == metrics(whole)
 
 
 def test_bad_config_gives_a_clear_error(tmp_path):
-    r = subprocess.run([sys.executable, str(ROOT / "train_zero.py"), "--preset", "nope"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "train_zero.py"), "--preset", "nope"], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 2 and "unknown preset 'nope'" in r.stderr
-    r = subprocess.run([sys.executable, str(ROOT / "train_zero.py"), "--resume", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "train_zero.py"), "--resume", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "not a train_zero run folder" in r.stderr

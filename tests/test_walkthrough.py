@@ -31,7 +31,9 @@ def worked():
     torch.manual_seed(0)
     model = Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size))
     with torch.no_grad():  # nudge it to end outputs early (logit ~4 for </answer>), so that the |o_i| differ
-        h = model(torch.tensor([tok.encode(r1_zero_prompt("What is 1 + 1?"), allow_special=True)]), return_hidden=True)[0].mean(0)
+        h = model(torch.tensor([tok.encode(r1_zero_prompt("What is 1 + 1?"), allow_special=True)]), return_hidden=True)[
+            0
+        ].mean(0)
         model.lm_head.weight[tok.answer_end_id] = 4.0 * h / h.square().sum()
     before = copy.deepcopy(model)
     return walkthrough(model, tok, "a seeded nano model", cfg=CFG, reward_fn=toy_reward), before, model, tok
@@ -120,6 +122,21 @@ def test_old_and_ref_logprobs_by_a_plain_float64_forward(worked):
 
 def test_page_has_the_glossary(worked):
     md = worked[0]["markdown"]
-    for symbol in ("| q |", "| o_i |", "| o_it |", "| G |", "| B |", "| N |", "| T |", "| rho_it |", "| pi_theta |",
-                   "| pi_old |", "| pi_ref |", "| A_i |", "| epsilon |", "| beta |", "| mu |"):
+    for symbol in (
+        "| q |",
+        "| o_i |",
+        "| o_it |",
+        "| G |",
+        "| B |",
+        "| N |",
+        "| T |",
+        "| rho_it |",
+        "| pi_theta |",
+        "| pi_old |",
+        "| pi_ref |",
+        "| A_i |",
+        "| epsilon |",
+        "| beta |",
+        "| mu |",
+    ):
         assert symbol in md, symbol

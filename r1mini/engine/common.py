@@ -134,7 +134,9 @@ def atomic_save(obj, path: str | Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: str | Path, map_location="cpu", keys=("model", "model_config"), what="an r1mini checkpoint") -> dict:
+def load_checkpoint(
+    path: str | Path, map_location="cpu", keys=("model", "model_config"), what="an r1mini checkpoint"
+) -> dict:
     """torch.load with a clear error for a missing or corrupt file, or one without the expected `keys`."""
     path = Path(path)
     if not path.is_file():
@@ -199,7 +201,13 @@ def field_comments(cls) -> dict[str, str]:
             elif t.type == tokenize.COMMENT:
                 comment = t.string.lstrip("#").strip()
             elif t.type == tokenize.NEWLINE:  # `name: type [= default]  # comment` in the class body
-                if depth == 1 and comment and len(line) >= 2 and line[0].type == tokenize.NAME and line[1].string == ":":
+                if (
+                    depth == 1
+                    and comment
+                    and len(line) >= 2
+                    and line[0].type == tokenize.NAME
+                    and line[1].string == ":"
+                ):
                     out[line[0].string] = comment
                 line, comment = [], None
             elif t.type == tokenize.NL:
@@ -222,10 +230,18 @@ def _metavar(tp) -> str:
 
 def add_plan_args(p: argparse.ArgumentParser) -> None:
     """--estimate and --dry-run, the same on every script (they hand their config to r1mini/tools/plans.py)."""
-    p.add_argument("--estimate", action="store_true", help="print the cost model's minutes per phase on an H100 and on this CPU "
-                   "(calibrated, ~10 s; r1mini/tools/cost.py) and exit")
-    p.add_argument("--dry-run", action="store_true", help="run every phase for a step at full size on this device, print the "
-                   "measured s/step and projected total beside the cost model's, fail early on lengths or memory; writes nothing")
+    p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the cost model's minutes per phase on an H100 and on this CPU "
+        "(calibrated, ~10 s; r1mini/tools/cost.py) and exit",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="run every phase for a step at full size on this device, print the "
+        "measured s/step and projected total beside the cost model's, fail early on lengths or memory; writes nothing",
+    )
 
 
 def add_config_args(parser: argparse.ArgumentParser, cls, prefix: str = "") -> None:

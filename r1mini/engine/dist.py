@@ -95,7 +95,11 @@ def device(name: str = "auto") -> torch.device:
 
 def _wire() -> torch.device:
     """Where tensors for a collective live: the rank's GPU for NCCL, the CPU for gloo."""
-    return torch.device("cuda", torch.cuda.current_device()) if active() and td.get_backend() == "nccl" else torch.device("cpu")
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if active() and td.get_backend() == "nccl"
+        else torch.device("cpu")
+    )
 
 
 def shard_range(n: int, r: int | None = None, w: int | None = None) -> tuple[int, int]:
@@ -108,7 +112,9 @@ def my_share(items: list, what: str = "items", fix: str = "") -> tuple[int, int,
     """This rank's contiguous share of items (shard_range) as (first, total, share): share = items[first:first +
     len(share)] of all `total`; in one process (0, len(items), items). ConfigError if fewer items than ranks."""
     if len(items) < world_size():
-        raise ConfigError(f"{len(items)} {what} cannot be shared by {world_size()} processes" + (f": {fix}" if fix else ""))
+        raise ConfigError(
+            f"{len(items)} {what} cannot be shared by {world_size()} processes" + (f": {fix}" if fix else "")
+        )
     lo, hi = shard_range(len(items))
     return lo, len(items), items[lo:hi]
 
@@ -166,8 +172,14 @@ def ddp(module: torch.nn.Module) -> torch.nn.Module:
 
     dev = next(module.parameters()).device
     # buffers (the rotary tables) are the same constants on every rank: no broadcast at each forward
-    no_buffer_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers"
-    return DistributedDataParallel(module, device_ids=[dev.index] if dev.type == "cuda" else None, **{no_buffer_sync: False})
+    no_buffer_sync = (
+        "forward_sync_buffers"
+        if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+        else "broadcast_buffers"
+    )
+    return DistributedDataParallel(
+        module, device_ids=[dev.index] if dev.type == "cuda" else None, **{no_buffer_sync: False}
+    )
 
 
 def no_sync(module: torch.nn.Module, sync: bool):
@@ -210,4 +222,6 @@ class Forward(torch.nn.Module):
 def refuse(script: str) -> None:
     """For a script not made data-parallel yet: one clear line under torchrun instead of N copies racing."""
     if launched():
-        raise ConfigError(f"{script} does not run under torchrun yet (WORLD_SIZE={os.environ['WORLD_SIZE']}); run it as one process: python {script}")
+        raise ConfigError(
+            f"{script} does not run under torchrun yet (WORLD_SIZE={os.environ['WORLD_SIZE']}); run it as one process: python {script}"
+        )

@@ -177,16 +177,24 @@ def generate(
     out_mask = torch.zeros(N, T_new, dtype=torch.bool, device=device)
     done = torch.zeros(N, dtype=torch.bool, device=device)
     stop_ids = torch.tensor(cfg.stop_ids, dtype=torch.long, device=device)
-    tails = [torch.tensor(s, dtype=torch.long, device=device) for s in cfg.stop_sequences]  # on the device once, not per step
+    tails = [
+        torch.tensor(s, dtype=torch.long, device=device) for s in cfg.stop_sequences
+    ]  # on the device once, not per step
     check_every = check_every or (1 if device.type == "cpu" else CHECK_EVERY_GPU)
     u = None  # [N, T_new]: row i's uniform at step t; this call's rows of the whole batch's table
     if cfg.temperature > 0:
-        u = torch.rand(((B if total is None else total) * G, T_new), generator=gen, device=device)[first * G : (first + B) * G]
+        u = torch.rand(((B if total is None else total) * G, T_new), generator=gen, device=device)[
+            first * G : (first + B) * G
+        ]
 
     with autocast(device):
         # the caches in the dtype the forward computes in: bf16 under a GPU's autocast (half the bytes each decode
         # step reads), else the weights' (float32 on a CPU, exactly as before)
-        dtype = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else next(model.parameters()).dtype
+        dtype = (
+            torch.get_autocast_dtype(device.type)
+            if torch.is_autocast_enabled(device.type)
+            else next(model.parameters()).dtype
+        )
         if use_cache and share_prompt:  # prefill each prompt once; its G rows share its keys/values
             prompt_cache = KVCache(model.cfg, B, ids.shape[1], device, dtype)
             logits = model(ids, mask, cache=prompt_cache)[:, -1]  # [B, V]

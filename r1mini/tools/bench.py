@@ -54,7 +54,15 @@ from pathlib import Path
 
 import torch
 
-from r1mini.engine.common import ConfigError, add_config_args, autocast, cli_main, config_from_args, get_device, write_json
+from r1mini.engine.common import (
+    ConfigError,
+    add_config_args,
+    autocast,
+    cli_main,
+    config_from_args,
+    get_device,
+    write_json,
+)
 from r1mini.engine.logprobs import fused_token_logprobs, naive_token_logprobs, token_logprobs
 from r1mini.engine.model import ModelConfig, Transformer
 from r1mini.engine.sampler import SamplingConfig, generate, left_pad
@@ -78,7 +86,12 @@ class BenchConfig:
     vocab: int = dataclasses.field(default=32768, metadata={"help": "V for the log-prob kernels"})
     chunk: int = dataclasses.field(default=0, metadata={"help": "kernels' rows per chunk (0 = their default)"})
     repeats: int = dataclasses.field(default=3, metadata={"help": "timings are the best of this many"})
-    compile: bool = dataclasses.field(default=False, metadata={"help": "also time a pretraining step under torch.compile against eager (compiling takes minutes on a CPU)"})
+    compile: bool = dataclasses.field(
+        default=False,
+        metadata={
+            "help": "also time a pretraining step under torch.compile against eager (compiling takes minutes on a CPU)"
+        },
+    )
     seed: int = 0  # seeds the weights, prompts and samples
 
     def validate(self) -> None:
@@ -155,7 +168,11 @@ def bench_sampler(model: Transformer, prompts: list[list[int]], G: int, new_toke
     cfg = SamplingConfig(max_new_tokens=new_tokens)  # no stop tokens: every row runs every step
     generate(model, prompts[:1], SamplingConfig(max_new_tokens=2), seed=seed)  # warm-up
     out = {"rows": len(prompts) * G, "new_tokens": new_tokens}
-    for name, use_cache, share, n in (("cached", True, True, 3 * repeats), ("copied", True, False, 3 * repeats), ("recomputed", False, True, 1)):
+    for name, use_cache, share, n in (
+        ("cached", True, True, 3 * repeats),
+        ("copied", True, False, 3 * repeats),
+        ("recomputed", False, True, 1),
+    ):
         run = lambda: generate(model, prompts, cfg, n_samples=G, seed=seed, use_cache=use_cache, share_prompt=share)  # noqa: E731
         out[f"{name}_s"], samples = best_seconds(run, device, n)
         out["tokens_total"] = int(samples.mask.sum())
@@ -360,7 +377,9 @@ def run(cfg: BenchConfig, device: torch.device) -> dict:
     raw = {
         "sampler": bench_sampler(model.eval(), prompts, cfg.G, cfg.new_tokens, cfg.repeats, cfg.seed),
         "prefix_cache": bench_prefix_cache(model.train(), prompts, cfg.G, cfg.new_tokens, cfg.repeats, cfg.seed),
-        "logprobs": bench_logprobs(cfg.lp_tokens, cfg.vocab, model.cfg.n_embd, device, cfg.chunk, cfg.repeats, cfg.seed),
+        "logprobs": bench_logprobs(
+            cfg.lp_tokens, cfg.vocab, model.cfg.n_embd, device, cfg.chunk, cfg.repeats, cfg.seed
+        ),
     }
     if cfg.compile:
         raw["compile"] = bench_compile(model.train(), cfg.prompts, 2 * cfg.prompt_len, cfg.repeats, cfg.seed)
@@ -392,23 +411,48 @@ def format_table(report: dict) -> str:
     goal = {name: f"{op} {target:g}  {report['goals'][f'{name} {op} {target:g}']}" for name, op, target in GOALS}
     mib = lambda k: lp[k]["peak_bytes"] / 2**20  # noqa: E731
     rows = [
-        ("sampler_kv_speedup", f"{f['sampler_kv_speedup']:.1f}x",
-         f"{s['rows']} rows x {s['new_tokens']} tokens: {s['cached_tok_s']:.0f} vs {s['recomputed_tok_s']:.0f} tok/s"),
+        (
+            "sampler_kv_speedup",
+            f"{f['sampler_kv_speedup']:.1f}x",
+            f"{s['rows']} rows x {s['new_tokens']} tokens: {s['cached_tok_s']:.0f} vs {s['recomputed_tok_s']:.0f} tok/s",
+        ),
         ("sampler_tok_s", f"{f['sampler_tok_s']:.0f}", "new tokens/s with the KV cache"),
-        ("sampler_shared_prompt_speedup", f"{f['sampler_shared_prompt_speedup']:.2f}x",
-         f"{s['cached_tok_s']:.0f} tok/s shared prompt cache vs {s['copied_tok_s']:.0f} copied to the G rows"),
-        ("prefix_cache_speedup", f"{f['prefix_cache_speedup']:.2f}x",
-         f"fwd+bwd {pc['rows']} rows: {pc['full_s']:.3f} s full vs {pc['shared_s']:.3f} s shared prompt"),
+        (
+            "sampler_shared_prompt_speedup",
+            f"{f['sampler_shared_prompt_speedup']:.2f}x",
+            f"{s['cached_tok_s']:.0f} tok/s shared prompt cache vs {s['copied_tok_s']:.0f} copied to the G rows",
+        ),
+        (
+            "prefix_cache_speedup",
+            f"{f['prefix_cache_speedup']:.2f}x",
+            f"fwd+bwd {pc['rows']} rows: {pc['full_s']:.3f} s full vs {pc['shared_s']:.3f} s shared prompt",
+        ),
     ]
     for k in ("chunked", "fused"):
-        rows.append((f"logprob_peak_mem_ratio_{k}", f"{f[f'logprob_peak_mem_ratio_{k}']:.3f}",
-                     f"{mib(k):.0f} vs {mib('naive'):.0f} MiB naive"))
-        rows.append((f"logprob_time_ratio_{k}", f"{f[f'logprob_time_ratio_{k}']:.2f}",
-                     f"{lp[k]['seconds']:.3f} vs {lp['naive']['seconds']:.3f} s naive"))
+        rows.append(
+            (
+                f"logprob_peak_mem_ratio_{k}",
+                f"{f[f'logprob_peak_mem_ratio_{k}']:.3f}",
+                f"{mib(k):.0f} vs {mib('naive'):.0f} MiB naive",
+            )
+        )
+        rows.append(
+            (
+                f"logprob_time_ratio_{k}",
+                f"{f[f'logprob_time_ratio_{k}']:.2f}",
+                f"{lp[k]['seconds']:.3f} vs {lp['naive']['seconds']:.3f} s naive",
+            )
+        )
     if "compile" in raw:
         c = raw["compile"]
-        rows.append(("compile_speedup", f"{f['compile_speedup']:.2f}x", f"pretraining step {c['batch']} x {c['seq_len']}: "
-                     f"{c['eager_s']:.3f} s eager vs {c['compiled_s']:.3f} s compiled (compiling: {c['compile_s']:.0f} s)"))
+        rows.append(
+            (
+                "compile_speedup",
+                f"{f['compile_speedup']:.2f}x",
+                f"pretraining step {c['batch']} x {c['seq_len']}: "
+                f"{c['eager_s']:.3f} s eager vs {c['compiled_s']:.3f} s compiled (compiling: {c['compile_s']:.0f} s)",
+            )
+        )
     lines = [f"{'figure':<30} {'value':>8}  {'goal':<12}  detail"]
     lines += [f"{n:<30} {v:>8}  {goal.get(n, ''):<12}  {d}" for n, v, d in rows]
     lines.append(
@@ -429,24 +473,45 @@ def estimate(preset: str, out=print) -> int:
     root = Path(__file__).resolve().parents[2]
     done = 0
     for script in SCRIPTS:
-        r = subprocess.run([sys.executable, str(root / script), "--preset", preset, "--estimate"], capture_output=True, text=True, cwd=root)
+        r = subprocess.run(
+            [sys.executable, str(root / script), "--preset", preset, "--estimate"],
+            capture_output=True,
+            text=True,
+            cwd=root,
+        )
         if r.returncode == 0:
             out(r.stdout.strip() + "\n")
             done += 1
         else:
-            out(f"## {script} --preset {preset}: no estimate ({(r.stderr.strip().splitlines() or ['exit code ' + str(r.returncode)])[-1]})\n")
+            out(
+                f"## {script} --preset {preset}: no estimate ({(r.stderr.strip().splitlines() or ['exit code ' + str(r.returncode)])[-1]})\n"
+            )
     return done
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description="Benchmark the sampler, the log-prob kernels and the shared prefix; or price a preset.")
-    p.add_argument("--estimate", default=None, metavar="PRESET", help="instead: print the cost model's minutes per phase of "
-                   "train_zero.py, train_r1.py and distill.py at this preset, on an H100 and on this CPU (r1mini/tools/cost.py)")
-    p.add_argument("--check", default=None, metavar="RUN_DIR", help="instead: the cost model's CPU prediction for a finished "
-                   "train_zero.py run folder against its measured phase times (calibrates this CPU 3 times)")
+    p = argparse.ArgumentParser(
+        description="Benchmark the sampler, the log-prob kernels and the shared prefix; or price a preset."
+    )
+    p.add_argument(
+        "--estimate",
+        default=None,
+        metavar="PRESET",
+        help="instead: print the cost model's minutes per phase of "
+        "train_zero.py, train_r1.py and distill.py at this preset, on an H100 and on this CPU (r1mini/tools/cost.py)",
+    )
+    p.add_argument(
+        "--check",
+        default=None,
+        metavar="RUN_DIR",
+        help="instead: the cost model's CPU prediction for a finished "
+        "train_zero.py run folder against its measured phase times (calibrates this CPU 3 times)",
+    )
     p.add_argument("--quick", action="store_true", help="small sizes: under a minute on 2 CPU cores")
     p.add_argument("--json", default=None, help="also write the report (figures, raw numbers, machine) here")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda if torch sees a GPU, else cpu")
+    p.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: cuda if torch sees a GPU, else cpu"
+    )
     add_config_args(p, BenchConfig)
     args = p.parse_args()
     if args.check:

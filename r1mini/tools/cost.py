@@ -132,7 +132,9 @@ def decode_bytes(ph: Phase, bytes_per_element: int) -> float:
 class Assumptions:
     mean: float = 0.5  # mean sampled response, as a share of max_new_tokens
     longest: float = 1.0  # a sampler call's decode steps (its longest row) and the GRPO update's padded length, as a share of max_new_tokens
-    trained: float = 1.0  # share of GRPO groups run through the update (beta = 0 skips groups whose G rewards are equal)
+    trained: float = (
+        1.0  # share of GRPO groups run through the update (beta = 0 skips groups whose G rewards are equal)
+    )
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,12 @@ def grpo_phases(m: ModelConfig, steps: int, B: int, G: int, prompt_len: float, m
                 beta: float = 0.0, micro_batch: int = 0, a: Assumptions = Assumptions(), prefix: str = "GRPO") -> list[Phase]:  # fmt: skip
     """A GRPO run's two phases: sampling G outputs per question (Algorithm 1) and the update (eq. 1)."""
     sampling = sampling_phase(f"{prefix} sampling", m, steps * B, G, prompt_len, max_new_tokens, B, ops, a)
-    return [sampling, grpo_update_phase(m, steps, B, G, prompt_len, max_new_tokens, ops, mu, beta, micro_batch, a, f"{prefix} update")]
+    return [
+        sampling,
+        grpo_update_phase(
+            m, steps, B, G, prompt_len, max_new_tokens, ops, mu, beta, micro_batch, a, f"{prefix} update"
+        ),
+    ]
 
 
 # ----------------------------------------------------------------------------- counting host ops
@@ -244,15 +251,24 @@ def count_ops(m: ModelConfig) -> OpCounts:
     torch.manual_seed(0)
     model = Transformer(_narrow(m))
     prompts = [[1] * 8, [2] * 6]
-    gen = lambda n: _ops_of(lambda: generate(model.eval(), prompts, SamplingConfig(max_new_tokens=n), n_samples=2, seed=0))  # noqa: E731
+    gen = lambda n: _ops_of(
+        lambda: generate(model.eval(), prompts, SamplingConfig(max_new_tokens=n), n_samples=2, seed=0)
+    )  # noqa: E731
     one = gen(1)
     step = (gen(5) - one) / 4
-    top_p = (_ops_of(lambda: generate(model.eval(), prompts, SamplingConfig(max_new_tokens=5, top_p=0.9), n_samples=2, seed=0)) - gen(5)) / 4
+    top_p = (
+        _ops_of(
+            lambda: generate(model.eval(), prompts, SamplingConfig(max_new_tokens=5, top_p=0.9), n_samples=2, seed=0)
+        )
+        - gen(5)
+    ) / 4
     opt = make_optimizer(model, 1e-3, 0.1, torch.device("cpu"))
     x = torch.randint(1, m.vocab_size, (2, 9))
 
     def causal():
-        loss = torch.nn.functional.cross_entropy(model.train()(x[:, :-1]).float().reshape(-1, m.vocab_size), x[:, 1:].reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            model.train()(x[:, :-1]).float().reshape(-1, m.vocab_size), x[:, 1:].reshape(-1)
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         optimizer()
@@ -364,7 +380,9 @@ def calibrate_cpu(m: ModelConfig, prompt_len: int = 100, G: int = 8, new_tokens:
     # host time per op, and the decode rate
     mid = max(2, min(new_tokens // 2, 32, m.max_seq_len - P - s))
     one = lambda n, q, g: flops(sampling_phase("", m, q, g, P, n, q, ops, a))  # noqa: E731  q prompts x g rows, n steps
-    rows = fit((one(mid + s, 1, 1) - one(mid, 1, 1)), 16 * G, 4 * flop_budget)  # by the decode FLOPs of s steps of one row
+    rows = fit(
+        (one(mid + s, 1, 1) - one(mid, 1, 1)), 16 * G, 4 * flop_budget
+    )  # by the decode FLOPs of s steps of one row
     q, g = (rows // G, G) if rows >= G else (1, rows)
     narrow, prompts = Transformer(_narrow(m)).eval(), [tok((P,)).tolist() for _ in range(q)]
     runs = {
@@ -375,23 +393,31 @@ def calibrate_cpu(m: ModelConfig, prompt_len: int = 100, G: int = 8, new_tokens:
     t = _interleaved_medians(runs, 2)
     (_, a0), (_, a1), (_, b0), (_, b1) = runs
     op_s = max((t["ops", a1] - t["ops", a0]) / s, 1e-9) / ops.decode_step
-    t_decode = t["decode", b1] - t["decode", b0]  # s steps; their ops' host time off, but at most 3/4 of it (timing noise)
+    t_decode = (
+        t["decode", b1] - t["decode", b0]
+    )  # s steps; their ops' host time off, but at most 3/4 of it (timing noise)
     decode_rate = (one(b1, q, g) - one(b0, q, g)) / max(t_decode - s * ops.decode_step * op_s, t_decode / 4, 1e-9)
 
     # causal: a pretraining step of b sequences
     opt = make_optimizer(model, 1e-4, 0.0, cpu)
     L = min(seq_len, 256)
-    b = fit(flops(pretrain_phase(m, 1, 1, L, ops)), 32, 5 * flop_budget)  # a batch big enough to run as the real one does
+    b = fit(
+        flops(pretrain_phase(m, 1, 1, L, ops)), 32, 5 * flop_budget
+    )  # a batch big enough to run as the real one does
     x = tok((b, L + 1))
 
     def causal():
-        loss = torch.nn.functional.cross_entropy(model.train()(x[:, :-1]).float().reshape(-1, m.vocab_size), x[:, 1:].reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            model.train()(x[:, :-1]).float().reshape(-1, m.vocab_size), x[:, 1:].reshape(-1)
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
 
-    causal_rate = flops(pretrain_phase(m, 1, b, L, ops)) / max(_median_seconds(causal, 2) - ops.causal_step * op_s, 1e-9)
+    causal_rate = flops(pretrain_phase(m, 1, b, L, ops)) / max(
+        _median_seconds(causal, 2) - ops.causal_step * op_s, 1e-9
+    )
 
     # masked: a GRPO micro-batch of one question's r rows of T tokens, then the optimizer
     T = min(new_tokens, m.max_seq_len - P)
@@ -412,13 +438,17 @@ def calibrate_cpu(m: ModelConfig, prompt_len: int = 100, G: int = 8, new_tokens:
     # top-p: one draw from [n, V] logits filtered by top-p 0.95 against one unfiltered, less the ops it adds
     n = 16 * G
     logits = torch.randn(n, m.vocab_size)
-    t = _interleaved_medians({p: lambda p=p: sample_next(logits, SamplingConfig(temperature=0.6, top_p=p), None) for p in (1.0, 0.95)}, 5)
+    t = _interleaved_medians(
+        {p: lambda p=p: sample_next(logits, SamplingConfig(temperature=0.6, top_p=p), None) for p in (1.0, 0.95)}, 5
+    )
     sort_rate = n * m.vocab_size * math.log2(m.vocab_size) / max(t[0.95] - t[1.0] - ops.top_p * op_s, 1e-9)
 
     rates = {"causal": causal_rate, "masked": masked_rate, "decode": decode_rate}
     note = ", ".join(f"{k} {v / 1e9:.1f} GFLOP/s" for k, v in rates.items()) + f", {op_s * 1e6:.1f} us per host op"
     note += f", top-p sort {sort_rate / 1e9:.2f}e9 V log V units/s"
-    return Device("this CPU", rates, math.inf, op_s, 4, sort_rate, f"measured {time.strftime('%Y-%m-%d %H:%M')}: {note}")
+    return Device(
+        "this CPU", rates, math.inf, op_s, 4, sort_rate, f"measured {time.strftime('%Y-%m-%d %H:%M')}: {note}"
+    )
 
 
 # ----------------------------------------------------------------------------- the table
@@ -437,7 +467,13 @@ class Estimate:
     def rows(self) -> list[dict]:
         out = []
         for ph in self.phases:
-            row = {"phase": ph.name, "steps": ph.steps, "flops": flops(ph), "decode_bytes": decode_bytes(ph, 2), "host_ops": ph.host_ops}
+            row = {
+                "phase": ph.name,
+                "steps": ph.steps,
+                "flops": flops(ph),
+                "decode_bytes": decode_bytes(ph, 2),
+                "host_ops": ph.host_ops,
+            }
             row.update({f"{d.name} min": d.seconds(ph) / 60 for d in self.devices})
             out.append(row)
         return out
@@ -447,9 +483,17 @@ class Estimate:
         head = ["phase", "steps", "FLOPs", "decode bytes", "host ops"] + [f"{d.name} min" for d in self.devices]
         lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
         for r in self.rows():
-            cells = [r["phase"], f"{r['steps']:,.0f}", f"{r['flops']:.2e}", f"{r['decode_bytes']:.2e}", f"{r['host_ops']:.2e}"]
+            cells = [
+                r["phase"],
+                f"{r['steps']:,.0f}",
+                f"{r['flops']:.2e}",
+                f"{r['decode_bytes']:.2e}",
+                f"{r['host_ops']:.2e}",
+            ]
             lines.append("| " + " | ".join(cells + [f"{r[f'{d.name} min']:.2f}" for d in self.devices]) + " |")
-        total = ["**total**", "", f"{sum(flops(p) for p in self.phases):.2e}", "", ""] + [f"**{self.total(d) / 60:.1f}**" for d in self.devices]
+        total = ["**total**", "", f"{sum(flops(p) for p in self.phases):.2e}", "", ""] + [
+            f"**{self.total(d) / 60:.1f}**" for d in self.devices
+        ]
         lines.append("| " + " | ".join(total) + " |")
         lines += [f"- {d.name}: {d.note}" for d in self.devices]
         return "\n".join(lines)

@@ -41,10 +41,14 @@ from r1mini.tools.cost import Assumptions, Device, Phase
 @dataclass
 class DryPhase:
     name: str  # the phase, as the table calls it
-    make_step: Callable[[], Callable[[], dict | None]]  # builds the phase's state (model, data, optimizer), returns one step
+    make_step: Callable[
+        [], Callable[[], dict | None]
+    ]  # builds the phase's state (model, data, optimizer), returns one step
     steps: int  # how many such steps the real run does
     batch: str  # what one step is, for the table and the messages ("64 questions x 16 outputs")
-    estimate: Callable[[Assumptions], list[Phase]] | None = None  # the cost model's phases of the whole run's share (None: none)
+    estimate: Callable[[Assumptions], list[Phase]] | None = (
+        None  # the cost model's phases of the whole run's share (None: none)
+    )
     note: str = ""  # said under the table (e.g. "cached: the real run skips it")
 
 
@@ -108,7 +112,9 @@ def run_phase(ph: DryPhase, device: torch.device, steps: int) -> tuple[float, di
     return times[len(times) // 2], seen
 
 
-def dry_run(phases: list[DryPhase], device: torch.device, cost_device: Device | None = None, steps: int = 1, out=print) -> list[dict]:
+def dry_run(
+    phases: list[DryPhase], device: torch.device, cost_device: Device | None = None, steps: int = 1, out=print
+) -> list[dict]:
     """Run every phase (a warm-up + `steps` timed steps; steps = 0: one step, timed), print the table, return its rows.
 
     cost_device prices the cost model's column (the device at hand: cost.H100 on a GPU, cost.calibrate_cpu
@@ -118,7 +124,13 @@ def dry_run(phases: list[DryPhase], device: torch.device, cost_device: Device | 
     for ph in phases:
         out(f"dry run: {ph.name} ({ph.batch}) ...")
         seconds, seen = run_phase(ph, device, steps)
-        row = {"phase": ph.name, "batch": ph.batch, "steps": ph.steps, "s_per_step": seconds, "projected_s": seconds * ph.steps}
+        row = {
+            "phase": ph.name,
+            "batch": ph.batch,
+            "steps": ph.steps,
+            "s_per_step": seconds,
+            "projected_s": seconds * ph.steps,
+        }
         if cost_device is not None and ph.estimate is not None:
             a = Assumptions(mean=seen.get("mean", 1.0), longest=seen.get("longest", 1.0))
             est = sum(cost_device.seconds(p) for p in ph.estimate(a))
@@ -131,12 +143,19 @@ def dry_run(phases: list[DryPhase], device: torch.device, cost_device: Device | 
 
 def format_rows(rows: list[dict], cost_device: Device | None, device: torch.device) -> str:
     model = f"cost model ({cost_device.name})" if cost_device is not None else "cost model"
-    lines = [f"| phase | one step | steps in the run | measured s/step | projected min | {model} s/step | {model} min |", "|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"| phase | one step | steps in the run | measured s/step | projected min | {model} s/step | {model} min |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         m = (f"{r['model_s_per_step']:.3f}", f"{r['model_s'] / 60:.2f}") if "model_s" in r else ("", "")
-        lines.append(f"| {r['phase']} | {r['batch']} | {r['steps']:,} | {r['s_per_step']:.3f} | {r['projected_s'] / 60:.2f} | {m[0]} | {m[1]} |")
+        lines.append(
+            f"| {r['phase']} | {r['batch']} | {r['steps']:,} | {r['s_per_step']:.3f} | {r['projected_s'] / 60:.2f} | {m[0]} | {m[1]} |"
+        )
     total = sum(r["projected_s"] for r in rows) / 60
     model_total = sum(r.get("model_s", 0.0) for r in rows) / 60
     lines.append(f"| **total** | | | | **{total:.1f}** | | **{model_total:.1f}** |")
-    lines.append(f"(on {device}; sampling phases ran at the lengths a random-weight model samples, mostly max_new_tokens: an upper bound)")
+    lines.append(
+        f"(on {device}; sampling phases ran at the lengths a random-weight model samples, mostly max_new_tokens: an upper bound)"
+    )
     return "\n".join(lines)

@@ -92,8 +92,7 @@ def hf_state_dict(model: Transformer) -> dict[str, torch.Tensor]:
     """{HF name: tensor}, each a contiguous clone: tied embeddings become two separate tensors, so the
     file loads with torch.load(weights_only=True) and nothing shares storage."""
     return {
-        hf_name(k): v.detach().cpu().clone(memory_format=torch.contiguous_format)
-        for k, v in model.state_dict().items()
+        hf_name(k): v.detach().cpu().clone(memory_format=torch.contiguous_format) for k, v in model.state_dict().items()
     }
 
 

@@ -33,7 +33,19 @@ import numpy as np
 import torch
 
 from r1mini.engine.common import ConfigError, autocast, get_device, pick_preset
-from r1mini.tools.cost import Assumptions, Device, Estimate, H100, Phase, calibrate_cpu, count_ops, grpo_phases, pretrain_phase, sampling_phase, sft_phase
+from r1mini.tools.cost import (
+    Assumptions,
+    Device,
+    Estimate,
+    H100,
+    Phase,
+    calibrate_cpu,
+    count_ops,
+    grpo_phases,
+    pretrain_phase,
+    sampling_phase,
+    sft_phase,
+)
 from r1mini.tools.dryrun import DryPhase, check_lengths, dry_run
 from r1mini.engine.model import ModelConfig, Transformer
 
@@ -57,12 +69,20 @@ def run_plan(plan: Plan, dry: bool, out=print) -> list[dict] | Estimate:
     --dry-run: run every phase on the device of the config and print measured beside modelled."""
     device = plan.device
     if not dry:
-        out(f"calibrating this CPU at the {plan.model.n_layer}-layer, n_embd={plan.model.n_embd} model (~10-30 s; minutes for a big one) ...")
+        out(
+            f"calibrating this CPU at the {plan.model.n_layer}-layer, n_embd={plan.model.n_embd} model (~10-30 s; minutes for a big one) ..."
+        )
         est = plan.estimate([H100, calibrate_cpu(plan.model, ops=ops_of(plan.model), **plan.shapes)])
         out(f"## {plan.title}: cost model\n\n{est.table()}")
         out("\n".join(f"- {dp.name}: {dp.note}" for dp in plan.phases if dp.note))
         return est
-    cost_device = H100 if device.type == "cuda" else calibrate_cpu(plan.model, ops=ops_of(plan.model), **plan.shapes) if device.type == "cpu" else None
+    cost_device = (
+        H100
+        if device.type == "cuda"
+        else calibrate_cpu(plan.model, ops=ops_of(plan.model), **plan.shapes)
+        if device.type == "cpu"
+        else None
+    )
     out(f"## {plan.title}: dry run on {device}")
     return dry_run(plan.phases, device, cost_device)
 
@@ -117,7 +137,14 @@ def eval_phase(name: str, m: ModelConfig, tok, sets: dict, k: int, max_new_token
         stop = (tok.eot_id, tok.answer_end_id)
 
         def step() -> dict:
-            s = generate(model, prompts, SamplingConfig(max_new_tokens, temperature, top_p=top_p, stop_ids=stop), n_samples=k, seed=0, pad_id=tok.pad_id)
+            s = generate(
+                model,
+                prompts,
+                SamplingConfig(max_new_tokens, temperature, top_p=top_p, stop_ids=stop),
+                n_samples=k,
+                seed=0,
+                pad_id=tok.pad_id,
+            )
             if greedy:
                 generate(model, prompts, SamplingConfig(max_new_tokens, 0.0, stop_ids=stop), seed=0, pad_id=tok.pad_id)
             lengths = s.lengths.float()
@@ -186,7 +213,9 @@ def grpo_dry(name: str, m: ModelConfig, tok, gcfg, problems_for_step, prompt_fn,
 
     def estimate(a: Assumptions) -> list[Phase]:
         g = gcfg
-        return grpo_phases(m, steps, g.questions, g.G, P, g.max_new_tokens, ops_of(m), g.mu, g.beta, g.micro_batch, a, name) + (extra(a, steps) if extra else [])
+        return grpo_phases(
+            m, steps, g.questions, g.G, P, g.max_new_tokens, ops_of(m), g.mu, g.beta, g.micro_batch, a, name
+        ) + (extra(a, steps) if extra else [])
 
     def make_step():
         policy = random_model(m, device)
@@ -195,7 +224,10 @@ def grpo_dry(name: str, m: ModelConfig, tok, gcfg, problems_for_step, prompt_fn,
 
         def step() -> dict:
             stats = trainer.step(problems_for_step(next(it)))
-            return {"mean": stats["response_len"] / gcfg.max_new_tokens, "longest": stats["response_len_max"] / gcfg.max_new_tokens}
+            return {
+                "mean": stats["response_len"] / gcfg.max_new_tokens,
+                "longest": stats["response_len_max"] / gcfg.max_new_tokens,
+            }
 
         return step
 
@@ -239,10 +271,19 @@ def sft_dry(name: str, m: ModelConfig, scfg, examples: int, P: float, N: int, de
     def estimate(a: Assumptions) -> list[Phase]:
         mean_len = P + a.mean * N
         ph = sft_phase(name, m, steps, rows, mean_len, ops_of(m))
-        return [dataclasses.replace(ph, kind="masked", trained_keys=ph.trained_tokens * mean_len) if rm else ph]  # a padding mask: every key
+        return [
+            dataclasses.replace(ph, kind="masked", trained_keys=ph.trained_tokens * mean_len) if rm else ph
+        ]  # a padding mask: every key
 
     what = f"{batch} pairs = {rows} x {L} tokens" if rm else f"{batch} x {L} tokens"
-    return DryPhase(name, make_step, steps, what, estimate, f"{examples:,} {'pairs' if rm else 'examples'} at most, ~{P + N / 2:.0f} tokens each")
+    return DryPhase(
+        name,
+        make_step,
+        steps,
+        what,
+        estimate,
+        f"{examples:,} {'pairs' if rm else 'examples'} at most, ~{P + N / 2:.0f} tokens each",
+    )
 
 
 # ----------------------------------------------------------------------------- train_zero.py
@@ -270,7 +311,9 @@ def zero_plan(cfg, title: str = "train_zero.py", include_base: bool = True, pref
         phases.append(eval_phase(prefix + "evals during RL", m, tok, {"heldout": sets["heldout"][: cfg.curve_n]}, cfg.curve_k, N, zero_prompt, device,
                                  repeats=points))  # fmt: skip
     phases.append(eval_phase(prefix + "eval after", m, tok, sets, cfg.final_k, N, zero_prompt, device))
-    if getattr(cfg, "reflection_eval", False):  # issue 10's reflection figures: k samples of the held-out set, before and after
+    if getattr(
+        cfg, "reflection_eval", False
+    ):  # issue 10's reflection figures: k samples of the held-out set, before and after
         phases.append(eval_phase(prefix + "reflection evals", m, tok, {"heldout": sets["heldout"]}, cfg.final_k, N, zero_prompt, device,
                                  greedy=False, repeats=2))  # fmt: skip
     shapes = {"prompt_len": round(sum(prompt_lengths(tok, problems(0), zero_prompt)) / g.questions), "G": g.G, "new_tokens": N,
@@ -312,7 +355,9 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
     rm_prompts = n_train + cfg.rm_test_prompts  # train + test prompts per reward model
     pairs = n_train * (cfg.rm_k * (cfg.rm_k - 1) // 2 + cfg.rm_written * (cfg.rm_written - 1) // 2)
 
-    def rm_scoring(a: Assumptions, steps: int) -> list[Phase]:  # 2.3.4: both reward models read the step's general outputs, 64 a call
+    def rm_scoring(
+        a: Assumptions, steps: int
+    ) -> list[Phase]:  # 2.3.4: both reward models read the step's general outputs, 64 a call
         rows = round(cfg.rl.questions * cfg.general_share) * cfg.rl.G
         n, calls, T = steps * rows * 2, steps * 2 * math.ceil(rows / 64), P + a.mean * N
         return [Phase("2.3.4 reward-model scoring", m, forward_tokens=n * T, forward_keys=n * T * T, host_ops=calls * ops_of(m).masked_forward,
@@ -320,8 +365,20 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
 
     phases = [pretrain_dry(pcfg, cfg.base, tok, device)]
     r1_eval = {**sets, **general}
-    phases.append(eval_phase("evals: base", m, tok, r1_eval, cfg.final_k, N, zero_prompt, device, greedy=False,
-                             note="its general prompts priced like the reasoning sets and under Table 1's longer template (an upper bound)"))
+    phases.append(
+        eval_phase(
+            "evals: base",
+            m,
+            tok,
+            r1_eval,
+            cfg.final_k,
+            N,
+            zero_prompt,
+            device,
+            greedy=False,
+            note="its general prompts priced like the reasoning sets and under Table 1's longer template (an upper bound)",
+        )
+    )
     if zero_cfg is not None and not cfg.zero_ckpt:
         phases += zero_plan(zero_cfg, include_base=False, prefix="R1-Zero: ").phases
     phases += [
@@ -367,7 +424,9 @@ def distill_plan(dcfg, r1cfg, zero_cfg, stage3_examples: int, title: str = "dist
     train = lambda n, tag: mix.sample(random.Random(f"{r1cfg.seed}/{tag}"), n, split="train")  # noqa: E731
     sets = eval_sets(["heldout"] + [b for b in dcfg.benchmarks.split(",") if b], r1cfg.mix, dcfg.final_n)
     sets["heldout_zh"] = heldout(TaskMix(get_mix(r1cfg.mix).parts, zh=1.0), dcfg.final_n, seed=4321)
-    teacher = ModelConfig.preset(pick_preset(PRETRAIN_PRESETS, r1cfg.base, "pretrain preset").model, vocab_size=tok.vocab_size)
+    teacher = ModelConfig.preset(
+        pick_preset(PRETRAIN_PRESETS, r1cfg.base, "pretrain preset").model, vocab_size=tok.vocab_size
+    )
     sft = dataclasses.replace(pick_preset(SFT_PRESETS, dcfg.sft, "SFT preset"), epochs=dcfg.sft_epochs)
     P = sum(prompt_lengths(tok, train(64, "plan"), r1_prompt_of)) / 64
     zg = dataclasses.replace(zero_cfg.grpo, steps=dcfg.rl_steps, max_new_tokens=N)
@@ -388,8 +447,17 @@ def distill_plan(dcfg, r1cfg, zero_cfg, stage3_examples: int, title: str = "dist
             grpo_dry(f"{s}: RL (R1-Zero recipe)", m, tok, zg, zero_q, zero_prompt, device),
         ]
         if dcfg.drl_steps:
-            phases.append(grpo_dry(f"{s}: RL on the distilled student", m, tok, drl, lambda step: train(drl.questions, f"distill-rl/{step}"),
-                                   r1_prompt_of, device))
+            phases.append(
+                grpo_dry(
+                    f"{s}: RL on the distilled student",
+                    m,
+                    tok,
+                    drl,
+                    lambda step: train(drl.questions, f"distill-rl/{step}"),
+                    r1_prompt_of,
+                    device,
+                )
+            )
         if s == dcfg.regen:
             phases += [
                 eval_phase(f"{s}: teacher samples for the regen set", teacher, tok, {"train": train(dcfg.regen_problems, "distill_regen")},
@@ -428,7 +496,9 @@ def check_zero_run(run_dir, calibrations: int = 3, out=print) -> list[dict]:
     saved = json.loads((run / "config.json").read_text())
     cfg = SimpleNamespace(**{**saved, "grpo": SimpleNamespace(**saved["grpo"])})
     plan = zero_plan(cfg, f"run {run}")
-    line = next((ln for ln in (run / "report.md").read_text().splitlines() if ln.startswith("Wall time per phase (s): ")), None)
+    line = next(
+        (ln for ln in (run / "report.md").read_text().splitlines() if ln.startswith("Wall time per phase (s): ")), None
+    )
     if line is None:
         raise ConfigError(f"{run / 'report.md'} has no 'Wall time per phase' line: not a finished train_zero run")
     times = {k: float(v) for k, v in (part.split(": ") for part in line.split(": ", 1)[1].split(", "))}
@@ -440,7 +510,9 @@ def check_zero_run(run_dir, calibrations: int = 3, out=print) -> list[dict]:
 
     def mean_len(name: str) -> float:
         res = json.loads((run / name).read_text())
-        return sum(r["all"]["length"] * r["all"]["n"] for r in res.values()) / sum(r["all"]["n"] for r in res.values()) / N
+        return (
+            sum(r["all"]["length"] * r["all"]["n"] for r in res.values()) / sum(r["all"]["n"] for r in res.values()) / N
+        )
 
     rl = Assumptions(mean=sum(s["response_len"] for s in steps) / len(steps) / N, longest=sum(s["response_len_max"] for s in steps) / len(steps) / N,
                      trained=sum(s["trained_rows"] for s in steps) / len(steps))  # fmt: skip
@@ -459,12 +531,22 @@ def check_zero_run(run_dir, calibrations: int = 3, out=print) -> list[dict]:
                  for ph in dp.estimate(lengths[dp.name] if lengths else Assumptions())}  # fmt: skip
             p["rl"] = p["GRPO sampling"] + p["GRPO update"] + p.get("evals during RL", 0.0)
             preds.append(p)
-        out(f"\n{label}:\n| phase | measured s | predicted s (median) | range | predicted / measured |\n|---|---:|---:|---:|---:|")
+        out(
+            f"\n{label}:\n| phase | measured s | predicted s (median) | range | predicted / measured |\n|---|---:|---:|---:|---:|"
+        )
         for k in measured:
             if k not in preds[0]:
                 continue
             ps = sorted(p[k] for p in preds)
             med = ps[len(ps) // 2]
-            rows.append({"assumptions": label, "phase": k, "measured_s": measured[k], "predicted_s": med, "range": (ps[0], ps[-1])})
+            rows.append(
+                {
+                    "assumptions": label,
+                    "phase": k,
+                    "measured_s": measured[k],
+                    "predicted_s": med,
+                    "range": (ps[0], ps[-1]),
+                }
+            )
             out(f"| {k} | {measured[k]:.0f} | {med:.0f} | {ps[0]:.0f}-{ps[-1]:.0f} | {med / measured[k]:.2f} |")
     return rows

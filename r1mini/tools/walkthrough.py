@@ -40,17 +40,39 @@ import torch
 from r1mini.engine.common import ConfigError, atomic_write_bytes, cli_main, get_device, set_seed
 from r1mini.evaluate import zero_prompt
 from r1mini.toy.pretrain import cached_base
-from r1mini.grpo import GRPOConfig, completion_logprobs, group_advantages, grpo_loss, kl_k3, sample_rollout, token_weights
+from r1mini.grpo import (
+    GRPOConfig,
+    completion_logprobs,
+    group_advantages,
+    grpo_loss,
+    kl_k3,
+    sample_rollout,
+    token_weights,
+)
 from r1mini.rewards import total_reward
 from r1mini.toy.tasks import TASK_MIXES
 
 # the paper's shape (beta > 0, mu = 2, pi_ref kept) with the cpu preset's lr 1e-4 (its 5-step warmup left out:
 # this is one step); float32 everywhere so that the page's figures are the exact ones
-WALK_CFG = GRPOConfig(steps=1, questions=1, G=4, mu=2, beta=0.04, epsilon=0.2, lr=1e-4, warmup=1, max_new_tokens=96,
-                      temperature=1.0, precision="fp32", seed=0)
+WALK_CFG = GRPOConfig(
+    steps=1,
+    questions=1,
+    G=4,
+    mu=2,
+    beta=0.04,
+    epsilon=0.2,
+    lr=1e-4,
+    warmup=1,
+    max_new_tokens=96,
+    temperature=1.0,
+    precision="fp32",
+    seed=0,
+)
 REWARD_WEIGHTS = {"accuracy": 1.0, "format": 0.5}  # train_zero.py's cpu preset (2.2.2)
 TRIES = 32  # questions tried, in order, for a group whose rewards are not all equal
-SHOW_TOKENS = 4  # unclipped tokens shown per output (those whose rho moved most), beside the first 2 and every clipped one
+SHOW_TOKENS = (
+    4  # unclipped tokens shown per output (those whose rho moved most), beside the first 2 and every clipped one
+)
 
 
 def zero_reward(completion: str, problem) -> tuple[float, dict]:
@@ -71,7 +93,10 @@ def pick_model(device) -> tuple[torch.nn.Module, str]:
         return load_model(path, device)[0], f"the cached `{preset}` base model (`{path}`)"
     torch.manual_seed(0)
     model = Transformer(ModelConfig.preset("nano", vocab_size=get_tokenizer().vocab_size)).to(device)
-    return model, "an untrained `nano` model seeded with 0 (no cached base: run `python -m r1mini.toy.pretrain --preset cpu`)"
+    return (
+        model,
+        "an untrained `nano` model seeded with 0 (no cached base: run `python -m r1mini.toy.pretrain --preset cpu`)",
+    )
 
 
 def find_group(model, tok, cfg: GRPOConfig, reward_fn, mix: str = "cpu"):
@@ -91,25 +116,36 @@ def inner_updates(policy, ro, A, cfg: GRPOConfig) -> tuple[list[dict], torch.Ten
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     weights = token_weights(ro.mask, cfg.loss_agg, cfg.max_new_tokens)  # [G, T]
     with torch.no_grad():
-        ref_logp = completion_logprobs(ref, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, cfg.G, cfg.temperature)[0]  # [G, T]
+        ref_logp = completion_logprobs(ref, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, cfg.G, cfg.temperature)[
+            0
+        ]  # [G, T]
     old_logp = ro.sampler_logp  # [G, T] log pi_old: stored by the sampler (mu > 1)
     updates = []
     policy.train()
     for _ in range(cfg.mu):
         opt.zero_grad(set_to_none=True)
-        logp = completion_logprobs(policy, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, cfg.G, cfg.temperature)[0]  # [G, T]
+        logp = completion_logprobs(policy, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, cfg.G, cfg.temperature)[
+            0
+        ]  # [G, T]
         logp.retain_grad()  # d loss / d log pi_theta(o_it), for the page
         loss, stats = grpo_loss(logp, old_logp, ref_logp, A, weights, cfg)  # -eq. (1)
         loss.backward()
         ratio = torch.exp(logp.detach() - old_logp)  # rho_it
         eps_high = cfg.epsilon_high or cfg.epsilon
         clipped = ((ratio < 1 - cfg.epsilon) & (A[:, None] < 0)) | ((ratio > 1 + eps_high) & (A[:, None] > 0))
-        updates.append({
-            "logp": logp.detach().clone(), "grad": logp.grad.clone(), "ratio": ratio, "clipped": clipped & ro.mask,
-            "kl": kl_k3(logp.detach(), ref_logp, cfg.kl_clamp), "loss": loss.item(),
-            "kl_mean": stats["kl"], "clip_frac": stats["clip_frac"],
-            "grad_norm": torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip).item(),
-        })
+        updates.append(
+            {
+                "logp": logp.detach().clone(),
+                "grad": logp.grad.clone(),
+                "ratio": ratio,
+                "clipped": clipped & ro.mask,
+                "kl": kl_k3(logp.detach(), ref_logp, cfg.kl_clamp),
+                "loss": loss.item(),
+                "kl_mean": stats["kl"],
+                "clip_frac": stats["clip_frac"],
+                "grad_norm": torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip).item(),
+            }
+        )
         opt.step()
     policy.eval()
     return updates, ref_logp, weights
@@ -126,12 +162,27 @@ def walkthrough(model, tok, model_note: str, cfg: GRPOConfig = WALK_CFG, reward_
     updates, ref_logp, weights = inner_updates(model, ro, A, cfg)
     lists = lambda t: t.double().tolist()  # noqa: E731
     out = {
-        "model": model_note, "question": problem.question, "answer": problem.answer, "tries": tries + 1,
-        "cfg": dataclasses.asdict(cfg), "texts": ro.texts, "rewards": lists(ro.rewards[0]),
-        "parts": {k: lists(v[0]) for k, v in ro.parts.items()}, "A": lists(A),
-        "tokens": ro.tokens.tolist(), "mask": ro.mask.tolist(), "weights": lists(weights),
-        "old_logp": lists(ro.sampler_logp), "ref_logp": lists(ref_logp),
-        "updates": [{k: (v if isinstance(v, float) else v.tolist() if v.dtype == torch.bool else lists(v)) for k, v in u.items()} for u in updates],
+        "model": model_note,
+        "question": problem.question,
+        "answer": problem.answer,
+        "tries": tries + 1,
+        "cfg": dataclasses.asdict(cfg),
+        "texts": ro.texts,
+        "rewards": lists(ro.rewards[0]),
+        "parts": {k: lists(v[0]) for k, v in ro.parts.items()},
+        "A": lists(A),
+        "tokens": ro.tokens.tolist(),
+        "mask": ro.mask.tolist(),
+        "weights": lists(weights),
+        "old_logp": lists(ro.sampler_logp),
+        "ref_logp": lists(ref_logp),
+        "updates": [
+            {
+                k: (v if isinstance(v, float) else v.tolist() if v.dtype == torch.bool else lists(v))
+                for k, v in u.items()
+            }
+            for u in updates
+        ],
     }
     out["markdown"] = render(out, tok)
     return out
@@ -173,7 +224,7 @@ def render(w: dict, tok) -> str:
         "",
         "## 1. The question q and the G = 4 sampled outputs o_i",
         "",
-        f"q: \"{w['question']}\" (reference answer {w['answer']}; question {w['tries']} of a fixed sequence, the first",
+        f'q: "{w["question"]}" (reference answer {w["answer"]}; question {w["tries"]} of a fixed sequence, the first',
         "whose 4 rewards are not all equal), put into the R1-Zero template (Table 1). Outputs, sampled at",
         "temperature 1 by the KV-cache sampler (r1mini/engine/sampler.py) from pi_old:",
         "",
@@ -243,7 +294,12 @@ def render(w: dict, tok) -> str:
     seq_ratio = [math.exp(s) for s in seq]
     rho_all = [u2["ratio"][i][t] for i in range(G) for t in range(len(w["mask"][i])) if w["mask"][i][t]]
     rho_lo, rho_hi = min(rho_all), max(rho_all)
-    free = [(i, t) for i in range(G) for t in range(len(w["mask"][i])) if w["mask"][i][t] and A[i] != 0 and not u2["clipped"][i][t]]
+    free = [
+        (i, t)
+        for i in range(G)
+        for t in range(len(w["mask"][i]))
+        if w["mask"][i][t] and A[i] != 0 and not u2["clipped"][i][t]
+    ]
     n_free, agree = len(free), sum(1 for i, t in free if u2["grad"][i][t] * A[i] < 0)
     eps = c["epsilon"]
     L += [
@@ -295,7 +351,9 @@ def render(w: dict, tok) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description="One GRPO step (eq. 1-3) on one group of G = 4, with real numbers: docs/walkthrough.md.")
+    p = argparse.ArgumentParser(
+        description="One GRPO step (eq. 1-3) on one group of G = 4, with real numbers: docs/walkthrough.md."
+    )
     p.add_argument("--out", default="docs/walkthrough.md", help="where to write the page; '-' = only print it")
     p.add_argument("--device", default="cpu", help="cpu (the page's figures are float32 on a CPU) or cuda")
     args = p.parse_args()

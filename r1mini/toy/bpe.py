@@ -133,12 +133,10 @@ def train_bpe(
     return ranks
 
 
-
 def save_ranks(ranks: dict[bytes, int], path: str | Path) -> None:
     """tiktoken's format: one `base64(token) rank` line per token, in rank order."""
     lines = [f"{base64.b64encode(t).decode()} {r}\n" for t, r in sorted(ranks.items(), key=lambda kv: kv[1])]
     atomic_write_bytes(path, "".join(lines).encode())
-
 
 
 def _fallback_text(n_chars: int, seed: int = 0) -> str:
@@ -175,7 +173,9 @@ def _fallback_text(n_chars: int, seed: int = 0) -> str:
                 place = ["ones", "tens", "hundreds"][k]
                 steps.append(f"{place}: {x} + {y} + {carry} = {s}, write {s % 10} carry {s // 10}.")
             carry = s // 10
-        check = f"等等，让我再检查一下：{a} 加 {b} 等于 {a + b}。" if zh else f" Wait, let me recheck: {a} + {b} = {a + b}."
+        check = (
+            f"等等，让我再检查一下：{a} 加 {b} 等于 {a + b}。" if zh else f" Wait, let me recheck: {a} + {b} = {a + b}."
+        )
         return ("" if zh else " ").join(steps) + (check if rng.random() < 0.2 else "")
 
     def problem() -> tuple[str, str, str]:
@@ -199,7 +199,11 @@ def _fallback_text(n_chars: int, seed: int = 0) -> str:
             return q, t, str(x)
         n = [rng.randint(1, 25) for _ in range(3)]
         m, t = n[0] * n[1], n[0] * n[1] - n[2]
-        q = f"用数字 {n[0]}、{n[1]}、{n[2]} 各一次，算出 {t}。" if zh else f"Using {n[0]}, {n[1]}, {n[2]} once each, make {t}."
+        q = (
+            f"用数字 {n[0]}、{n[1]}、{n[2]} 各一次，算出 {t}。"
+            if zh
+            else f"Using {n[0]}, {n[1]}, {n[2]} once each, make {t}."
+        )
         return q, f"{n[0]} * {n[1]} = {m}, {m} - {n[2]} = {t}.", str(t)
 
     def document() -> str:
@@ -220,7 +224,6 @@ def _fallback_text(n_chars: int, seed: int = 0) -> str:
         parts.append(document() + "\n")
         n += len(parts[-1])
     return "".join(parts)[:n_chars]
-
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -251,7 +254,9 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m r1mini.toy.bpe", description="Retrain the BPE ranks shipped with r1mini.")
+    p = argparse.ArgumentParser(
+        prog="python -m r1mini.toy.bpe", description="Retrain the BPE ranks shipped with r1mini."
+    )
     p.add_argument("--train", action="store_true", help="train new ranks on r1mini.toy.corpus.sample_text")
     p.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE, help="total ids: ranks + special tokens")
     p.add_argument("--chars", type=int, default=2_000_000, help="characters of training text")

@@ -120,7 +120,16 @@ class _Writer:
     with no recheck (a reflective solution that still ends wrong). From step number switch_at on, the
     words are those of the other language."""
 
-    def __init__(self, lang: str, rng: random.Random, slip_at: int = -1, reflect: bool = False, switch_at: int = -1, verify_at: int = -1, late_at: int = -1):
+    def __init__(
+        self,
+        lang: str,
+        rng: random.Random,
+        slip_at: int = -1,
+        reflect: bool = False,
+        switch_at: int = -1,
+        verify_at: int = -1,
+        late_at: int = -1,
+    ):
         self.lang, self.rng, self.slip_at, self.reflect, self.switch_at = lang, rng, slip_at, reflect, switch_at
         self.verify_at, self.late_at = verify_at, late_at
         self.parts: list[str] = []
@@ -134,18 +143,31 @@ class _Writer:
     def say(self, text: str) -> None:
         self.parts.append(text.strip())
 
-    def step(self, lhs: str, value: int, render: Callable[[int], str], delta: int = 1, lo: int | None = None, hi: int | None = None, slip: bool = True) -> int:
+    def step(
+        self,
+        lhs: str,
+        value: int,
+        render: Callable[[int], str],
+        delta: int = 1,
+        lo: int | None = None,
+        hi: int | None = None,
+        slip: bool = True,
+    ) -> int:
         """Write render(v) for v = value (or, at the slip, value +- delta within [lo, hi]); return v."""
         v, verify, late = value, False, False
         if slip:
             late = self.slippable == self.late_at
             if self.slippable == self.slip_at or late:
-                v = self.rng.choice([x for x in (value - delta, value + delta) if (lo is None or x >= lo) and (hi is None or x <= hi)])
+                v = self.rng.choice(
+                    [x for x in (value - delta, value + delta) if (lo is None or x >= lo) and (hi is None or x <= hi)]
+                )
             verify = self.slippable == self.verify_at
             self.slippable += 1
         self.say(render(v))
         if verify:
-            self.say(self.t["confirm"].format(lhs=lhs, v=v if late else value))  # a late slip is "confirmed" as it stands
+            self.say(
+                self.t["confirm"].format(lhs=lhs, v=v if late else value)
+            )  # a late slip is "confirmed" as it stands
         if v != value and self.reflect and not late:
             self.say(self.t["recheck"].format(lhs=lhs, v=value, bad=v))
             self.say(render(value))
@@ -168,7 +190,7 @@ def _digits_value(digits: list[int], carry: int) -> int:
 
 
 def _write(t: dict, v: int) -> str:
-    """"write 5 carry 1." for a column worth 15."""
+    """ "write 5 carry 1." for a column worth 15."""
     return f"{t['write']} {v % 10}" + (f" {t['carry']} {v // 10}" if v >= 10 else "") + t["."]
 
 
@@ -183,7 +205,9 @@ def _add_cols(w: _Writer, a: int, b: int) -> int:
             w.say(f"{w.t['cols'][k]}{w.t[':']}{w.t['write']} {s}{w.t['.']}")
         else:
             lhs = " + ".join(map(str, terms))
-            s = w.step(lhs, sum(terms), lambda v: f"{w.t['cols'][k]}{w.t[':']}{lhs} = {v}{w.t[',']}{_write(w.t, v)}", lo=0)  # noqa: B023
+            s = w.step(
+                lhs, sum(terms), lambda v: f"{w.t['cols'][k]}{w.t[':']}{lhs} = {v}{w.t[',']}{_write(w.t, v)}", lo=0
+            )  # noqa: B023
         digits.append(s % 10)
         carry = s // 10
     if carry:
@@ -306,7 +330,7 @@ def _solve_expr(w: _Writer, p: Problem) -> str:
 
 
 def parse_linear_side(side: str) -> tuple[int, int]:
-    """"3x + 5" -> (3, 5); "x - 2" -> (1, -2); "20" -> (0, 20)."""
+    """ "3x + 5" -> (3, 5); "x - 2" -> (1, -2); "20" -> (0, 20)."""
     if "x" not in side:
         return 0, int(side)
     ax, _, rest = side.partition("x")
@@ -315,13 +339,20 @@ def parse_linear_side(side: str) -> tuple[int, int]:
 
 
 def _solve_linear(w: _Writer, p: Problem) -> str:
-    """"3x + 5 = 20. Subtract 5: 3x = 20 - 5 = 15. Divide by 3: x = 15 / 3 = 5. So x = 5."."""
+    """ "3x + 5 = 20. Subtract 5: 3x = 20 - 5 = 15. Divide by 3: x = 15 / 3 = 5. So x = 5."."""
     math = math_text(p)
     left, right = math.split(" = ")
     (a, b), (d, c) = parse_linear_side(left), parse_linear_side(right)
     w.say(f"{math}{w.t['.']}")
     if d:  # x on both sides: ax + b = dx + c -> (a - d)x + b = c; the coefficient is never slipped
-        a = w.step(f"{a} - {d}", a - d, lambda v: f"{w.t['sub']} {linear_side(d, 0)}{w.t[':']}{a} - {d} = {v}{w.t[',']}{w.t['so']} {linear_side(v, b)} = {c}{w.t['.']}", slip=False)
+        a = w.step(
+            f"{a} - {d}",
+            a - d,
+            lambda v: (
+                f"{w.t['sub']} {linear_side(d, 0)}{w.t[':']}{a} - {d} = {v}{w.t[',']}{w.t['so']} {linear_side(v, b)} = {c}{w.t['.']}"
+            ),
+            slip=False,
+        )
     ax = linear_side(a, 0)
     if b:
         lhs, word = (f"{c} - {b}", "sub") if b > 0 else (f"{c} + {-b}", "add")
@@ -356,7 +387,9 @@ def _tree_steps(t: tuple) -> list[tuple[str, int]]:
     return _tree_steps(t[1]) + _tree_steps(t[2]) + [(f"{evaluate(t[1])} {t[0]} {evaluate(t[2])}", evaluate(t))]
 
 
-def _countdown_solution(p: Problem, lang: str, rng: random.Random, wrong: bool, reflect: bool, switch: bool) -> tuple[str, str]:
+def _countdown_solution(
+    p: Problem, lang: str, rng: random.Random, wrong: bool, reflect: bool, switch: bool
+) -> tuple[str, str]:
     """Try combinations, check each: "Try 3 + 5 = 8, 8 * 7 = 56. 56 is not 26. Try 7 * 3 = 21, 21 + 5 = 26.
     It works: 7 * 3 + 5 = 26." Wrong: a near miss whose last step is claimed to hit the target; reflect: the
     claim is rechecked and the search goes on. The final answer is the expression."""
@@ -383,7 +416,13 @@ def _countdown_solution(p: Problem, lang: str, rng: random.Random, wrong: bool, 
 
 
 def countdown_trace(
-    p: Problem, lang: str, rng: random.Random, wrong: bool = False, backtracks: int = 0, correct: bool = False, verify: bool = False,
+    p: Problem,
+    lang: str,
+    rng: random.Random,
+    wrong: bool = False,
+    backtracks: int = 0,
+    correct: bool = False,
+    verify: bool = False,
     end_wrong: bool = False,
 ) -> tuple[str, str]:
     """Countdown as a search with the cognitive behaviours of Gandhi et al. 2025 (arXiv 2503.01307), for the
@@ -404,7 +443,9 @@ def countdown_trace(
     t = WORDS[lang]
     parts: list[str] = []
 
-    def attempt(tree: tuple, claim: bool) -> list[tuple[str, int]]:  # "Try a = b, c = d."; claim: the last value said to be the target
+    def attempt(
+        tree: tuple, claim: bool
+    ) -> list[tuple[str, int]]:  # "Try a = b, c = d."; claim: the last value said to be the target
         steps = _tree_steps(tree)
         if claim:
             steps[-1] = (steps[-1][0], p.target)
@@ -429,7 +470,13 @@ def countdown_trace(
 
 
 def worked_solution(
-    problem: Problem, lang: str, rng: random.Random, wrong: bool = False, reflect: bool = False, switch: bool = False, verify: bool = False,
+    problem: Problem,
+    lang: str,
+    rng: random.Random,
+    wrong: bool = False,
+    reflect: bool = False,
+    switch: bool = False,
+    verify: bool = False,
     end_wrong: bool = False,
 ) -> tuple[str, str]:
     """(steps text, final answer) of a step-by-step solution in `lang` ("en" or "zh").
@@ -445,7 +492,9 @@ def worked_solution(
     if wrong and reflect:
         raise ValueError("wrong and reflect exclude each other (reflect ends right)")
     if end_wrong and not (reflect or verify) or end_wrong and problem.family == "countdown":
-        raise ValueError("end_wrong is for a reflect or verify solution of a non-countdown family (countdown: countdown_trace)")
+        raise ValueError(
+            "end_wrong is for a reflect or verify solution of a non-countdown family (countdown: countdown_trace)"
+        )
     if problem.family == "countdown":
         return _countdown_solution(problem, lang, rng, wrong, reflect, switch)
     solve = _SOLVERS[problem.family]
@@ -462,7 +511,10 @@ def worked_solution(
         lates = [-1]
         if end_wrong:  # the steps after the reflection first, in random order, then those before it
             at = max(slip_at, verify_at)
-            lates = sorted((i for i in rng.sample(range(dry.slippable), dry.slippable) if i not in (slip_at, verify_at)), key=lambda i: i < at)
+            lates = sorted(
+                (i for i in rng.sample(range(dry.slippable), dry.slippable) if i not in (slip_at, verify_at)),
+                key=lambda i: i < at,
+            )
         for late_at in lates:
             state = rng.getstate()
             w = _Writer(lang, rng, slip_at, reflect, switch_at, verify_at, late_at)
@@ -545,7 +597,11 @@ def chinese_number(n: int) -> str:
     head = _ZH_DIGITS[n // 100] + "百"
     if rest == 0:
         return head
-    return head + ("零" + _ZH_DIGITS[rest] if rest < 10 else _ZH_DIGITS[rest // 10] + "十" + (_ZH_DIGITS[rest % 10] if rest % 10 else ""))
+    return head + (
+        "零" + _ZH_DIGITS[rest]
+        if rest < 10
+        else _ZH_DIGITS[rest // 10] + "十" + (_ZH_DIGITS[rest % 10] if rest % 10 else "")
+    )
 
 
 CHATS = [  # (English question, answer, Chinese question, answer)
@@ -581,7 +637,11 @@ def _text_doc(rng: random.Random, zh: bool) -> str:
         return "\n".join(f"{chat_prompt(c[2] if zh else c[0])} {c[3] if zh else c[1]}" for c in turns)
     if kind == 1:
         ns = [rng.randint(0, 100 if rng.random() < 0.7 else 999) for _ in range(rng.randint(1, 4))]
-        first = (lambda n: f"{chinese_number(n)} = {english_number(n)}") if zh else (lambda n: f"{english_number(n)} = {chinese_number(n)}")
+        first = (
+            (lambda n: f"{chinese_number(n)} = {english_number(n)}")
+            if zh
+            else (lambda n: f"{english_number(n)} = {chinese_number(n)}")
+        )
         return "\n".join(f"{first(n)} = {n}" for n in ns)
     if kind == 2:
         n = rng.randint(0, 100)
@@ -637,12 +697,32 @@ def _facts_doc(rng: random.Random, zh: bool, hi: int = 9) -> str:
 # ----------------------------------------------------------------------------- the corpus
 
 KINDS = ("facts", "direct", "worked", "template", "text")
-RATES = ("zh_questions", "direct_wrong", "step_wrong", "reflect", "verify", "zh", "switch", "template_worked", "template_chat",
-         "cd_backtrack", "cd_correct", "cd_verify", "behavior_wrong")
+RATES = (
+    "zh_questions",
+    "direct_wrong",
+    "step_wrong",
+    "reflect",
+    "verify",
+    "zh",
+    "switch",
+    "template_worked",
+    "template_chat",
+    "cd_backtrack",
+    "cd_correct",
+    "cd_verify",
+    "behavior_wrong",
+)
 COUNTDOWN_STYLES = ("tries", "behaviors")
 # the knobs of the "aha" corpora (2.2.4, Table 3); at their defaults they change no document and are left out of
 # corpus_key, so that the cached bases of the older presets keep their hash
-AHA_KNOBS = {"countdown_style": "tries", "cd_backtrack": 0.0, "cd_correct": 0.0, "cd_verify": 0.0, "behavior_wrong": 0.0, "facts_hi": 9}
+AHA_KNOBS = {
+    "countdown_style": "tries",
+    "cd_backtrack": 0.0,
+    "cd_correct": 0.0,
+    "cd_verify": 0.0,
+    "behavior_wrong": 0.0,
+    "facts_hi": 9,
+}
 
 
 @dataclass
@@ -668,11 +748,17 @@ class CorpusConfig:
     template_chat: float = 0.2  # template documents in the plain "User: ... Assistant:" chat shape
     # the cognitive behaviours of the "aha" corpora (Gandhi et al. 2025; see countdown_trace)
     countdown_style: str = "tries"  # countdown solutions: "tries" (0-2 missed tries, "56 is not 26.", before the solution) or "behaviors" (countdown_trace)
-    cd_backtrack: float = 0.0  # behaviors: countdown solutions that try 1-2 misses first and back off ("Wait, let me try another way.")
+    cd_backtrack: float = (
+        0.0  # behaviors: countdown solutions that try 1-2 misses first and back off ("Wait, let me try another way.")
+    )
     cd_correct: float = 0.0  # behaviors: countdown solutions with a slipped try corrected by a recheck ("..., not 26.")
     cd_verify: float = 0.0  # behaviors: countdown solutions that check the final try once more ("... Right.")
-    behavior_wrong: float = 0.0  # solutions with a behaviour (reflect, verify, backtrack, correct) that still end with a wrong answer
-    facts_hi: int = 9  # > 9: half the random facts have a first operand up to facts_hi, countdown's steps ("56 - 7 = 49")
+    behavior_wrong: float = (
+        0.0  # solutions with a behaviour (reflect, verify, backtrack, correct) that still end with a wrong answer
+    )
+    facts_hi: int = (
+        9  # > 9: half the random facts have a first operand up to facts_hi, countdown's steps ("56 - 7 = 49")
+    )
 
     def validate(self) -> None:
         for name in KINDS:
@@ -698,8 +784,15 @@ CORPUS_PRESETS = {
     "smoke": CorpusConfig(n_docs=3_000, mix="smoke"),
     # the cpu RL mix, a little of level 3 so that the column algorithm generalises beyond 2 digits
     "cpu": CorpusConfig(
-        n_docs=100_000, mix="add:2:4,mul:2:4,linear:1:1,add:3:0.5,mul:3:0.5",
-        facts=0.25, direct=0.15, worked=0.25, template=0.3, step_wrong=0.05, reflect=0.1, template_chat=0.5,
+        n_docs=100_000,
+        mix="add:2:4,mul:2:4,linear:1:1,add:3:0.5,mul:3:0.5",
+        facts=0.25,
+        direct=0.15,
+        worked=0.25,
+        template=0.3,
+        step_wrong=0.05,
+        reflect=0.1,
+        template_chat=0.5,
     ),
     # every family at every level
     "gpu": CorpusConfig(n_docs=500_000, mix="add:1-4:1,mul:1-4:1,expr:1-4:1,linear:1-4:1,countdown:1-4:1"),
@@ -707,14 +800,32 @@ CORPUS_PRESETS = {
     # (step_wrong = 0), few direct answers, countdown-sized steps among the facts (facts_hi), and backtracking in
     # 25% of countdown solutions: the third corpus tried (the first two, commits 18cbe24 and 7814243, in docs/results.md)
     "aha": CorpusConfig(
-        n_docs=100_000, mix="countdown:1:4,countdown:2:1,expr:1:1,expr:2:0.5", zh_questions=0.0, zh=0.0, switch=0.0,
-        facts=0.3, direct=0.05, worked=0.3, template=0.35, text=0.0, step_wrong=0.0, reflect=0.05, verify=0.05,
-        template_worked=0.9, template_chat=0.2, countdown_style="behaviors", cd_backtrack=0.25, cd_correct=0.04, cd_verify=0.04,
+        n_docs=100_000,
+        mix="countdown:1:4,countdown:2:1,expr:1:1,expr:2:0.5",
+        zh_questions=0.0,
+        zh=0.0,
+        switch=0.0,
+        facts=0.3,
+        direct=0.05,
+        worked=0.3,
+        template=0.35,
+        text=0.0,
+        step_wrong=0.0,
+        reflect=0.05,
+        verify=0.05,
+        template_worked=0.9,
+        template_chat=0.2,
+        countdown_style="behaviors",
+        cd_backtrack=0.25,
+        cd_correct=0.04,
+        cd_verify=0.04,
         facts_hi=90,
     ),
 }
 # the controls: no behaviours at all (Gandhi's Llama), and every behaviour ending with a wrong answer
-CORPUS_PRESETS["aha_plain"] = replace(CORPUS_PRESETS["aha"], reflect=0.0, verify=0.0, cd_backtrack=0.0, cd_correct=0.0, cd_verify=0.0)
+CORPUS_PRESETS["aha_plain"] = replace(
+    CORPUS_PRESETS["aha"], reflect=0.0, verify=0.0, cd_backtrack=0.0, cd_correct=0.0, cd_verify=0.0
+)
 CORPUS_PRESETS["aha_wrong"] = replace(CORPUS_PRESETS["aha"], behavior_wrong=1.0)
 
 
@@ -747,18 +858,36 @@ def _solution(cfg: CorpusConfig, p: Problem, rng: random.Random) -> tuple[str, s
     except RuntimeError:  # end_wrong: no second step could slip (a one-step solution): a plain wrong one
         wrong, reflect, verify, end_wrong = True, False, False, False
         steps, answer = worked_solution(p, lang, rng, wrong=True, switch=switch)
-    tags = [t for t, on in (("wrong", wrong or end_wrong), ("reflect", reflect), ("verify", verify), ("zh", lang == "zh"), ("switch", switch)) if on]
+    tags = [
+        t
+        for t, on in (
+            ("wrong", wrong or end_wrong),
+            ("reflect", reflect),
+            ("verify", verify),
+            ("zh", lang == "zh"),
+            ("switch", switch),
+        )
+        if on
+    ]
     return steps, answer, tags
 
 
-def _countdown_behaviors(cfg: CorpusConfig, p: Problem, lang: str, rng: random.Random, wrong: bool) -> tuple[str, str, list[str]]:
+def _countdown_behaviors(
+    cfg: CorpusConfig, p: Problem, lang: str, rng: random.Random, wrong: bool
+) -> tuple[str, str, list[str]]:
     """A countdown_trace with each behaviour drawn at its rate (none in a `wrong` one, which is noise)."""
     backtracks = rng.choice((1, 1, 2)) if not wrong and rng.random() < cfg.cd_backtrack else 0
     correct = not wrong and rng.random() < cfg.cd_correct
     verify = not wrong and rng.random() < cfg.cd_verify
     end_wrong = bool(backtracks or correct or verify) and rng.random() < cfg.behavior_wrong
     steps, answer = countdown_trace(p, lang, rng, wrong, backtracks, correct, verify, end_wrong)
-    on = (("wrong", wrong or end_wrong), ("backtrack", backtracks > 0), ("reflect", correct), ("verify", verify), ("zh", lang == "zh"))
+    on = (
+        ("wrong", wrong or end_wrong),
+        ("backtrack", backtracks > 0),
+        ("reflect", correct),
+        ("verify", verify),
+        ("zh", lang == "zh"),
+    )
     return steps, answer, [t for t, flag in on if flag]
 
 
@@ -836,7 +965,10 @@ def sample_text(n_chars: int, seed: int = 0) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m r1mini.toy.corpus", description="Show sample documents of the synthetic pretraining corpus and the share of each kind.")
+    p = argparse.ArgumentParser(
+        prog="python -m r1mini.toy.corpus",
+        description="Show sample documents of the synthetic pretraining corpus and the share of each kind.",
+    )
     p.add_argument("--preset", default="cpu", help=f"one of: {', '.join(CORPUS_PRESETS)}")
     p.add_argument("--show", type=int, default=5, help="sample documents to print")
     p.add_argument("--count", type=int, default=5000, help="documents to count the shares over")
@@ -855,7 +987,14 @@ def main() -> None:
     n, dt = count.n_docs, time.time() - t0
     print(f"----- shares over {n} documents ({n / dt:,.0f} documents/s, {chars / n:.0f} characters each on average):")
     for k in KINDS:
-        print(f"{k:>10} {kinds[k] / n:6.3f}   " + "  ".join(f"{t.split('/')[1]} {c / max(1, kinds[k]):.2f}" for t, c in sorted(tags.items()) if t.startswith(k + "/")))
+        print(
+            f"{k:>10} {kinds[k] / n:6.3f}   "
+            + "  ".join(
+                f"{t.split('/')[1]} {c / max(1, kinds[k]):.2f}"
+                for t, c in sorted(tags.items())
+                if t.startswith(k + "/")
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,12 @@ class PretrainConfig:
 
 
 PRETRAIN_PRESETS = {
-    "smoke": PretrainConfig(model="nano", corpus="smoke", n_docs=10_000, steps=300, batch_size=16, seq_len=128, warmup=50),
-    "cpu": PretrainConfig(model="tiny", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50, precision="bf16"),
+    "smoke": PretrainConfig(
+        model="nano", corpus="smoke", n_docs=10_000, steps=300, batch_size=16, seq_len=128, warmup=50
+    ),
+    "cpu": PretrainConfig(
+        model="tiny", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50, precision="bf16"
+    ),
     # distill.py's students (2.4): the cpu base's corpus and token budget at smaller sizes; fp32 ("auto")
     "micro": PretrainConfig(model="micro", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50),
     "mini": PretrainConfig(model="mini", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50),
@@ -119,7 +123,9 @@ def build_token_stream(cfg: PretrainConfig, tok) -> np.ndarray:
 
     ccfg = corpus_config(cfg)
     ids: list[int] = []
-    for doc in tqdm(generate_documents(ccfg), total=ccfg.n_docs, desc="corpus", unit="doc", leave=False, disable=not dist.is_main()):
+    for doc in tqdm(
+        generate_documents(ccfg), total=ccfg.n_docs, desc="corpus", unit="doc", leave=False, disable=not dist.is_main()
+    ):
         ids.extend(tok.encode(doc, allow_special=True))
         ids.append(tok.eot_id)
     return np.asarray(ids, dtype=np.uint16)
@@ -180,7 +186,9 @@ def cached_base(preset: str) -> str:
     """The checkpoint `python -m r1mini.toy.pretrain --preset PRESET` writes, if it is there."""
     path = base_dir(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), preset) / "model.pt"
     if not path.is_file():
-        raise ConfigError(f"no cached {preset!r} base model at {path}: run `python -m r1mini.toy.pretrain --preset {preset}` or pass --ckpt")
+        raise ConfigError(
+            f"no cached {preset!r} base model at {path}: run `python -m r1mini.toy.pretrain --preset {preset}` or pass --ckpt"
+        )
     return str(path)
 
 
@@ -211,7 +219,9 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
     tok = get_tokenizer()
     out_dir.mkdir(parents=True, exist_ok=True)
     if dist.is_main():
-        write_json(dataclasses.asdict(cfg) | {"corpus_config": dataclasses.asdict(corpus_config(cfg))}, out_dir / "config.json")
+        write_json(
+            dataclasses.asdict(cfg) | {"corpus_config": dataclasses.asdict(corpus_config(cfg))}, out_dir / "config.json"
+        )
 
     t0 = time.time()
     data = build_token_stream(cfg, tok)
@@ -226,7 +236,9 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
     rows = dist.shard_range(cfg.batch_size)  # this rank's rows of every batch (all of them in one process)
     rng = np.random.default_rng(cfg.seed)
     if not quiet:
-        print(f"base model: {model.num_params() / 1e6:.2f}M parameters, corpus {len(data) / 1e6:.2f}M tokens, device {device}")
+        print(
+            f"base model: {model.num_params() / 1e6:.2f}M parameters, corpus {len(data) / 1e6:.2f}M tokens, device {device}"
+        )
 
     start, ema = _resume(out_dir / "ckpt.pt", cfg, model, opt, rng, quiet)
     bar = tqdm(range(start, cfg.steps), desc="pretrain", disable=quiet, initial=start, total=cfg.steps)
@@ -272,7 +284,9 @@ def _hashed(cfg: PretrainConfig) -> dict:
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_HASHED}
 
 
-def _resume(path: Path, cfg: PretrainConfig, model, opt, rng: np.random.Generator, quiet: bool) -> tuple[int, float | None]:
+def _resume(
+    path: Path, cfg: PretrainConfig, model, opt, rng: np.random.Generator, quiet: bool
+) -> tuple[int, float | None]:
     """Load a killed run's ckpt.pt into model, opt and rng: (the step to go on from, the loss EMA); (0, None) without one."""
     if not path.is_file():
         return 0, None
@@ -299,7 +313,9 @@ def ensure_base(preset: str = "cpu", quiet: bool = False, **overrides) -> Path:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--preset", default=None, help=f"one of {list(PRETRAIN_PRESETS)} (default: gpu on a GPU, else cpu)")
     p.add_argument("--out", default=None, help="run folder (default: runs/base/<preset>-<hash>)")
     p.add_argument("--force", action="store_true", help="retrain even if a cached base exists")

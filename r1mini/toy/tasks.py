@@ -201,7 +201,7 @@ def problem_key(p: Problem) -> str:
 
 
 def split_of(p: Problem) -> str:
-    """"test" for about 1 problem in TEST_EVERY (by a stable hash of its key), else "train"."""
+    """ "test" for about 1 problem in TEST_EVERY (by a stable hash of its key), else "train"."""
     if (p.family, p.level) in TABLES:
         return "train"
     h = int.from_bytes(hashlib.blake2b(problem_key(p).encode(), digest_size=8).digest(), "big")
@@ -270,7 +270,7 @@ def _expr(rng: random.Random, level: int, lang: str) -> Problem:
 
 
 def linear_side(a: int, b: int) -> str:
-    """"3x + 5", "x - 2", "2x" (b == 0)."""
+    """ "3x + 5", "x - 2", "2x" (b == 0)."""
     ax = "x" if a == 1 else f"{a}x"
     return ax if b == 0 else f"{ax} {'+' if b > 0 else '-'} {abs(b)}"
 
@@ -391,13 +391,17 @@ def check_task(family: str, level: int, split: str = "train", lang: str = "en") 
     if family not in FAMILIES:
         raise ConfigError(f"unknown task family {family!r}; choose one of: {', '.join(FAMILIES)}")
     if level not in LEVELS or isinstance(level, bool):
-        raise ConfigError(f"level {level!r} of {family!r} is out of range; choose one of: {', '.join(map(str, LEVELS))}")
+        raise ConfigError(
+            f"level {level!r} of {family!r} is out of range; choose one of: {', '.join(map(str, LEVELS))}"
+        )
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     if lang not in LANGS:
         raise ConfigError(f"unknown language {lang!r}; choose one of: {', '.join(LANGS)}")
     if split == "test" and (family, level) in TABLES:
-        raise ConfigError(f"{family} level {level} is the single-digit table, all of it in the corpus: it has no test split; use level >= 2")
+        raise ConfigError(
+            f"{family} level {level} is the single-digit table, all of it in the corpus: it has no test split; use level >= 2"
+        )
 
 
 def make_problem(family: str, level: int, rng: random.Random, split: str = "train", lang: str = "en") -> Problem:
@@ -462,7 +466,9 @@ class TaskMix:
                 lo, _, hi = levels.partition("-")
                 parts += [(family, level, float(weight)) for level in range(int(lo), int(hi or lo) + 1)]
             except ValueError:
-                raise ConfigError(f"bad task mix part {item!r}: write family:level:weight, e.g. add:2:1 or expr:1-3:0.5") from None
+                raise ConfigError(
+                    f"bad task mix part {item!r}: write family:level:weight, e.g. add:2:1 or expr:1-3:0.5"
+                ) from None
         return cls(tuple(parts), zh)
 
     def draw(self, rng: random.Random, split: str = "train") -> Problem:
@@ -498,7 +504,9 @@ def get_mix(name_or_spec: str) -> TaskMix:
     if name_or_spec in TASK_MIXES:
         return TASK_MIXES[name_or_spec]
     if ":" not in name_or_spec:
-        raise ConfigError(f"unknown task mix {name_or_spec!r}; choose one of: {', '.join(TASK_MIXES)}, or write family:level:weight,...")
+        raise ConfigError(
+            f"unknown task mix {name_or_spec!r}; choose one of: {', '.join(TASK_MIXES)}, or write family:level:weight,..."
+        )
     return TaskMix.parse(name_or_spec)
 
 
