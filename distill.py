@@ -62,17 +62,17 @@ from r1mini.engine.model import load_model, model_state
 from r1mini.toy.pretrain import PRETRAIN_PRESETS, ensure_base
 from r1mini.sft import SFT_PRESETS, read_jsonl, train_sft
 from r1mini.engine.tokenizer import get_tokenizer
-from train_r1 import (
+from r1mini.pipeline import (
     R1_PRESETS,
     Run,
     eval_model,
     load_run_config,
     reasoning_mix,
-    reasoning_reward,
     row_figures,
     run_grpo,
     train_problems,
 )
+from r1mini.reasoning_rl import reasoning_reward
 from train_r1 import train as train_r1
 from train_zero import ZERO_PRESETS, problems_for_step as zero_problems, reward_fn as zero_reward
 

@@ -32,24 +32,28 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 from collections import Counter
 
 import torch
 
-from r1mini.toy.corpus import parse_linear_side, worked_solution
+from r1mini.engine.common import pick_preset, set_seed
 from r1mini.evaluate import EvalConfig, complete, is_worked, zero_prompt
+from r1mini.pipeline import Run, finish_stage, reasoning_mix, train_problems
 from r1mini.rewards import accuracy_reward, count_words
-from r1mini.toy.tasks import Problem, TaskMix, evaluate, get_mix, math_text, parse_expr
+from r1mini.sft import SFT_PRESETS, train_sft, write_jsonl
 from r1mini.template import (
     ANSWER,
     ANSWER_END,
-    Example,
     TAGS,
+    Example,
     parse_r1_completion,
     parse_zero_completion,
     r1_completion,
     r1_prompt,
 )
+from r1mini.toy.corpus import parse_linear_side, worked_solution
+from r1mini.toy.tasks import Problem, TaskMix, evaluate, get_mix, math_text, parse_expr
 
 MAX_CHARS = 1500  # a readable response is at most this long (generator responses, all families and levels: <= ~650)
 P_REFLECT = 0.3  # generator solutions with a slip that is caught and corrected ("Wait, let me recheck: ..., not 16.")
@@ -265,3 +269,31 @@ def build_cold_start(
         "r1_zero_dropped": dict(dropped),
     }
     return examples, counts
+
+
+# ----------------------------------------------------------------------------- the stage
+
+
+def stage(run: Run) -> dict:
+    """2.3.1: build the cold-start set and fine-tune the base on it."""
+    cfg, t0 = run.cfg, time.time()
+    set_seed(cfg.seed)
+    zero = run.load("r1_zero")
+    outs = sample_zero_outputs(
+        zero,
+        run.tok,
+        train_problems(cfg, cfg.cold_zero_problems, "cold_zero"),
+        cfg.cold_zero_k,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=1.0,
+        seed=cfg.seed,
+    )
+    examples, counts = build_cold_start(outs, cfg.cold_generator, reasoning_mix(cfg), cfg.seed)
+    d = run.stage_dir("cold_start")
+    write_jsonl(examples, d / "cold_start.jsonl")
+    model = run.load("base")
+    scfg = dataclasses.replace(pick_preset(SFT_PRESETS, cfg.sft, "SFT preset"), epochs=cfg.cold_epochs, seed=cfg.seed)
+    stats = train_sft(model, run.tok, examples, scfg, quiet=run.quiet, desc="2.3.1 cold-start SFT")
+    return finish_stage(
+        run, "cold_start", model, {"set": counts, "size": len(examples), "sft": stats}, time.time() - t0
+    )

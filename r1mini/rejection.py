@@ -33,16 +33,23 @@ template.Example(prompt=r1_prompt(q), response=the text as sampled, leading spac
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import re
+import time
 from collections import Counter
 
 import torch
 
+from r1mini.engine.common import pick_preset, set_seed
 from r1mini.evaluate import EvalConfig, complete, r1_prompt_of
 from r1mini.metrics import mixes_languages
+from r1mini.pipeline import Run, finish_stage, train_problems
 from r1mini.rewards import accuracy_reward, count_words
+from r1mini.sft import SFT_PRESETS, train_sft, write_jsonl
+from r1mini.template import ANSWER, ANSWER_END, TAGS, Example, chain_of_thought, parse_r1_completion
+from r1mini.toy.general import general_prompts, sft_examples
 from r1mini.toy.tasks import Problem
-from r1mini.template import ANSWER, ANSWER_END, Example, TAGS, chain_of_thought, parse_r1_completion
 
 REASONS = ("malformed", "wrong", "mixed_language", "overlong")  # the order reject_reason checks them in
 MAX_PARAGRAPH_CHARS = 240  # the longest run of a CoT without a sentence end or line break
@@ -114,3 +121,36 @@ def rejection_sample(
             drops["kept"] += 1
             examples.append(Example(prompt, text, "rejection", problem.lang))
     return examples, dict(drops)
+
+
+# ----------------------------------------------------------------------------- the stage
+
+
+def stage(run: Run) -> dict:
+    """2.3.3: rejection-sample the stage-2 model, add non-reasoning data, SFT the BASE for 2 epochs."""
+    cfg, t0 = run.cfg, time.time()
+    set_seed(cfg.seed)
+    rl_model = run.load("reasoning_rl")
+    problems = train_problems(cfg, cfg.rs_problems, "rejection")
+    reasoning, drops = rejection_sample(
+        rl_model,
+        run.tok,
+        problems,
+        cfg.rs_k,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=1.0,
+        seed=cfg.seed,
+        max_tokens=cfg.rs_max_tokens,
+    )
+    del rl_model
+    general = sft_examples(
+        general_prompts(cfg.general_sft, "train", cfg.seed, power=cfg.general_power), random.Random(cfg.seed)
+    )
+    data = reasoning + general
+    d = run.stage_dir("rejection_sft")
+    write_jsonl(data, d / "sft_data.jsonl")
+    model = run.load("base")  # the paper fine-tunes DeepSeek-V3-Base, not the RL checkpoint
+    scfg = dataclasses.replace(pick_preset(SFT_PRESETS, cfg.sft, "SFT preset"), epochs=cfg.sft_epochs, seed=cfg.seed)
+    stats = train_sft(model, run.tok, data, scfg, quiet=run.quiet, desc="2.3.3 SFT on the base")
+    counts = {"reasoning": len(reasoning), "general": len(general), "drops": drops}
+    return finish_stage(run, "rejection_sft", model, {"set": counts, "size": len(data), "sft": stats}, time.time() - t0)

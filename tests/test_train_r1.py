@@ -249,7 +249,8 @@ def test_r1_zero_cache_key_follows_the_recipe_the_base_the_device_and_the_code(t
 
     import torch
 
-    from train_r1 import R1Config, Run, zero_cache_dir
+    from r1mini.pipeline import R1Config, Run
+    from train_r1 import zero_cache_dir
 
     code = tmp_path / "code"
     (code / "r1mini").mkdir(parents=True)
@@ -295,7 +296,7 @@ def test_bad_flags_give_one_line(tmp_path):
 def test_resume_refuses_any_config_flag_in_one_line(tmp_path):
     import dataclasses
 
-    from train_r1 import R1_PRESETS
+    from r1mini.pipeline import R1_PRESETS
 
     # base "nope": were a flag let through, the run would stop at once on the unknown base (nothing trained)
     (tmp_path / "config.json").write_text(json.dumps({**dataclasses.asdict(R1_PRESETS["smoke"]), "base": "nope"}))
@@ -321,6 +322,7 @@ def test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_
 
     import numpy as np
 
+    import r1mini.pipeline as pipeline
     import train_r1
     from r1mini.evaluate import r1_prompt_of, zero_prompt
     from r1mini.toy.tasks import TaskMix, get_mix, heldout
@@ -339,7 +341,7 @@ def test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_
         "r1": lambda i: 1.0 if i < 5 else 0.0,
     }
     calls = []
-    monkeypatch.setattr(train_r1, "load_model", lambda path, device: (Path(path).parent.name, None))
+    monkeypatch.setattr(pipeline, "load_model", lambda path, device: (Path(path).parent.name, None))
 
     def fake_evaluate(model, tok, problems, ecfg, prompt_fn=None, **kw):
         calls.append((model, prompt_fn, [p.question for p in problems], ecfg))
@@ -350,7 +352,7 @@ def test_reeval_evaluates_each_finished_stage_on_another_draw_and_pairs_it_with_
             "questions": [p.question for p in problems],
         }
 
-    monkeypatch.setattr(train_r1, "evaluate_problems", fake_evaluate)
+    monkeypatch.setattr(pipeline, "evaluate_problems", fake_evaluate)
     n = 7
     out = train_r1.reevaluate(tmp_path, n, quiet=True)
     mix = get_mix(cfg.mix)
@@ -398,7 +400,8 @@ def test_all_scenarios_reward_scores_a_steps_general_outputs_in_one_call_per_mod
     from r1mini.rewards import total_reward
     from r1mini.toy.tasks import Problem
     from r1mini.engine.tokenizer import get_tokenizer
-    from train_r1 import all_scenarios_reward, reasoning_reward
+    from r1mini.all_scenarios import all_scenarios_reward
+    from r1mini.reasoning_rl import reasoning_reward
 
     tok = get_tokenizer()
     torch.manual_seed(0)
@@ -455,7 +458,7 @@ def test_step_gold_figures_judge_each_figure_on_the_requests_the_evaluation_uses
     (as evaluate_general judges them held out), the learned reward over all; nan where a step has none."""
     import math
 
-    from train_r1 import step_gold_figures
+    from r1mini.all_scenarios import step_gold_figures
 
     log = [{"rm": 1.2, "gold_helpful": 1.0, "gold_harmless": 1.0, "adversarial": False},
            {"rm": 0.4, "gold_helpful": 0.5, "gold_harmless": 1.0, "adversarial": False},
@@ -512,7 +515,8 @@ def test_the_r1_zero_row_runs_train_zeros_rl_unchanged_without_its_own_curve_and
     and shrinks its before/after table to 16 questions at k = 1 (the stage table evaluates the policy itself)."""
     import dataclasses
 
-    from train_r1 import R1Config, zero_config
+    from r1mini.pipeline import R1Config
+    from train_r1 import zero_config
     from train_zero import ZERO_PRESETS
 
     cfg = R1Config(base_root="/tmp/bases", device="cpu")
@@ -545,7 +549,8 @@ def test_all_scenarios_questions_hold_the_configured_general_and_adversarial_sha
     from r1mini.grpo import GRPOConfig
     from r1mini.toy.tasks import Problem
     from r1mini.toy.tasks import split_of as problem_split
-    from train_r1 import R1Config, all_scenarios_questions
+    from r1mini.all_scenarios import all_scenarios_questions
+    from r1mini.pipeline import R1Config
 
     cfg = R1Config(adversarial_share=share, rl=GRPOConfig(questions=16))
     qs = all_scenarios_questions(cfg, step=3)
@@ -570,7 +575,8 @@ def test_all_scenarios_helpful_and_adversarial_requests_come_from_separate_rando
     i-th adversarial request took the language the i-th helpful one took, at every step; apart, the languages
     agree about half the time (counted over 200 steps of 4 + 4 requests: 800 pairs)."""
     from r1mini.grpo import GRPOConfig
-    from train_r1 import R1Config, all_scenarios_questions
+    from r1mini.all_scenarios import all_scenarios_questions
+    from r1mini.pipeline import R1Config
 
     cfg = R1Config(adversarial_share=0.5, rl=GRPOConfig(questions=16))
     same = []
@@ -588,7 +594,8 @@ def test_reward_model_pairs_draw_each_models_own_number_of_prompts(monkeypatch):
     (and answers " x" to all, so only written responses make train pairs)."""
     import types
 
-    import train_r1
+    import r1mini.all_scenarios as all_scenarios
+    from r1mini.pipeline import R1Config
     from r1mini.toy.general import split_of
 
     seen = []
@@ -597,10 +604,8 @@ def test_reward_model_pairs_draw_each_models_own_number_of_prompts(monkeypatch):
         seen.append(list(prompts))
         return [[" x"] * k for _ in prompts]
 
-    monkeypatch.setattr(train_r1, "_sample_general", fake_sample)
-    run = types.SimpleNamespace(
-        cfg=train_r1.R1Config(rm_prompts=14, rm_harmless_prompts=6, rm_test_prompts=4), tok=None
-    )
+    monkeypatch.setattr(all_scenarios, "_sample_general", fake_sample)
+    run = types.SimpleNamespace(cfg=R1Config(rm_prompts=14, rm_harmless_prompts=6, rm_test_prompts=4), tok=None)
     for what, split, n, kinds in (
         ("helpful", "train", 14, 7),
         ("harmless", "train", 6, 2),
@@ -608,7 +613,7 @@ def test_reward_model_pairs_draw_each_models_own_number_of_prompts(monkeypatch):
         ("harmless", "test", 4, 2),
     ):
         seen.clear()
-        pairs = train_r1.reward_model_pairs(run, None, what, split)
+        pairs = all_scenarios.reward_model_pairs(run, None, what, split)
         (prompts,) = seen
         assert len(prompts) == n and len({p.kind for p in prompts}) == kinds  # kinds in turn
         assert all(split_of(p.key) == split for p in prompts)
@@ -621,12 +626,12 @@ def test_the_r1_stages_draw_reasoning_prompts_from_train_mix_and_evaluate_on_mix
     that SFT does not teach the model to cut numbers to two digits), half in Chinese, all from the train split; the
     held-out questions of every row stay the test split of `mix` (the cpu mix R1-Zero trains on): no 3-digit operand."""
     import math
-    import random
     from collections import Counter
 
     from r1mini.evaluate import eval_sets
     from r1mini.toy.tasks import split_of
-    from train_r1 import R1_PRESETS, all_scenarios_questions, train_problems
+    from r1mini.all_scenarios import all_scenarios_questions
+    from r1mini.pipeline import R1_PRESETS, train_problems
 
     cfg = R1_PRESETS["cpu"]
     n = 2000
@@ -645,7 +650,7 @@ def test_the_r1_stages_draw_reasoning_prompts_from_train_mix_and_evaluate_on_mix
 
 def test_a_bad_train_mix_is_one_clear_error():
     from r1mini.engine.common import ConfigError
-    from train_r1 import R1Config
+    from r1mini.pipeline import R1Config
 
     with pytest.raises(ConfigError, match="unknown task mix 'cpu_wider'"):
         R1Config(train_mix="cpu_wider").validate()
@@ -656,7 +661,7 @@ def test_a_run_folder_from_before_train_mix_keeps_the_mix_it_ran_with(tmp_path):
     train_mix = its mix, so that --stages, --resume and distill.py's RL students use the prompts that run used."""
     import dataclasses
 
-    from train_r1 import R1_PRESETS, load_run_config
+    from r1mini.pipeline import R1_PRESETS, load_run_config
 
     saved = dataclasses.asdict(R1_PRESETS["cpu"])
     del saved["train_mix"]
@@ -673,8 +678,9 @@ def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch,
     weights stand in for them; the trainer is replaced by one that records the body it was handed."""
     import torch
 
+    import r1mini.all_scenarios as all_scenarios
     import r1mini.reward_model as reward_model
-    import train_r1
+    from r1mini.pipeline import R1Config, Run
     from r1mini.engine.common import ConfigError, atomic_save
     from r1mini.engine.model import ModelConfig, Transformer, model_state
     from r1mini.engine.tokenizer import get_tokenizer
@@ -695,15 +701,13 @@ def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch,
         return {"train_accuracy": 1.0}
 
     monkeypatch.setattr(reward_model, "train_reward_model", fake_train)
-    monkeypatch.setattr(train_r1, "reward_model_pairs", lambda run, policy, what, split: [])
-    run = train_r1.Run(
-        train_r1.R1Config(rm_init=rm_init), tmp_path / "run", tok, torch.device("cpu"), paths["base"], quiet=True
-    )
-    _, info = train_r1.train_reward_models(run, None)
+    monkeypatch.setattr(all_scenarios, "reward_model_pairs", lambda run, policy, what, split: [])
+    run = Run(R1Config(rm_init=rm_init), tmp_path / "run", tok, torch.device("cpu"), paths["base"], quiet=True)
+    _, info = all_scenarios.train_reward_models(run, None)
     assert len(bodies) == 2 and {i["init"] for i in info.values()} == {rm_init}
     other = "base" if rm_init == "rejection_sft" else "rejection_sft"
     for body in bodies:
         assert all(torch.equal(body[k], weights[rm_init][k]) for k in body)
         assert not all(torch.equal(body[k], weights[other][k]) for k in body)
     with pytest.raises(ConfigError, match="rm_init"):
-        train_r1.R1Config(rm_init="stage3").validate()
+        R1Config(rm_init="stage3").validate()
