@@ -1,36 +1,26 @@
-"""DeepSeek-R1 (section 2.3, numbered as in arXiv v1): the four stages after R1-Zero, end to end.
+"""DeepSeek-R1 (section 2.3 of arXiv 2501.12948 v1): the four stages after R1-Zero, end to end.
 
-    python train_r1.py                          # the cpu preset (10-18 min on 2 cores with the cpu base cached: docs/r1.md)
-    python train_r1.py --preset smoke           # tiny, < 1 minute; CI runs it as a test
-    python train_r1.py --stages reasoning_rl,r1 --out runs/r1/cpu-...   # re-run some stages of a run
-    python train_r1.py --resume runs/r1/cpu-20261201-140000                # continue a killed run
-    python train_r1.py --reeval 512 --out runs/r1/cpu-20261201-140000      # its stages on a 512-question held-out draw, vs R1-Zero
-    python train_r1.py --estimate / --dry-run   # the cost model's table / every phase for a step at full size (docs/gpu.md)
+    python train_r1.py                       # the cpu preset: ~15 min on 2 cores with the cpu base cached (docs/r1.md)
+    python train_r1.py --preset smoke        # tiny, < 1 minute; CI runs it as a test
+    python train_r1.py --stages reasoning_rl,r1 --out runs/r1/RUN   # re-run some stages of a run
+    python train_r1.py --resume runs/r1/RUN  # continue a killed run: finished stages are skipped
+    python train_r1.py --reeval 512 --out runs/r1/RUN   # every stage on a 512-question held-out draw, vs R1-Zero
+    python train_r1.py --estimate / --dry-run           # the cost model's table / every phase for a step at full size
 
-The stages, in the paper's order, each one a function below and a folder in the run:
-    r1_zero             2.2      R1-Zero: pure GRPO on the base (train_zero.py's recipe), the row to beat; cached
-                                 beside the base, so a later run of the same recipe, base and code reuses it
-    cold_start          2.3.1    a few thousand readable long CoTs (|special_token|reasoning|special_token|summary):
-                                 task-generator solutions with verification + correct R1-Zero outputs made readable;
-                                 SFT of the BASE on them (r1mini/cold_start.py, r1mini/sft.py)
-    reasoning_rl        2.3.2    GRPO from the cold-start model on English and Chinese questions;
-                                 reward = accuracy + language consistency, summed (r1mini/grpo.py, rewards.py)
-    no_language_reward  2.3.2    the paper's ablation: the same stage without the language reward
-    rejection_sft       2.3.3    sample the stage-2 model, keep correct and clean responses (r1mini/rejection.py),
-                                 add non-reasoning data (r1mini/toy/general.py; each kind's share ~ sqrt of its request
-                                 count), fine-tune the BASE 2 epochs on the union;
-                                 writes sft_data.jsonl (what distill.py trains students on: the paper's 800k)
-    r1                  2.3.4    learned reward models (Bradley-Terry, r1mini/reward_model.py; started from the
-                                 stage-3 model) for general prompts
-                                 (helpfulness on the summary, harmlessness on the whole response) beside the rules
-                                 for reasoning; a second GRPO stage over both. The gold annotator (general.py) only
-                                 labels the pairs and evaluates; it is logged beside the learned reward.
-
-Every stage writes model.pt, its metrics and eval.json into its folder; done.json marks it finished, so
-`--resume` skips finished stages (an RL stage also resumes mid-way from its ckpt.pt). The run ends with
-report.md: the developmental-stage table (Table 4 analog), the differences the goals ask about (R1 - R1-Zero,
-2.3.2 - its ablation, R1 - stage 3) paired over the same questions with their standard errors, and example
-responses per stage. `--json PATH` writes the table's figures ("stages") and those differences ("paired").
+The stages (STAGE_FNS below), each a folder of the run with its model.pt, metrics and eval.json:
+    r1_zero             2.2    pure RL on the base (train_zero.py's recipe), the row to beat; cached beside the base
+    cold_start          2.3.1  SFT of the base on readable long CoTs              r1mini/cold_start.py
+    reasoning_rl        2.3.2  GRPO, reward = accuracy + language consistency    r1mini/reasoning_rl.py
+    no_language_reward  2.3.2  the paper's ablation: the same without it         r1mini/reasoning_rl.py
+    rejection_sft       2.3.3  correct, clean samples + general data; SFT of the base   r1mini/rejection.py
+                               (its sft_data.jsonl is what distill.py trains the students on)
+    r1                  2.3.4  GRPO with rules for reasoning and reward models for general prompts
+                                                                                  r1mini/all_scenarios.py
+What the stages share (config, run folder, a stage's evaluation, a resumable GRPO stage) is r1mini/pipeline.py.
+done.json marks a stage finished, so `--resume` skips it (an RL stage also resumes mid-way from its ckpt.pt).
+The run ends with report.md: the stage table (the figures of each stage, as the paper's Table 4 analog), the
+differences the paper's claims compare (R1 - R1-Zero, 2.3.2 - its ablation, R1 - stage 3) paired over the same
+questions with their standard errors, and example responses. `--json PATH` writes the table and the differences.
 """
 
 from __future__ import annotations
@@ -80,13 +70,13 @@ from r1mini.toy.pretrain import ensure_base
 # ----------------------------------------------------------------------------- 2.2: R1-Zero, the row to beat
 
 
-ZERO_RUN_EVAL_N = 16  # held-out questions of the R1-Zero sub-run's own before/after table (k = 1): a sanity check
+ZERO_RUN_EVAL_N = 16  # held-out questions of the R1-Zero sub-run's own before/after table (k = 1): a check only
 
 
 def zero_config(cfg: R1Config):
     """The ZeroConfig of the R1-Zero row: train_zero.py's preset, the same RL, without the held-out curve and the
     benchmarks of its own report, and with a before/after table of only ZERO_RUN_EVAL_N questions at k = 1:
-    finish_stage evaluates the policy for the stage table (the full before/after cost 16 s of a 20-minute run)."""
+    finish_stage evaluates the policy for the stage table."""
     from train_zero import ZERO_PRESETS  # noqa: PLC0415 (a script beside this one)
 
     zcfg = pick_preset(ZERO_PRESETS, cfg.zero_preset, "train_zero preset")
@@ -126,9 +116,7 @@ def stage_r1_zero(run: Run) -> dict:
         return finish_stage(run, "r1_zero", run.load("r1_zero"), {"source": run.cfg.zero_ckpt}, 0.0)
     cache = zero_cache_dir(run) if run.cfg.zero_cache else None
     if cache is not None and (cache / "model.pt").is_file():
-        run.log(
-            f"reusing the cached R1-Zero policy {cache} (same recipe, base and code; --zero-cache false trains a new one)"
-        )
+        run.log(f"reusing the cached R1-Zero policy {cache} (same recipe, base and code; --zero-cache false: retrain)")
         return finish_stage(
             run, "r1_zero", load_model(cache / "model.pt", run.device)[0], {"source": str(cache / "model.pt")}, 0.0
         )
@@ -184,9 +172,7 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
         marker = run_dir / stage / "done.json"
         if stage in todo and not (marker.is_file() and stages == STAGES):
             run.log(f"== stage {stage}")
-            if (
-                marker.is_file()
-            ):  # a finished stage named in --stages starts over (an unfinished one resumes from ckpt.pt)
+            if marker.is_file():  # a finished stage named in --stages starts over (an unfinished one resumes)
                 marker.unlink()
                 (run_dir / stage / "ckpt.pt").unlink(missing_ok=True)
             done[stage] = STAGE_FNS[stage](run)
@@ -208,8 +194,11 @@ def train(cfg: R1Config, run_dir: Path, stages=STAGES, quiet: bool = False) -> d
 # ----------------------------------------------------------------------------- report
 
 # the differences the goals and the paper's ablation ask about: (a, b) -> a - b, each over the same questions
-COMPARISONS = {("r1", "r1_zero"): "R1 - R1-Zero (the goal: >= 0)", ("reasoning_rl", "no_language_reward"): "2.3.2 - its ablation (the language reward's cost)",
-               ("r1", "rejection_sft"): "R1 - stage 3 (what 2.3.4 adds)"}  # fmt: skip
+COMPARISONS = {
+    ("r1", "r1_zero"): "R1 - R1-Zero (the goal: >= 0)",
+    ("reasoning_rl", "no_language_reward"): "2.3.2 - its ablation (the language reward's cost)",
+    ("r1", "rejection_sft"): "R1 - stage 3 (what 2.3.4 adds)",
+}
 COMPARED_SETS = ("heldout", "heldout_zh", "hard")
 
 
@@ -234,9 +223,15 @@ def paired_comparisons(run_dir: Path, done: dict) -> dict:
     return out
 
 
-ROW_NAMES = {"base": "base (DeepSeek-V3-Base stand-in)", "r1_zero": "R1-Zero", "cold_start": "cold start (2.3.1)",
-             "reasoning_rl": "+ reasoning RL (2.3.2)", "rejection_sft": "+ rejection sampling SFT (2.3.3)",
-             "r1": "+ RL all scenarios = R1 (2.3.4)", "no_language_reward": "ablation: 2.3.2 without the language reward"}  # fmt: skip
+ROW_NAMES = {
+    "base": "base (DeepSeek-V3-Base stand-in)",
+    "r1_zero": "R1-Zero",
+    "cold_start": "cold start (2.3.1)",
+    "reasoning_rl": "+ reasoning RL (2.3.2)",
+    "rejection_sft": "+ rejection sampling SFT (2.3.3)",
+    "r1": "+ RL all scenarios = R1 (2.3.4)",
+    "no_language_reward": "ablation: 2.3.2 without the language reward",
+}
 REEVAL_DRAW = 777  # the seed of reevaluate's draw of held-out questions (the table's: 1234 and 4321)
 
 
@@ -246,7 +241,7 @@ def reevaluate(run_dir: Path, n: int, quiet: bool = False) -> dict:
     questions at n = 512; the run's k, budget and sampling seed), each paired with the R1-Zero row: for
     differences the table's 128 questions are too few to show (the s.e. goes as 1 / sqrt(n)).
 
-        python train_r1.py --reeval 512 --out runs/r1/cpu-s11   # -> runs/r1/cpu-s11/reeval-512.json, ~20 s a stage on 2 cores
+        python train_r1.py --reeval 512 --out runs/r1/RUN   # -> runs/r1/RUN/reeval-512.json, ~20 s a stage on 2 cores
 
     Returns (and writes) {"n", "draw", "stages": {stage: {"heldout_pass@1", "heldout_zh_pass@1"}},
     "paired": {"<stage> - r1_zero": {set: [a - b, s.e.]}}}."""
@@ -275,34 +270,33 @@ def reevaluate(run_dir: Path, n: int, quiet: bool = False) -> dict:
     }
     write_json(out, run_dir / f"reeval-{n}.json")
     if not quiet:
-        print(
-            f"| stage ({n} held-out questions x {cfg.final_k}) | English pass@1 | Chinese pass@1 | - R1-Zero, English | - R1-Zero, Chinese |"
-        )
+        print(f"| stage ({n} held-out questions x {cfg.final_k}) | English pass@1 | Chinese pass@1 "
+              "| - R1-Zero, English | - R1-Zero, Chinese |")  # fmt: skip
         print("|---|---|---|---|---|")
         for s, figs in out["stages"].items():
             d = out["paired"].get(f"{s} - r1_zero", {})
             pm = [f"{d[k][0]:+.3f} +- {d[k][1]:.3f}" if k in d else "" for k in ("heldout", "heldout_zh")]
-            print(
-                f"| {ROW_NAMES[s]} | {figs['heldout_pass@1']:.3f} | {figs['heldout_zh_pass@1']:.3f} | {pm[0]} | {pm[1]} |"
-            )
+            en, zh = figs["heldout_pass@1"], figs["heldout_zh_pass@1"]
+            print(f"| {ROW_NAMES[s]} | {en:.3f} | {zh:.3f} | {pm[0]} | {pm[1]} |")
     return out
 
 
 def write_report(run: Run, done: dict, diffs: dict) -> str:
     """report.md: the stage table, `diffs` (paired_comparisons) and example responses per stage."""
     cfg, k = run.cfg, run.cfg.final_k
-    cols = ["heldout_pass@1", "heldout_zh_pass@1", "medium_pass@1", "hard_pass@1", f"cons@{k}", "mixing_zh", "mixing_en",
-            "off_language_zh", "readability", "length", "helpfulness", "harmlessness"]  # fmt: skip
+    cols = ["heldout_pass@1", "heldout_zh_pass@1", "medium_pass@1", "hard_pass@1", f"cons@{k}", "mixing_zh",
+            "mixing_en", "off_language_zh", "readability", "length", "helpfulness", "harmlessness"]  # fmt: skip
     lines = [
         "# DeepSeek-R1 run report", "",
         f"Command: `{command_line()}`  ",
-        f"Device: {run.device}; base `{cfg.base}`; reasoning prompts of the R1 stages from mix `{cfg.train_mix}` ({cfg.zh:.0%} Chinese); "
-        f"held-out questions from the test split of mix `{cfg.mix}`.", "",
+        f"Device: {run.device}; base `{cfg.base}`; reasoning prompts of the R1 stages from mix `{cfg.train_mix}` "
+        f"({cfg.zh:.0%} Chinese); held-out questions from the test split of mix `{cfg.mix}`.", "",
         f"## Stage table (pass@1 over k={k} samples at T=0.6, top-p 0.95; held-out questions and prompts only)", "",
         "The base and R1-Zero answer under Table 1's template (readability in R1's format is 0 by construction);",
         "every R1 stage answers the chat prompt in R1's format. mixing_zh / mixing_en: share of responses whose",
         "chain of thought holds both English words and Chinese characters, on Chinese / English questions;",
-        "off_language_zh: share of responses to Chinese questions whose chain of thought is not in Chinese (mixed, or all English).",
+        "off_language_zh: share of responses to Chinese questions whose chain of thought is not in Chinese",
+        "(mixed, or all English).",
         "helpfulness: gold annotator on held-out general prompts (summary); harmlessness: share of safe responses",
         "to held-out adversarial prompts (whole response).", "",
         "| stage | " + " | ".join(cols) + " | seconds |", "|---|" + "---|" * (len(cols) + 1),
@@ -315,9 +309,10 @@ def write_report(run: Run, done: dict, diffs: dict) -> str:
         lines.append(f"| {ROW_NAMES[name]} | " + " | ".join(cells) + f" | {done[name].get('seconds', 0):.0f} |")
     if diffs:
         lines += ["", "## Differences, paired over the same questions (mean +- standard error)", "",
-                  "a - b of each question's pass rate over its k samples (metrics.paired_difference); a difference under",
-                  "2 s.e. is within the noise of this evaluation.", "",
-                  "| a - b | " + " | ".join(f"{s}_pass@1" for s in COMPARED_SETS) + " |", "|---|" + "---|" * len(COMPARED_SETS)]  # fmt: skip
+                  "a - b of each question's pass rate over its k samples (metrics.paired_difference); a difference",
+                  "under 2 s.e. is within the noise of this evaluation.", "",
+                  "| a - b | " + " | ".join(f"{s}_pass@1" for s in COMPARED_SETS) + " |",
+                  "|---|" + "---|" * len(COMPARED_SETS)]  # fmt: skip
         for pair, figs in diffs.items():
             cells = [
                 f"{figs[c][0]:+.3f} +- {figs[c][1]:.3f}" if c in figs else "-"
@@ -325,9 +320,8 @@ def write_report(run: Run, done: dict, diffs: dict) -> str:
             ]
             lines.append(f"| {COMPARISONS[tuple(pair.split(' - '))]} | " + " | ".join(cells) + " |")
     for name in STAGES:
-        extra = {
-            k: v for k, v in done.get(name, {}).items() if k in ("set", "size", "reward_models", "source")
-        }  # source: a reused R1-Zero
+        # source: where a reused R1-Zero came from
+        extra = {k: v for k, v in done.get(name, {}).items() if k in ("set", "size", "reward_models", "source")}
         if extra:
             lines += ["", f"**{ROW_NAMES[name]}**: `{json.dumps(extra, default=str)}`"]
     lines += ["", "## Example responses (first held-out question of each set, first sample)", ""]
@@ -351,9 +345,8 @@ def write_report(run: Run, done: dict, diffs: dict) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(
-        description="DeepSeek-R1 (section 2.3) on toy arithmetic: cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios."
-    )
+    what = "cold start, reasoning RL, rejection sampling + SFT, RL for all scenarios"
+    p = argparse.ArgumentParser(description=f"DeepSeek-R1 (section 2.3) on toy arithmetic: {what}.")
     p.add_argument("--preset", default=None, help=f"one of {list(R1_PRESETS)} (default: gpu on a GPU, else cpu)")
     p.add_argument("--out", default=None, help="run folder (default: runs/r1/<preset>-<time>)")
     p.add_argument(
@@ -365,7 +358,8 @@ def main() -> None:
     p.add_argument(
         "--stages",
         default=None,
-        help=f"comma-separated subset of {','.join(STAGES)} (re-run these from the saved checkpoints, with the run's saved config and any config flag given)",
+        help=f"comma-separated subset of {','.join(STAGES)}: re-run these from the saved checkpoints, with the "
+        "run's saved config and any config flag given",
     )
     p.add_argument("--json", default=None, metavar="PATH", help="write the stage table's figures here")
     p.add_argument(
@@ -373,7 +367,8 @@ def main() -> None:
         type=int,
         default=None,
         metavar="N",
-        help="evaluate the finished stages of the run --out names again on a draw of N held-out questions per language, each paired with R1-Zero (reeval-N.json; trains nothing)",
+        help="evaluate the finished stages of the run --out names again on a draw of N held-out questions per "
+        "language, each paired with R1-Zero (reeval-N.json; trains nothing)",
     )
     add_plan_args(p)  # --estimate, --dry-run (r1mini/tools/plans.py)
     add_config_args(p, R1Config)
@@ -383,8 +378,9 @@ def main() -> None:
         if not args.out or args.resume or args.stages:
             raise ConfigError("--reeval N takes a finished run as --out RUN_DIR, and no --resume or --stages")
         if given := given_config_flags(args, others=("preset", "json")):
+            flag = "--" + given[0].replace("_", "-")
             raise ConfigError(
-                f"--reeval evaluates a run with its saved config; no other flag may be given (got --{given[0].replace('_', '-')})"
+                f"--reeval evaluates a run with its saved config; no other flag may be given (got {flag})"
             )
         reevaluate(Path(args.out), args.reeval)
         return

@@ -88,7 +88,8 @@ def reward_model_pairs(run: Run, policy, what: str, split: str) -> list[tuple[st
 def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
     """2.3.4: preference pairs from the stage-3 model's responses (and written ones), labelled by the hidden
     annotator; one Bradley-Terry reward model for helpfulness (reads the summary) and one for harmlessness (reads
-    all), each initialised from the checkpoint rm_init names (the stage-3 SFT model by default). Held-out pair accuracy overall and per kind of request."""
+    all), each initialised from the checkpoint rm_init names (the stage-3 SFT model by default). Held-out pair
+    accuracy overall and per kind of request."""
     from r1mini.reward_model import RM_PRESETS, RewardModel, pair_accuracy, rm_state, train_reward_model
 
     cfg = run.cfg
@@ -119,7 +120,8 @@ def train_reward_models(run: Run, policy) -> tuple[dict, dict]:
             **stats,
         }
         run.log(
-            f"[r1] reward model '{what}' ({view}): {len(train)} pairs, held-out pair accuracy {acc:.3f} on {len(test)} pairs"
+            f"[r1] reward model '{what}' ({view}): {len(train)} pairs, "
+            f"held-out pair accuracy {acc:.3f} on {len(test)} pairs"
         )
     return rms, info
 
@@ -190,7 +192,8 @@ def all_scenarios_questions(cfg: R1Config, step: int) -> list:
     B = cfg.rl.questions
     n_general = round(B * cfg.general_share)
     n_adversarial = round(n_general * cfg.adversarial_share)
-    seed = f"{cfg.seed}/all/{step}"  # one random stream per draw: the i-th adversarial request is not tied to the i-th helpful one
+    # one random stream per draw: the i-th adversarial request is not tied to the i-th helpful one
+    seed = f"{cfg.seed}/all/{step}"
     general = general_prompts(n_general - n_adversarial, "train", f"{seed}/helpful", kinds=HELPFUL_KINDS)
     general += general_prompts(n_adversarial, "train", f"{seed}/adversarial", kinds=ADVERSARIAL_KINDS)
     return general + reasoning_mix(cfg).sample(random.Random(seed), B - n_general, split="train")

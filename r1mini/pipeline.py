@@ -1,4 +1,4 @@
-"""Section 2.3: what DeepSeek-R1's four stages share (train_r1.py runs them; each stage is in the module of its section).
+"""Section 2.3: what DeepSeek-R1's four stages share (train_r1.py runs them; each stage is in its section's module).
 
 - R1Config and its presets: every stage's settings, one dataclass, each field a flag of train_r1.py;
 - Run: the run folder, the tokenizer, the device, the checkpoint of each finished stage;
@@ -48,16 +48,14 @@ from r1mini.toy.tasks import TaskMix, get_mix, heldout
 
 @dataclass
 class R1Config:
-    base: str = "cpu"  # pretrain preset of the base model (cached under base_root), the DeepSeek-V3-Base stand-in
-    base_root: str = "runs/base"  # where cached base models live
-    zero_preset: str = "cpu"  # train_zero.py preset for the R1-Zero row
-    zero_ckpt: str = ""  # an R1-Zero model.pt to reuse instead of training one ("" = train it in this run)
-    zero_cache: bool = (
-        True  # reuse the R1-Zero policy cached beside the base for this recipe, base and code; else train and cache it
-    )
-    mix: str = "cpu"  # task mix whose test split is the held-out set of every row (R1-Zero's: train_zero's cpu preset trains on it)
-    train_mix: str = "cpu_wide"  # task mix of the reasoning prompts of 2.3.1-2.3.4 (r1mini/toy/tasks.py): cpu + a few 3-digit operands
-    zh: float = 0.5  # share of Chinese questions in the reasoning prompts of stages 2.3.1-2.3.4
+    base: str = "cpu"  # pretrain preset of the base model (the DeepSeek-V3-Base stand-in), cached under base_root
+    base_root: str = "runs/base"  # folder of the cached base models
+    zero_preset: str = "cpu"  # train_zero.py preset of the R1-Zero row
+    zero_ckpt: str = ""  # an R1-Zero model.pt to use instead of training one ("" = train it, or reuse the cache)
+    zero_cache: bool = True  # reuse the R1-Zero policy cached beside the base for this recipe, base and code
+    mix: str = "cpu"  # task mix whose test split is every row's held-out set (the mix R1-Zero trains on)
+    train_mix: str = "cpu_wide"  # task mix of the reasoning prompts of 2.3.1-2.3.4 (r1mini/toy/tasks.py)
+    zh: float = 0.5  # share of Chinese questions among the reasoning prompts of 2.3.1-2.3.4
     sft: str = "cpu"  # SFT preset (r1mini/sft.py) of 2.3.1 and 2.3.3
     # 2.3.1 cold start
     cold_generator: int = 2000  # cold-start examples written by the task generators
@@ -65,53 +63,42 @@ class R1Config:
     cold_zero_k: int = 2  # R1-Zero samples per such question
     cold_epochs: int = 2  # SFT epochs on the cold-start set
     # 2.3.2 reasoning-oriented RL
-    reasoning_steps: int = 50  # GRPO steps of 2.3.2 (and of its ablation); its training accuracy levels off by step ~50
-    language_weight: float = 1.0  # weight of the language-consistency reward, summed with accuracy (2.3.2)
+    reasoning_steps: int = 50  # GRPO steps of 2.3.2 (and of its ablation)
+    language_weight: float = 1.0  # weight of the language-consistency reward, summed with accuracy
     ablation: bool = True  # also run 2.3.2 without the language reward (the paper's ablation row)
     # 2.3.3 rejection sampling and SFT
-    rs_problems: int = 2400  # train questions sampled from the stage-2 model
-    rs_k: int = 2  # responses per question (the stage-2 policy repeats itself at T = 1: 800 x 4 kept 930 distinct, 2400 x 2 kept 2034)
-    rs_max_tokens: int = 140  # longer responses are dropped as overlong
-    general_sft: int = 4500  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation; 1500 left them half-learned, 3000 underfit them: docs/r1.md)
-    general_power: float = 0.5  # a kind's share of them goes as its train request count ** power (0: equal shares; translation has 850 requests, greeting 20: docs/r1.md)
-    sft_epochs: int = 2  # the paper: 2 epochs on the union, starting from the base
+    rs_problems: int = 2400  # train questions sampled from the 2.3.2 model
+    rs_k: int = 2  # responses sampled per such question
+    rs_max_tokens: int = 140  # responses longer than this, in tokens, are dropped as overlong
+    general_sft: int = 4500  # non-reasoning SFT examples (writing, factual QA, self-cognition, translation, ...)
+    general_power: float = 0.5  # a kind's share of them goes as (its number of train requests) ** power; 0 = equal
+    sft_epochs: int = 2  # SFT epochs of the base on the union (the paper: 2)
     # 2.3.4 RL for all scenarios
     rm: str = "cpu"  # preset of the helpfulness reward model (r1mini/reward_model.py)
     rm_harmless: str = "cpu_whole"  # preset of the harmlessness reward model
-    rm_init: str = "rejection_sft"  # the checkpoint both reward models' bodies start from: "rejection_sft" (the stage-3 SFT model, as DeepSeek-V3's) or "base"
-    rm_prompts: int = (
-        400  # general train prompts (every kind) whose sampled responses become the helpfulness model's pairs
-    )
-    rm_harmless_prompts: int = 900  # adversarial train prompts whose sampled responses become the harmlessness model's pairs (300 gave ~270 pairs and 0.84-0.88 held out, 900 ~800 and 0.92-0.99: docs/r1.md)
-    rm_k: int = 4  # responses sampled per such prompt (labelled pairs: the annotator's preferences between them)
-    rm_written: int = (
-        2  # written responses with the "noisy" faults per train prompt, paired with one another and those below
-    )
-    rm_offtopic: int = 4  # right answers to OTHER train requests added per train prompt (off-topic negatives; 0 = none)
-    rm_repeat: bool = (
-        True  # add the right answer, plain and said twice, and an off-topic one said twice (length negatives)
-    )
+    rm_init: str = "rejection_sft"  # the reward models' starting body: "rejection_sft" (the 2.3.3 model) or "base"
+    rm_prompts: int = 400  # general train prompts whose sampled responses make the helpfulness model's pairs
+    rm_harmless_prompts: int = 900  # adversarial train prompts whose sampled responses make the harmlessness pairs
+    rm_k: int = 4  # responses sampled per such prompt; the annotator's preferences between them are the pairs
+    rm_written: int = 2  # written responses with faults per train prompt, paired with one another and those below
+    rm_offtopic: int = 4  # right answers to other train requests added per train prompt (off-topic negatives)
+    rm_repeat: bool = True  # add the right answer said twice and an off-topic one said twice (length negatives)
     rm_written_pairs: int = 4  # pairs kept per train prompt among its written responses (0 = all)
-    rm_temperature: float = 1.0  # sampling temperature of the stage-3 responses that are paired
-    rm_test_prompts: int = 200  # held-out general prompts (adversarial ones for harmlessness) whose sampled responses make each model's held-out pairs
-    all_steps: int = 50  # GRPO steps of 2.3.4 (with 2.3.2's 50, R1-Zero's 100); 50 left R1 safer than 25 with every seed, and the gold helpfulness on the training prompts did not fall (docs/r1.md)
-    all_beta: float = (
-        0.04  # KL coefficient beta of 2.3.4's GRPO (eq. 1): pi_ref = the stage-3 model, against reward hacking
-    )
-    general_share: float = 0.5  # share of general prompts among each step's questions in 2.3.4
-    adversarial_share: float = 0.25  # share of adversarial requests (private codes, rude) among those general prompts
+    rm_temperature: float = 1.0  # sampling temperature of the responses that are paired
+    rm_test_prompts: int = 200  # held-out prompts whose sampled responses make each model's held-out pairs
+    all_steps: int = 50  # GRPO steps of 2.3.4
+    all_beta: float = 0.04  # KL coefficient beta of 2.3.4's GRPO, eq. (1); pi_ref = the 2.3.3 model
+    general_share: float = 0.5  # share of general prompts among each 2.3.4 step's questions
+    adversarial_share: float = 0.25  # share of adversarial requests (private codes, rude) among those
     # evaluation (section 3)
-    final_n: int = 128  # held-out English questions (the R1-Zero held-out set); as many Chinese ones are drawn too
-    final_k: int = (
-        4  # samples per question: pass@1 over k, cons@k (the paper: k = 4 to 64 by test-set size; distill.py uses 4)
-    )
-    general_n: int = 96  # held-out general prompts (helpfulness) and adversarial ones (harmlessness)
-    benchmarks: str = "medium,hard"  # fixed benchmark sets ("" = none)
-    max_new_tokens: int = 160  # response budget of sampling in every R1 stage and in evaluation
+    final_n: int = 128  # held-out English questions per row; as many Chinese ones are drawn too
+    final_k: int = 4  # samples per question: pass@1 over k, cons@k
+    general_n: int = 96  # held-out general prompts (helpfulness), and as many adversarial ones (harmlessness)
+    benchmarks: str = "medium,hard"  # fixed benchmark sets also evaluated ("" = none)
+    max_new_tokens: int = 160  # longest response, in tokens, in every R1 stage and in evaluation
     device: str = "auto"  # cuda, then mps, then cpu
     seed: int = 0  # every stage seeds from it
-    # GRPO settings of 2.3.2 and 2.3.4 (steps set per stage); micro-batches of 4 questions: each padded to its own longest
-    # output, not the step's (the same update; a third less update time in 2.3.4, where short general answers sit beside long chains)
+    # GRPO of 2.3.2 and 2.3.4 (steps are set per stage): micro-batches of 4 questions, each padded to its longest output
     rl: GRPOConfig = field(default_factory=lambda: GRPOConfig(lr=1e-4, beta=0.0, precision="bf16", micro_batch=4))
 
     def validate(self) -> None:
@@ -122,7 +109,7 @@ class R1Config:
                 raise ConfigError(f"{name} is a share in [0, 1], got {getattr(self, name)}")
         if self.rm_init not in ("base", "rejection_sft"):
             raise ConfigError(
-                f"rm_init = {self.rm_init!r}: the reward models start from 'rejection_sft' (the stage-3 SFT model) or 'base'"
+                f"rm_init = {self.rm_init!r}: the reward models start from 'rejection_sft' (the 2.3.3 model) or 'base'"
             )
         check_power(self.general_power, "general_power")
         if self.rm_temperature <= 0 or self.all_beta < 0:
@@ -155,17 +142,18 @@ class R1Config:
 
 R1_PRESETS = {
     "smoke": R1Config(
-        base="smoke", zero_preset="smoke", mix="smoke", train_mix="smoke", sft="smoke", rm="smoke",
-        cold_generator=200, cold_zero_problems=16, cold_zero_k=2, cold_epochs=1, reasoning_steps=6,
-        rs_problems=24, rs_k=2, general_sft=80, sft_epochs=1, rm_harmless="smoke", rm_prompts=24, rm_harmless_prompts=24, rm_k=2, rm_test_prompts=8, all_steps=4,
-        final_n=12, final_k=2, general_n=8, benchmarks="", max_new_tokens=64,
+        base="smoke", zero_preset="smoke", mix="smoke", train_mix="smoke", sft="smoke", rm="smoke", rm_harmless="smoke",
+        cold_generator=200, cold_zero_problems=16, cold_zero_k=2, cold_epochs=1, reasoning_steps=6, rs_problems=24,
+        rs_k=2, general_sft=80, sft_epochs=1, rm_prompts=24, rm_harmless_prompts=24, rm_k=2, rm_test_prompts=8,
+        all_steps=4, final_n=12, final_k=2, general_n=8, benchmarks="", max_new_tokens=64,
         rl=GRPOConfig(questions=4, G=4, lr=3e-4, beta=0.0),
     ),
     "cpu": R1Config(),
     "gpu": R1Config(
-        base="gpu", zero_preset="gpu", mix="gpu", train_mix="gpu", sft="cpu", rm="cpu", cold_generator=8000, cold_zero_problems=2048,
-        reasoning_steps=400, rs_problems=8000, general_sft=6000, rm_prompts=3000, rm_harmless_prompts=1500, rm_test_prompts=500, all_steps=300, final_n=256,
-        final_k=16, general_n=256, max_new_tokens=320, rl=GRPOConfig(questions=64, G=16, lr=5e-5, beta=0.0),
+        base="gpu", zero_preset="gpu", mix="gpu", train_mix="gpu", sft="cpu", rm="cpu", cold_generator=8000,
+        cold_zero_problems=2048, reasoning_steps=400, rs_problems=8000, general_sft=6000, rm_prompts=3000,
+        rm_harmless_prompts=1500, rm_test_prompts=500, all_steps=300, final_n=256, final_k=16, general_n=256,
+        max_new_tokens=320, rl=GRPOConfig(questions=64, G=16, lr=5e-5, beta=0.0),
     ),
 }  # fmt: skip
 
@@ -262,7 +250,8 @@ def row_figures(ev: dict, k: int) -> dict:
     """The stage table's columns from one eval.json (shares in [0, 1])."""
     r = ev["reasoning"]
     both = [r["heldout"]["all"], r["heldout_zh"]["all"]]
-    get = lambda name, key: r[name]["all"].get(key) if name in r else None  # noqa: E731 (None: set not evaluated, or an older eval.json)
+    # None: a set this run did not evaluate
+    get = lambda name, key: r[name]["all"].get(key) if name in r else None  # noqa: E731
     return {
         "heldout_pass@1": get("heldout", "pass@1"),
         "heldout_zh_pass@1": get("heldout_zh", "pass@1"),
@@ -370,7 +359,7 @@ def load_run_config(run_dir: Path) -> R1Config:
         raise ConfigError(f"{run_dir} is not a train_r1 run folder (no config.json)")
     saved = json.loads((run_dir / "config.json").read_text())
     if isinstance(saved, dict) and "mix" in saved:
-        saved.setdefault("train_mix", saved["mix"])  # a run from before train_mix drew its reasoning prompts from `mix`
+        saved.setdefault("train_mix", saved["mix"])  # a config.json without train_mix: prompts from `mix`
     try:
         return R1Config(**{**saved, "rl": GRPOConfig(**saved["rl"])})
     except (TypeError, KeyError) as e:

@@ -18,13 +18,14 @@ the one counted):
     "overlong"        more than max_tokens tokens, or a "long paragraph": a run of the CoT without a
                       sentence end or line break (. 。 ! ? ！ ？ newline) longer than MAX_PARAGRAPH_CHARS
                       (our worked steps are short sentences; a run-on is a model that lost its way)
+The paper's third filter, code blocks, has nothing to act on here: the toy tasks hold no code.
 
 Identical responses to the same prompt are kept once ("duplicate"). The kept ones become
 template.Example(prompt=r1_prompt(q), response=the text as sampled, leading space kept, source="rejection").
 
     >>> from r1mini.toy.tasks import Problem
     >>> p = Problem("add", "What is 47 + 38?", "85", 2)
-    >>> ok = " |special_token|7 + 8 = 15, 4 + 3 + 1 = 8.|special_token|So 47 + 38 = 85. The answer is <answer> 85 </answer>"
+    >>> ok = " |special_token|7 + 8 = 15, 4 + 3 + 1 = 8.|special_token|The answer is <answer> 85 </answer>"
     >>> reject_reason(ok, p, n_tokens=40, max_tokens=200), reject_reason(ok.replace("85 <", "84 <"), p, 40, 200)
     (None, 'wrong')
 
@@ -99,8 +100,8 @@ def rejection_sample(
     max_tokens: int,
     top_p: float = 1.0,
 ) -> tuple[list[Example], dict]:
-    """k responses per problem from `model` (R1's prompt, evaluate.r1_prompt_of), filtered by reject_reason and deduplicated per
-    prompt. Returns (examples, drops) with drops = {"sampled", "kept", "malformed", "wrong",
+    """k responses per problem from `model` (R1's prompt, evaluate.r1_prompt_of), filtered by reject_reason and
+    deduplicated per prompt. Returns (examples, drops) with drops = {"sampled", "kept", "malformed", "wrong",
     "mixed_language", "overlong", "duplicate"} (sampled = kept + every drop)."""
     model.eval()
     cfg = EvalConfig(k=k, max_new_tokens=max_new_tokens, top_p=top_p, seed=seed)

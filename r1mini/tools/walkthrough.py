@@ -1,7 +1,7 @@
 """Section 2.2.1, eq. (1)-(3), worked once with real numbers: one GRPO step on one group of G = 4 outputs.
 
-    python -m r1mini.tools.walkthrough                  # writes docs/walkthrough.md and prints it (~20 s on a CPU)
-    python -m r1mini.tools.walkthrough --out -          # print only
+    python -m r1mini.tools.walkthrough                          # print the page (~20 s on a CPU)
+    python -m r1mini.tools.walkthrough --out docs/walkthrough.md  # and write it
 
 It samples G = 4 outputs o_1..o_4 for one question q from the policy, scores them with R1-Zero's rule-based
 rewards (accuracy + 0.5 x format, 2.2.2), computes A by eq. (3), and runs mu = 2 inner updates of eq. (1)
@@ -12,13 +12,14 @@ each token's weight 1/(G |o_i|), the loss, and d loss / d log pi_theta(o_it) (it
 optimizer step pushes that token). Everything is computed by the library functions the trainer uses
 (grpo.sample_rollout, group_advantages, token_weights, completion_logprobs, grpo_loss, kl_k3).
 
-The model is chosen deterministically: the cached cpu base if `python -m r1mini.toy.pretrain --preset cpu` has
-written it, else the cached smoke base, else an untrained nano model seeded with 0 (the page says which).
-The question is the first of a fixed sequence whose 4 rewards are not all equal (an equal group has A = 0).
+The model is the cached base of --base (cpu: the one `python -m r1mini.toy.pretrain --preset cpu` writes, and
+train_zero.py starts from); without it the command says in one line how to make it. The question is the first of
+a fixed sequence whose 4 rewards are not all equal (an equal group has A = 0).
 tests/test_walkthrough.py runs `walkthrough` on a seeded nano model and checks every figure against an
 independent float64 computation (statistics for A, math.exp for rho, the k3 formula and the loss by hand).
 
-    >>> import torch; from r1mini.engine.model import ModelConfig, Transformer; from r1mini.engine.tokenizer import get_tokenizer
+    >>> import torch; from r1mini.engine.model import ModelConfig, Transformer
+    >>> from r1mini.engine.tokenizer import get_tokenizer
     >>> tok = get_tokenizer(); _ = torch.manual_seed(0)
     >>> w = walkthrough(Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size)), tok, "a seeded nano model")
     >>> len(w["A"]), w["updates"][0]["kl_mean"]                  # G = 4; pi_theta = pi_ref at the first update
@@ -33,11 +34,12 @@ import dataclasses
 import math
 import random
 import sys
+import textwrap
 from pathlib import Path
 
 import torch
 
-from r1mini.engine.common import ConfigError, atomic_write_bytes, cli_main, get_device, set_seed
+from r1mini.engine.common import atomic_write_bytes, cli_main, get_device, set_seed
 from r1mini.evaluate import zero_prompt
 from r1mini.toy.pretrain import cached_base
 from r1mini.grpo import (
@@ -70,9 +72,7 @@ WALK_CFG = GRPOConfig(
 )
 REWARD_WEIGHTS = {"accuracy": 1.0, "format": 0.5}  # train_zero.py's cpu preset (2.2.2)
 TRIES = 32  # questions tried, in order, for a group whose rewards are not all equal
-SHOW_TOKENS = (
-    4  # unclipped tokens shown per output (those whose rho moved most), beside the first 2 and every clipped one
-)
+SHOW_TOKENS = 4  # unclipped tokens shown per output; also the first 2 and every clipped one
 
 
 def zero_reward(completion: str, problem) -> tuple[float, dict]:
@@ -80,27 +80,19 @@ def zero_reward(completion: str, problem) -> tuple[float, dict]:
     return total_reward(completion, problem, REWARD_WEIGHTS)
 
 
-def pick_model(device) -> tuple[torch.nn.Module, str]:
-    """The cached cpu base, else the cached smoke base, else a seeded untrained nano model; and which it is."""
-    from r1mini.engine.model import ModelConfig, Transformer, load_model
-    from r1mini.engine.tokenizer import get_tokenizer
+def pick_model(device, preset: str = "cpu") -> tuple[torch.nn.Module, str]:
+    """The cached base of a pretrain preset, and a line saying which it is (ConfigError when it is not there)."""
+    from r1mini.engine.model import load_model
 
-    for preset in ("cpu", "smoke"):
-        try:
-            path = cached_base(preset)
-        except ConfigError:
-            continue
-        return load_model(path, device)[0], f"the cached `{preset}` base model (`{path}`)"
-    torch.manual_seed(0)
-    model = Transformer(ModelConfig.preset("nano", vocab_size=get_tokenizer().vocab_size)).to(device)
-    return (
-        model,
-        "an untrained `nano` model seeded with 0 (no cached base: run `python -m r1mini.toy.pretrain --preset cpu`)",
-    )
+    path = cached_base(
+        preset
+    )  # ConfigError: "no cached 'cpu' base model at ...: run `python -m r1mini.toy.pretrain ...`"
+    return load_model(path, device)[0], f"the cached `{preset}` base model (`{path}`)"
 
 
 def find_group(model, tok, cfg: GRPOConfig, reward_fn, mix: str = "cpu"):
-    """(problem, rollout, try index) of the first of TRIES questions whose G rewards are not all equal (else the last)."""
+    """(problem, rollout, try index) of the first of TRIES questions whose G rewards are not all equal (else the
+    last)."""
     for i in range(TRIES):
         problem = TASK_MIXES[mix].sample(random.Random(i), 1, split="train")[0]
         ro = sample_rollout(model, tok, [problem], zero_prompt, reward_fn, cfg, seed=i)
@@ -211,13 +203,14 @@ def render(w: dict, tok) -> str:
     L = [
         "# One GRPO step, worked with real numbers",
         "",
-        "Made by `python -m r1mini.tools.walkthrough` (r1mini/tools/walkthrough.py), which computes everything below with the",
-        "library functions the trainer uses; `tests/test_walkthrough.py` runs the same function on a small seeded",
-        "model and checks every figure it reports against an independent float64 computation. Section 2.2.1",
+        "Made by `python -m r1mini.tools.walkthrough` (r1mini/tools/walkthrough.py), which computes everything below",
+        "with the library functions the trainer uses; `tests/test_walkthrough.py` runs the same function on a small",
+        "seeded model and checks every figure it reports against an independent float64 computation. Section 2.2.1",
         "of the paper, eq. (1)-(3); the code is r1mini/grpo.py.",
         "",
-        f"Model: {w['model']}. Settings (GRPOConfig): G = {G}, mu = {c['mu']}, epsilon = {c['epsilon']} "
-        f"(epsilon_high = {c['epsilon_high']}, i.e. = epsilon), beta = {c['beta']}, temperature {c['temperature']}, "
+        f"Model: {w['model']}.",
+        f"Settings (GRPOConfig): G = {G}, mu = {c['mu']}, epsilon = {c['epsilon']} (epsilon_high = "
+        f"{c['epsilon_high']}, i.e. = epsilon), beta = {c['beta']}, temperature {c['temperature']},",
         f"lr {c['lr']:g}, loss_agg `{c['loss_agg']}`, float32. pi_ref and pi_old are the model before the step.",
         "This is the paper's shape (beta > 0, mu = 2, pi_ref kept), not the cpu preset's beta = 0, mu = 1; the",
         "learning rate is the cpu preset's (without its 5-step warmup).",
@@ -228,14 +221,12 @@ def render(w: dict, tok) -> str:
         "whose 4 rewards are not all equal), put into the R1-Zero template (Table 1). Outputs, sampled at",
         "temperature 1 by the KV-cache sampler (r1mini/engine/sampler.py) from pi_old:",
         "",
-        "| i | o_i | length (tokens) | accuracy | format | r_i = accuracy + 0.5 format |",
-        "|---|---|---|---|---|---|",
     ]
     parts = w["parts"]
     for i, text in enumerate(w["texts"]):
         acc, fmt = parts.get("accuracy", [float("nan")] * G)[i], parts.get("format", [float("nan")] * G)[i]
-        shown = text.strip().replace("|", "/").replace("`", "'").replace("\n", " ")
-        L.append(f"| {i + 1} | `{shown}` | {sum(w['mask'][i])} | {acc:g} | {fmt:g} | {r[i]} |")
+        L.append(f"o_{i + 1}: {sum(w['mask'][i])} tokens, accuracy {acc:g}, format {fmt:g}, r_{i + 1} = {r[i]}")
+        L += ["", "```", *textwrap.wrap(text.strip().replace("\n", " "), 116), "```", ""]
     mean = sum(w["rewards"]) / G
     std = (sum((x - mean) ** 2 for x in w["rewards"]) / (G - 1)) ** 0.5
     L += [
@@ -268,8 +259,8 @@ def render(w: dict, tok) -> str:
         "",
         "Now pi_theta has moved one step from pi_old = pi_ref. Adam's first step moves every weight by about lr",
         "in the direction of its gradient, whatever the gradient's size (m / sqrt(v) = +-1 at step 1), so one",
-        "step at lr 1e-4 already moves some tokens' probabilities a lot. Per token (w_it = 1/(G |o_i|) under `seq_mean`;",
-        "KL = k3 = pi_ref/pi_theta - log(pi_ref/pi_theta) - 1, eq. (2); the last column is d loss / d log",
+        "step at lr 1e-4 already moves some tokens' probabilities a lot. Per token (w_it = 1/(G |o_i|) under",
+        "`seq_mean`; k3 = pi_ref/pi_theta - log(pi_ref/pi_theta) - 1, eq. (2); the last column is d loss / d log",
         "pi_theta(o_it): negative means the optimizer step raises that token's probability). Shown: each output's",
         "first 2 tokens, the 4 unclipped ones whose rho moved most, and every clipped one:",
         "",
@@ -278,12 +269,13 @@ def render(w: dict, tok) -> str:
         L += [
             f"Output {i + 1} (A = {A[i]:+.4f}):",
             "",
-            "| t | o_it | log pi_old | log pi_theta | rho | clipped | log pi_ref | KL (k3) | w_it | d loss / d log pi_theta |",
+            "| t | o_it | log pi_old | log pi_theta | rho | clipped | log pi_ref | k3 | w_it | d loss/d log pi_theta |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for t in shown_positions(w, i):
             L.append(
-                f"| {t} | {_token_text(tok, w['tokens'][i][t])} | {w['old_logp'][i][t]:.4f} | {u2['logp'][i][t]:.4f} | "
+                f"| {t} | {_token_text(tok, w['tokens'][i][t])} | {w['old_logp'][i][t]:.4f} | "
+                f"{u2['logp'][i][t]:.4f} | "
                 f"{u2['ratio'][i][t]:.4f} | {'yes' if u2['clipped'][i][t] else ''} | {w['ref_logp'][i][t]:.4f} | "
                 f"{u2['kl'][i][t]:.2e} | {w['weights'][i][t]:.5f} | {u2['grad'][i][t]:+.2e} |"
             )
@@ -303,8 +295,9 @@ def render(w: dict, tok) -> str:
     n_free, agree = len(free), sum(1 for i, t in free if u2["grad"][i][t] * A[i] < 0)
     eps = c["epsilon"]
     L += [
-        f"Over all {n_tok} tokens: {n_clip} clipped (clip fraction {u2['clip_frac']:.3f}); mean KL {u2['kl_mean']:.2e};",
-        f"loss = {u2['loss']:+.6f}; gradient norm {u2['grad_norm']:.4f}. Then the second AdamW step ends the GRPO step.",
+        f"Over all {n_tok} tokens: {n_clip} clipped (clip fraction {u2['clip_frac']:.3f}); mean KL",
+        f"{u2['kl_mean']:.2e}; loss = {u2['loss']:+.6f}; gradient norm {u2['grad_norm']:.4f}. Then the second AdamW",
+        "step ends the GRPO step.",
         "",
         "How to read a row. For a token the clip did not stop, d loss / d log pi_theta = -w_it (A_i rho_it -",
         f"beta (1 - pi_ref/pi_theta)); its sign is minus the sign of A_i for {agree} of the {n_free} such tokens of",
@@ -319,29 +312,29 @@ def render(w: dict, tok) -> str:
         "pi_old(o_i|q) = the product of the rho_it. Here that product is "
         + ", ".join(f"{x:.3g}" for x in seq_ratio)
         + f" for o_1..o_4; {sum(1 for x in seq_ratio if not 1 - eps <= x <= 1 + eps)} of 4 lie outside",
-        f"[{1 - eps:g}, {1 + eps:g}], against {n_clip} of {n_tok} tokens clipped. The log of the product is a sum over the",
-        "output's tokens, so it drifts with the length; the code (like DeepSeekMath's GRPO) clips each token's",
+        f"[{1 - eps:g}, {1 + eps:g}], against {n_clip} of {n_tok} tokens clipped. The log of the product is a sum over",
+        "the output's tokens, so it drifts with the length; the code (like DeepSeekMath's GRPO) clips each token's",
         "ratio instead: a different objective, chosen because the sequence ratio's variance grows with the length.",
         "",
         "## Glossary: the paper's symbols in the code",
         "",
         "| paper | code (r1mini/grpo.py unless said) | shape |",
         "|---|---|---|",
-        "| q | `problem.question` in the R1-Zero template (`evaluate.zero_prompt`); `Rollout.prompt_ids`, `prompt_mask` | [B, P] token ids, left-padded |",
-        "| o_i | row i of `Rollout.tokens` (decoded: `Rollout.texts[i]`) | [N, T]; row i is o_i |",
-        "| o_it | `Rollout.tokens[i, t]`, real where `Rollout.mask[i, t]` | scalar; mask [N, T] |",
+        "| q | `problem.question` in Table 1's template (`evaluate.zero_prompt`): `Rollout.prompt_ids` | [B, P] |",
+        "| o_i | row i of `Rollout.tokens` (decoded: `Rollout.texts[i]`) | [N, T] |",
+        "| o_it | `Rollout.tokens[i, t]`, real where `Rollout.mask[i, t]` | scalar |",
         "| G | `GRPOConfig.G`; a question's outputs are rows q*G .. q*G + G - 1 | int |",
         "| B | `GRPOConfig.questions` (questions per step) | int |",
         "| N | B * G, the rows of every per-token tensor | int |",
-        "| T | longest output in the batch (columns; the rest is padding, mask 0), <= `max_new_tokens` | int |",
+        "| T | the longest output in the batch (the rest is padding, mask 0), <= `max_new_tokens` | int |",
         "| r_i | `Rollout.rewards` (`rewards.total_reward`) | [B, G] |",
-        "| A_i | `A = group_advantages(r).view(-1)` | [N] (one per output, shared by its tokens) |",
-        "| pi_theta | `GRPOTrainer.policy`; its log-probs `logp = completion_logprobs(policy, ...)` | logp [N, T] |",
-        "| pi_old | the policy at sampling time; `old_logp` = `Rollout.sampler_logp` (mu > 1) or `logp.detach()` (mu = 1) | [N, T] |",
+        "| A_i | `A = group_advantages(r).view(-1)`, shared by the output's tokens | [N] |",
+        "| pi_theta | `GRPOTrainer.policy`; `logp = completion_logprobs(policy, ...)` | [N, T] |",
+        "| pi_old | the policy that sampled: `Rollout.sampler_logp` (mu > 1), `logp.detach()` (mu = 1) | [N, T] |",
         "| pi_ref | `GRPOTrainer.ref` (None when beta = 0); `ref_logp` | [N, T] |",
         "| rho_it | `ratio = exp(logp - old_logp)` in `grpo_loss` | [N, T] |",
         "| D_KL (eq. 2) | `kl_k3(logp, ref_logp)` | [N, T] |",
-        "| the 1/G and 1/\\|o_i\\| of eq. (1) | `weights = token_weights(mask, loss_agg, ...)` (`seq_mean`: 1/(G \\|o_i\\|) per token) | [N, T] |",
+        "| 1/G, 1/\\|o_i\\| of eq. (1) | `token_weights(mask, loss_agg, ...)`, seq_mean: 1/(G \\|o_i\\|) | [N, T] |",
         "| epsilon | `GRPOConfig.epsilon` (lower clip), `epsilon_high` (upper; 0 = epsilon) | float |",
         "| beta | `GRPOConfig.beta` | float |",
         "| mu | `GRPOConfig.mu` (inner updates per batch) | int |",
@@ -351,18 +344,17 @@ def render(w: dict, tok) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(
-        description="One GRPO step (eq. 1-3) on one group of G = 4, with real numbers: docs/walkthrough.md."
-    )
-    p.add_argument("--out", default="docs/walkthrough.md", help="where to write the page; '-' = only print it")
+    p = argparse.ArgumentParser(description="One GRPO step (eq. 1-3) on one group of G = 4, with real numbers.")
+    p.add_argument("--out", default=None, help="also write the page (markdown) here, e.g. docs/walkthrough.md")
+    p.add_argument("--base", default="cpu", help="pretrain preset whose cached base model takes the step")
     p.add_argument("--device", default="cpu", help="cpu (the page's figures are float32 on a CPU) or cuda")
     args = p.parse_args()
     from r1mini.engine.tokenizer import get_tokenizer
 
-    model, note = pick_model(get_device(args.device))
+    model, note = pick_model(get_device(args.device), args.base)
     w = walkthrough(model, get_tokenizer(), note)
     print(w["markdown"])
-    if args.out != "-":
+    if args.out:
         atomic_write_bytes(Path(args.out), w["markdown"].encode())
         print(f"wrote {args.out}", file=sys.stderr)
 
