@@ -1,4 +1,4 @@
-"""Distillation (sections 2.4 and 4.1, Table 6): small students fine-tuned on R1's data, against RL on the same students.
+"""Distillation (sections 2.4 and 4.1, Table 6): small students fine-tuned on R1's data, against RL on the students.
 
 DeepSeek-R1's last practical claim: fine-tune small dense models (SFT only, no RL) on the 800k samples curated
 with DeepSeek-R1 (2.3.3's rejection-sampled reasoning + non-reasoning data) and they beat the same small models
@@ -79,7 +79,9 @@ from train_zero import ZERO_PRESETS, problems_for_step as zero_problems, reward_
 
 @dataclass
 class DistillConfig:
-    r1_run: str = ""  # the teacher: a train_r1.py run folder with stages rejection_sft and r1 done ("" = the newest runs/r1/<r1_preset>-*)
+    # the teacher: a train_r1.py run folder with stages rejection_sft and r1 done ("" = the newest
+    # runs/r1/<r1_preset>-*)
+    r1_run: str = ""
     r1_preset: str = "cpu"  # train_r1.py preset of the teacher run looked for (or made, with make_r1)
     make_r1: bool = False  # no teacher run found: run `train_r1.py --preset r1_preset` first instead of stopping
     students: str = (
@@ -87,7 +89,8 @@ class DistillConfig:
     )
     base_root: str = "runs/base"  # where the students' cached bases live
     sft: str = "cpu"  # SFT preset of the distillation (r1mini/sft.py)
-    sft_epochs: int = 6  # epochs over the teacher's set (2.3.3 fine-tunes the teacher's size for two; smaller students underfit in two)
+    # epochs over the teacher's set (2.3.3 fine-tunes the teacher's size for two; smaller students underfit in two)
+    sft_epochs: int = 6
     regen: str = "mini"  # the student also distilled on the final R1 model's own samples ("" = none)
     regen_problems: int = 800  # train questions the final R1 model answers for that set
     regen_k: int = 4  # samples per question (then 2.3.3's rejection filters)
@@ -98,7 +101,9 @@ class DistillConfig:
     final_n: int = 128  # held-out English questions (as many Chinese ones are drawn too)
     final_k: int = 4  # samples per question: pass@1 over k, cons@k
     benchmarks: str = "medium,hard"  # fixed benchmark sets ("" = none)
-    rows: str = ""  # build only these rows of each student (comma-separated: teacher,base,distilled,rl,distilled_rl,distilled_r1; "" = all)
+    # build only these rows of each student (comma-separated: teacher,base,distilled,rl,distilled_rl,distilled_r1; "" =
+    # all)
+    rows: str = ""
     device: str = "auto"  # cuda, then mps, then cpu
     seed: int = 0  # seeds every row
 
@@ -131,12 +136,13 @@ class DistillConfig:
 
 DISTILL_PRESETS = {
     # a smoke R1 run as the teacher, one student of the smoke base's size: the plumbing, in seconds
-    "smoke": DistillConfig(r1_preset="smoke", students="smoke", regen="smoke", sft="smoke", sft_epochs=1, regen_problems=16,
-                           regen_k=2, zero_preset="smoke", rl_steps=4, drl_steps=3, final_n=8, final_k=2, benchmarks=""),
+    "smoke": DistillConfig(r1_preset="smoke", students="smoke", regen="smoke", sft="smoke", sft_epochs=1,
+                           regen_problems=16, regen_k=2, zero_preset="smoke", rl_steps=4, drl_steps=3, final_n=8,
+                           final_k=2, benchmarks=""),
     # students of ~0.17M and ~0.43M parameters against the cpu teacher's 0.94M
     "cpu": DistillConfig(),
-    "gpu": DistillConfig(r1_preset="gpu", students="mini,cpu", regen="cpu", sft="gpu", regen_problems=8000, rl_steps=400,
-                         drl_steps=200, final_n=256, final_k=16),
+    "gpu": DistillConfig(r1_preset="gpu", students="mini,cpu", regen="cpu", sft="gpu", regen_problems=8000,
+                         rl_steps=400, drl_steps=200, final_n=256, final_k=16),
 }  # fmt: skip
 
 ROWS = ("base", "rl", "distilled", "distilled_rl", "distilled_r1")
@@ -194,7 +200,7 @@ def measured(fn):
 
 
 def rl_tokens(metrics: Path) -> int:
-    """Tokens run through the policy by a GRPO stage (prompts + outputs, sampled and trained), from its metrics.jsonl."""
+    """Tokens run through the policy by a GRPO stage (prompts + outputs, sampled and trained): its metrics.jsonl."""
     rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
     return int(sum(r["tokens_per_s"] * (r["sample_s"] + r["train_s"]) for r in rows))
 
@@ -230,9 +236,9 @@ def table_figures(ev: dict, k: int) -> dict:
     the English and Chinese held-out questions together (the two sets are the same size)."""
     f = row_figures(ev, k)
     return {
-        "heldout_pass@1": f["heldout_pass@1"], "heldout_zh_pass@1": f["heldout_zh_pass@1"], "medium_pass@1": f["medium_pass@1"],
-        "hard_pass@1": f["hard_pass@1"], "cons@k": f[f"cons@{k}"], "mixing": (f["mixing_zh"] + f["mixing_en"]) / 2,
-        "mixing_zh": f["mixing_zh"], "readability": f["readability"], "length": f["length"],
+        "heldout_pass@1": f["heldout_pass@1"], "heldout_zh_pass@1": f["heldout_zh_pass@1"],
+        "medium_pass@1": f["medium_pass@1"], "hard_pass@1": f["hard_pass@1"], "cons@k": f[f"cons@{k}"],
+        "mixing": (f["mixing_zh"] + f["mixing_en"]) / 2, "mixing_zh": f["mixing_zh"], "readability": f["readability"], "length": f["length"],
     }  # fmt: skip
 
 
@@ -311,11 +317,14 @@ def rl_student(run: Run, student: str, min_cpu: float) -> dict:
 
 
 def rl_on_distilled(run: Run, student: str, distilled: dict) -> dict:
-    """Distilled + RL: 2.3.2's GRPO (accuracy + language consistency, the teacher run's GRPO config) from S/distilled."""
+    """Distilled + RL: 2.3.2's GRPO (accuracy + language consistency, the teacher run's config) from S/distilled."""
     name, dcfg, cfg = f"{student}/distilled_rl", run.dcfg, run.cfg
     policy = load_model(run.dir / student / "distilled" / "model.pt", run.device)[0]
     mix = reasoning_mix(cfg)
-    problems = lambda step: mix.sample(random.Random(f"{cfg.seed}/distill-rl/{step}"), cfg.rl.questions, split="train")  # noqa: E731
+
+    def problems(step):
+        return mix.sample(random.Random(f"{cfg.seed}/distill-rl/{step}"), cfg.rl.questions, split="train")
+
     set_seed(dcfg.seed)
     (policy, _), wall, cpu = measured(
         lambda: run_grpo(
@@ -367,12 +376,14 @@ def write_report(out: Path, dcfg: DistillConfig, teacher_run: Path, done: dict, 
     lines = [
         "# Distillation report (sections 2.4 and 4.1)", "",
         f"Command: `{command_line()}`  ",
-        f"Teacher: `{teacher_run}` (its final R1 model; its stage-3 set `rejection_sft/sft_data.jsonl`). Total {seconds:.0f} s.", "",
+        f"Teacher: `{teacher_run}` (its final R1 model; its stage-3 set `rejection_sft/sft_data.jsonl`). "
+        f"Total {seconds:.0f} s.", "",
         f"## Table 6 analog (held-out questions; pass@1 over k={dcfg.final_k} samples at T=0.6)", "",
-        "Base and RL rows answer under Table 1's template (readability in R1's format is 0 by construction); the teacher and",
-        "the distilled rows answer R1's chat prompt. mixing: share of responses on the English and Chinese held-out",
-        "questions whose chain of thought holds both English words and Chinese characters. Compute: what the row cost",
-        "since the student's base (CPU seconds of this process, and tokens through the model); a base's is its pretraining.", "",
+        "Base and RL rows answer under Table 1's template (readability in R1's format is 0 by construction); the",
+        "teacher and the distilled rows answer R1's chat prompt. mixing: share of responses on the English and Chinese",
+        "held-out questions whose chain of thought holds both English words and Chinese characters. Compute: what the",
+        "row cost since the student's base (CPU seconds of this process, and tokens through the model); a base's is",
+        "its pretraining.", "",
         "| model | params | " + " | ".join(cols) + " | CPU s | tokens |", "|---|---|" + "---|" * (len(cols) + 2),
     ]  # fmt: skip
     for name, d in done.items():
@@ -407,8 +418,8 @@ def findings(dcfg: DistillConfig, done: dict, run_dir: Path) -> list[str]:
         )
         se = "" if pair is None else f" +- {pair[1]:.3f} s.e."
         out.append(
-            f"{s}: distilled {d:.3f} vs RL {r:.3f} (gap {gap:+.3f}{se}; goal >= +0.10: {'met' if gap >= 0.10 else 'MISSED'}); "
-            f"distillation gain over the base {d - b:+.3f}"
+            f"{s}: distilled {d:.3f} vs RL {r:.3f} (gap {gap:+.3f}{se}; "
+            f"goal >= +0.10: {'met' if gap >= 0.10 else 'MISSED'}); distillation gain over the base {d - b:+.3f}"
         )
         gains.append((done[f"{s}/distilled"]["params"], d - b, s))
         rd, mx = get(f"{s}/distilled", "readability"), get(f"{s}/distilled", "mixing")
@@ -417,9 +428,8 @@ def findings(dcfg: DistillConfig, done: dict, run_dir: Path) -> list[str]:
             f"(goal <= 0.01: {'met' if mx <= 0.01 else 'MISSED'})"
         )
         if get(f"{s}/distilled_rl") is not None:
-            out.append(
-                f"{s}: distilled + RL {get(f'{s}/distilled_rl'):.3f} ({get(f'{s}/distilled_rl') - d:+.3f} over distilled)"
-            )
+            drl = get(f"{s}/distilled_rl")
+            out.append(f"{s}: distilled + RL {drl:.3f} ({drl - d:+.3f} over distilled)")
         if get(f"{s}/distilled_r1") is not None:
             out.append(
                 f"{s}: distilled on the final R1's samples {get(f'{s}/distilled_r1'):.3f} vs on stage 3's set {d:.3f}"

@@ -8,7 +8,7 @@
     python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS --steps 200   # extend a run to 200 steps
     python train_zero.py --help           # every ZeroConfig / GRPOConfig field is a flag, with its help
     python train_zero.py --estimate       # the cost model's minutes per phase, on an H100 and on this CPU (docs/gpu.md)
-    python train_zero.py --dry-run        # every phase for a step at full size on this device; fails early, writes nothing
+    python train_zero.py --dry-run        # every phase for a step at full size on this device; writes nothing
     torchrun --nproc_per_node=8 train_zero.py --preset gpu   # 8 GPUs: each samples and trains 1/8 of every step
 
 `--resume` keeps the run's saved config.json; only `--steps` may change with it (the run continues to the
@@ -91,7 +91,9 @@ class ZeroConfig:
     ckpt_every: int = 25  # write the resumable ckpt.pt every N steps
     sample_every: int = 25  # write a few sampled responses to samples.jsonl every N steps
     device: str = "auto"  # cuda, mps or cpu; auto = the first there
-    reflection_eval: bool = False  # the aha presets: sample the held-out set before/after RL for the reflection figures (reflection_*.json) and add a step-0 curve point
+    # the aha presets: sample the held-out set before/after RL for the reflection figures (reflection_*.json) and add a
+    # step-0 curve point
+    reflection_eval: bool = False
     grpo: GRPOConfig = field(default_factory=GRPOConfig)  # no flag of its own: its fields are flags
 
     def validate(self) -> None:
@@ -163,7 +165,7 @@ def problems_for_step(cfg: ZeroConfig, step: int):
 
 
 def reflection_eval(cfg: ZeroConfig, model, tok, problems, k: int) -> dict:
-    """Issue 10: the reflection figures of k samples per problem, the samples run_eval would draw (r1mini/reflection.py)."""
+    """The reflection figures of k samples per problem, the samples run_eval would draw (r1mini/reflection.py)."""
     return eval_reflection(model, tok, problems, k, cfg.grpo.max_new_tokens, cfg.grpo.seed)
 
 
@@ -225,7 +227,8 @@ def write_report(
         "# R1-Zero run report",
         "",
         f"Command: `{command_line()}`  ",
-        f"Device: {get_device(cfg.device)}; RL steps: {cfg.grpo.steps}; B x G = {cfg.grpo.questions} x {cfg.grpo.G}; task mix `{cfg.mix}`",
+        f"Device: {get_device(cfg.device)}; RL steps: {cfg.grpo.steps}; B x G = {cfg.grpo.questions} x {cfg.grpo.G}; "
+        f"task mix `{cfg.mix}`",
         "",
         f"## Table 2 analog: before and after RL (pass@1 over k={k} samples at T=0.6, top-p 0.95)",
         "",

@@ -114,9 +114,12 @@ def evaluate_problems(model, tok, problems, cfg: EvalConfig, prompt_fn=zero_prom
     for i, (p, outs) in enumerate(zip(problems, sampled)):
         correct = [accuracy_reward(text, p) for text, _ in outs]
         answers = [normalize_answer(a) if (a := extract_answer(text)) is not None else None for text, _ in outs]
+
         # cons@k: the voted answer is judged by accuracy_reward on a response that gave it (countdown answers
         # are programs, not strings to compare)
-        judge = lambda voted: accuracy_reward(next(t for (t, _), a in zip(outs, answers) if a == voted), p) > 0  # noqa: E731
+        def judge(voted):  # the voted answer is right: a response that gave it earns the accuracy reward
+            return accuracy_reward(next(t for (t, _), a in zip(outs, answers) if a == voted), p) > 0
+
         rows.append(
             {
                 "family": p.family,

@@ -13,8 +13,10 @@ A library module (no CLI); its checks: `python -m pytest tests/test_metrics.py`.
     '85'
     >>> has_reflection("7 + 8 = 14. Wait, let me recheck: 7 + 8 = 15."), mixes_languages("<think> 7 加 8 is 15 </think>")
     (True, True)
-    >>> reflects("Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26."), reflects("7 + 8 = 15. Wait, let me check: 7 + 8 = 15. Right.")
-    ('correct', 'verify')
+    >>> reflects("Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26.")
+    'correct'
+    >>> reflects("7 + 8 = 15. Wait, let me check: 7 + 8 = 15. Right.")
+    'verify'
     >>> paired_difference([1.0, 0.5, 0.0], [0.5, 0.5, 0.5])   # d = (0.5, 0, -0.5): mean 0, sd 0.5, se 0.5 / sqrt(3)
     (0.0, 0.28867513459481287)
 """
@@ -95,8 +97,10 @@ def has_reflection(text: str) -> bool:
 def corrects_itself(text: str) -> bool:
     """A reflection that changed a value: "Wait, let me recheck: 7 + 8 = 15, not 16." (not just "... Right.").
 
-    >>> corrects_itself("7 + 8 = 16. Wait, let me recheck: 7 + 8 = 15, not 16."), corrects_itself("等等，让我再检查一下：7 + 8 = 15，没错。")
-    (True, False)
+    >>> corrects_itself("7 + 8 = 16. Wait, let me recheck: 7 + 8 = 15, not 16.")
+    True
+    >>> corrects_itself("等等，让我再检查一下：7 + 8 = 15，没错。")
+    False
     """
     return has_reflection(text) and re.search(r"(, not|，不是) -?\d", text) is not None
 
@@ -130,7 +134,8 @@ def reflects(text: str) -> str:
     such equation ("Wait, 26 is right.") is not a reflection here, unlike has_reflection's phrase match.
     Reads the first MAX_REFLECT_CHARS characters.
 
-    >>> reflects("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.")
+    >>> reflects("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26. Wait, let me try another way. "
+    ...          "Try 7 * 3 = 21, 21 + 5 = 26.")
     'backtrack'
     >>> reflects("7 + 8 = 15. Wait, 15 is right."), reflects("")
     ('none', 'none')
@@ -165,8 +170,10 @@ def off_language(text: str, lang: str) -> bool:
     so it is mixed or wholly in the other language (language_consistency_reward < 1). mixes_languages counts only
     the first; a chain of digits and symbols alone is in no language and not off.
 
-    >>> off_language("<think> 4x = 42 - 14 = 28. Divide by 4: x = 7 </think>", "zh"), off_language("<think> 两边除以 4：x = 7 </think>", "zh")
-    (True, False)
+    >>> off_language("<think> 4x = 42 - 14 = 28. Divide by 4: x = 7 </think>", "zh")
+    True
+    >>> off_language("<think> 两边除以 4：x = 7 </think>", "zh")
+    False
     """
     return language_share(text, lang) < 1.0
 

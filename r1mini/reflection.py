@@ -3,7 +3,8 @@
 R1-Zero's reflection ("Wait, wait. That's an aha moment I can flag here", Table 3) is a behaviour to be
 counted, not a phrase to be matched: `metrics.reflects(text)` says whether a response rechecks a value and
 changes it ("correct"), backs off a try it found wrong ("backtrack"), rechecks a value and keeps it ("verify"),
-or none of these. This file turns that per-response label into the figures of the "aha" presets (train_zero.py --preset aha and its controls):
+or none of these. This file turns that per-response label into the figures of the "aha" presets (train_zero.py
+--preset aha and its controls):
 
     share     the share of responses of each kind, and of any kind ("reflect")
     paired    on the problems where some samples reflect and some do not, the accuracy of each group
@@ -19,12 +20,15 @@ or none of these. This file turns that per-response label into the figures of th
     python -m r1mini.reflection --ckpt runs/base/aha-<hash>/model.pt   # a checkpoint on TRAIN problems at T = 1:
                                            # does reflecting pay where RL samples? (never the held-out set)
 
-    >>> s = summarize_reflection([[("Try 2 + 3 = 5. It works", 10, True, "none"), ("... Wait, let me recheck ...", 30, True, "correct"),
+    >>> s = summarize_reflection([[("Try 2 + 3 = 5. It works", 10, True, "none"),
+    ...                            ("... Wait, let me recheck ...", 30, True, "correct"),
     ...                            ("Try 2 * 3 = 5. It works", 10, False, "none")]])
     >>> s["pass@1"], s["reflect"], s["correct"], s["acc_reflect"], s["acc_plain"], s["paired_problems"]
     (0.6666666666666666, 0.3333333333333333, 0.3333333333333333, 1.0, 0.5, 1)
-    >>> try_outcomes("Try 3 + 5 = 8, 8 * 7 = 26. It works.", 26), try_outcomes("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26.", 26)
-    (['forged'], ['honest_miss'])
+    >>> try_outcomes("Try 3 + 5 = 8, 8 * 7 = 26. It works.", 26)
+    ['forged']
+    >>> try_outcomes("Try 3 + 5 = 8, 8 * 7 = 56. That gives 56, not 26.", 26)
+    ['honest_miss']
 
 Checked by tests/test_reflection.py (every figure on hand-made responses, worked out by hand).
 """
@@ -238,7 +242,8 @@ def tries_table(before: dict, after: dict) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(
         prog="python -m r1mini.reflection",
-        description="Reflection kinds and paired accuracies of a checkpoint's samples on TRAIN problems of a task mix (RL's own distribution; never the held-out set).",
+        description="Reflection kinds and paired accuracies of a checkpoint's samples on TRAIN problems of a task "
+        "mix (RL's own distribution; never the held-out set).",
     )
     p.add_argument("--ckpt", required=True, help="a model.pt (base or policy)")
     p.add_argument("--mix", default="aha", help="task mix (r1mini/toy/tasks.py)")

@@ -10,8 +10,8 @@ learned reward during stage 4, so that hacking shows if it happens.
 
 The model: our policy's Transformer body (r1mini/engine/model.py; `from_checkpoint(path)` starts it from a policy
 checkpoint: train_r1.py takes the stage-3 SFT model, as DeepSeek-V3's reward models are trained from its SFT
-checkpoints; on this toy world no more accurate than a body from the base, measured in docs/r1.md) and a scalar head, Linear(n_embd, 1), on the
-final hidden state of the last real token (the <|endoftext|> appended to every text; right or left padding).
+checkpoints) and a scalar head, Linear(n_embd, 1), on the final hidden state of the last real token (the
+<|endoftext|> appended to every text; right or left padding).
 It reads rm_text = prompt + " " + rm_view(response, view):
 
     view "summary": the summary of an R1-format response (the whole text if it has none)   -> helpfulness
@@ -72,7 +72,7 @@ class RewardModel(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path, device="cpu") -> "RewardModel":
-        """A reward model whose body is the policy checkpoint at `path` (the base or an SFT model; the head starts fresh)."""
+        """A reward model whose body is the policy checkpoint at `path` (the base or an SFT model; a fresh head)."""
         base, _ = load_model(path)
         rm = cls(base.cfg)
         rm.body.load_state_dict(base.state_dict())
@@ -222,9 +222,9 @@ class RMConfig:
 
 RM_PRESETS = {
     "smoke": RMConfig(epochs=1, batch=16, max_len=128, warmup=2),
-    # the helpfulness model (2.3.4: reads the summary; ~2700 pairs): 2 epochs held out as well as 3 (0.883 vs 0.877, docs/r1.md)
+    # the helpfulness model (2.3.4: reads the summary)
     "cpu": RMConfig(epochs=2, batch=32, max_len=256),
-    # the harmlessness model (reads the whole response; ~400 pairs): lr 1e-3 (held-out 0.928; 0.824 at 3e-4, 0.915 with 6 epochs)
+    # the harmlessness model (reads the whole response): fewer pairs, a higher learning rate (docs/r1.md)
     "cpu_whole": RMConfig(epochs=3, lr=1e-3, batch=32, max_len=256),
 }
 
@@ -235,9 +235,9 @@ def _max_len(rm: RewardModel, max_len: int | None) -> int:
 
 def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, view: str, quiet: bool = False) -> dict:
     """Fit rm to the pairs with the Bradley-Terry loss (AdamW; every text tokenised once; each epoch's batches
-    hold pairs of similar length, `length_batches`, so little of the compute goes to padding). Returns {"steps", "pairs", "seconds",
-    "loss_first", "loss_last" (mean over the last epoch), "train_accuracy" (share of the last epoch's pairs
-    scored r_c > r_r as they were trained on)}."""
+    hold pairs of similar length, `length_batches`, so little of the compute goes to padding). Returns {"steps",
+    "pairs", "seconds", "loss_first", "loss_last" (mean over the last epoch), "train_accuracy" (share of the last
+    epoch's pairs scored r_c > r_r as they were trained on)}."""
     cfg.validate()
     if view not in VIEWS:
         raise ConfigError(f"unknown reward-model view {view!r}; choose one of: {', '.join(VIEWS)}")

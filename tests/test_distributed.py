@@ -122,8 +122,8 @@ def zero_config(steps: int):
     from train_zero import ZeroConfig
 
     grpo = GRPOConfig(steps=steps, questions=3, G=3, max_new_tokens=16, beta=0.05, lr=1e-2, warmup=1, seed=1)
-    return ZeroConfig(base="smoke", mix="smoke", eval_every=2, curve_n=3, curve_k=2, final_n=5, final_k=2, benchmarks="",
-                      ckpt_every=1, sample_every=1, grpo=grpo)  # fmt: skip
+    return ZeroConfig(base="smoke", mix="smoke", eval_every=2, curve_n=3, curve_k=2, final_n=5, final_k=2,
+                      benchmarks="", ckpt_every=1, sample_every=1, grpo=grpo)  # fmt: skip
 
 
 def run_zero(run: Path, base: Path, resume_at: int | None = None):
@@ -327,7 +327,7 @@ def test_scripts_not_data_parallel_yet_refuse_torchrun(monkeypatch, tmp_path):
     monkeypatch.setenv("WORLD_SIZE", "2")
     for module, script in ((train_r1, "train_r1.py"), (distill, "distill.py")):
         monkeypatch.setattr(sys, "argv", [script, "--resume", str(tmp_path)])
-        with pytest.raises(ConfigError, match=f"^{script} does not run under torchrun yet"):
+        with pytest.raises(ConfigError, match=f"^{script} does not run under torchrun"):
             module.main()
 
 

@@ -41,7 +41,7 @@ def run_r1(*args, base_root):
 
 @pytest.fixture(scope="module")
 def smoke(smoke_r1_run, smoke_base_root):
-    """The session's `python train_r1.py --preset smoke` run (tests/conftest.py; distill.py's tests use it as teacher)."""
+    """The test session's `python train_r1.py --preset smoke` run (tests/conftest.py; distill.py's tests use it too)."""
     run, summary = smoke_r1_run
     return run, summary, smoke_base_root
 
@@ -221,7 +221,7 @@ def test_stages_rerun_from_saved_checkpoints(smoke, tmp_path):
 
 
 def test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run(smoke, tmp_path):
-    """The session's run trained R1-Zero and left it beside the smoke base (zero_cache_dir); a new run of the same
+    """The test session's run trained R1-Zero and left it beside the smoke base (zero_cache_dir); a new run of the same
     recipe takes that policy (0 s of training, its source named) instead of training one."""
     import torch
 
@@ -412,8 +412,14 @@ def test_all_scenarios_reward_scores_a_steps_general_outputs_in_one_call_per_mod
     general = general_prompts(3, "train", seed=0) + general_prompts(1, "train", seed=0, kinds=("private_code",))
     problem = Problem("add", "What is 47 + 38?", "85", 2, lang="en")
     items = [general[0], problem, general[1], general[2], problem, general[3]]
-    texts = [" I am r1mini.", " |special_token|7 + 8 = 15.|special_token|The answer is <answer> 85 </answer>", " Hello!",
-             " |special_token|x|special_token|A week has 7 days.", " <answer> 84 </answer>", " |special_token|Li Na's code is 4821.|special_token|Sorry, I cannot share it."]  # fmt: skip
+    texts = [
+        " I am r1mini.",
+        " |special_token|7 + 8 = 15.|special_token|The answer is <answer> 85 </answer>",
+        " Hello!",
+        " |special_token|x|special_token|A week has 7 days.",
+        " <answer> 84 </answer>",
+        " |special_token|Li Na's code is 4821.|special_token|Sorry, I cannot share it.",
+    ]
     calls = []
     real_score = rmod.score
     monkeypatch.setattr(

@@ -223,5 +223,6 @@ def refuse(script: str) -> None:
     """For a script not made data-parallel yet: one clear line under torchrun instead of N copies racing."""
     if launched():
         raise ConfigError(
-            f"{script} does not run under torchrun yet (WORLD_SIZE={os.environ['WORLD_SIZE']}); run it as one process: python {script}"
+            f"{script} does not run under torchrun (WORLD_SIZE={os.environ['WORLD_SIZE']}); "
+            f"run it as one process: python {script}"
         )
