@@ -79,9 +79,7 @@ from train_zero import ZERO_PRESETS, problems_for_step as zero_problems, reward_
 
 @dataclass
 class DistillConfig:
-    # the teacher: a train_r1.py run folder with stages rejection_sft and r1 done ("" = the newest
-    # runs/r1/<r1_preset>-*)
-    r1_run: str = ""
+    r1_run: str = ""  # the teacher: a finished train_r1.py run folder ("" = the newest runs/r1/<r1_preset>-*)
     r1_preset: str = "cpu"  # train_r1.py preset of the teacher run looked for (or made, with make_r1)
     make_r1: bool = False  # no teacher run found: run `train_r1.py --preset r1_preset` first instead of stopping
     students: str = (
@@ -89,8 +87,7 @@ class DistillConfig:
     )
     base_root: str = "runs/base"  # where the students' cached bases live
     sft: str = "cpu"  # SFT preset of the distillation (r1mini/sft.py)
-    # epochs over the teacher's set (2.3.3 fine-tunes the teacher's size for two; smaller students underfit in two)
-    sft_epochs: int = 6
+    sft_epochs: int = 6  # SFT epochs of each student over the teacher's set
     regen: str = "mini"  # the student also distilled on the final R1 model's own samples ("" = none)
     regen_problems: int = 800  # train questions the final R1 model answers for that set
     regen_k: int = 4  # samples per question (then 2.3.3's rejection filters)
@@ -101,9 +98,7 @@ class DistillConfig:
     final_n: int = 128  # held-out English questions (as many Chinese ones are drawn too)
     final_k: int = 4  # samples per question: pass@1 over k, cons@k
     benchmarks: str = "medium,hard"  # fixed benchmark sets ("" = none)
-    # build only these rows of each student (comma-separated: teacher,base,distilled,rl,distilled_rl,distilled_r1; "" =
-    # all)
-    rows: str = ""
+    rows: str = ""  # build only these rows (comma-separated: teacher,base,distilled,rl,distilled_rl,distilled_r1)
     device: str = "auto"  # cuda, then mps, then cpu
     seed: int = 0  # seeds every row
 

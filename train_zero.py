@@ -91,9 +91,7 @@ class ZeroConfig:
     ckpt_every: int = 25  # write the resumable ckpt.pt every N steps
     sample_every: int = 25  # write a few sampled responses to samples.jsonl every N steps
     device: str = "auto"  # cuda, mps or cpu; auto = the first there
-    # the aha presets: sample the held-out set before/after RL for the reflection figures (reflection_*.json) and add a
-    # step-0 curve point
-    reflection_eval: bool = False
+    reflection_eval: bool = False  # sample the held-out set before/after RL for the reflection figures (aha presets)
     grpo: GRPOConfig = field(default_factory=GRPOConfig)  # no flag of its own: its fields are flags
 
     def validate(self) -> None:

@@ -417,7 +417,7 @@ MUTATIONS = [
         GRPO,
         "",
     ),
-    # ------------------------------------------------------------------ torchrun data parallelism (r1mini/engine/dist.py)
+    # ------------------------------------------------------------------ torchrun data parallelism (engine/dist.py)
     (
         "ddp-local-denominators",
         "r1mini/grpo.py",

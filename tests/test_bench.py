@@ -15,8 +15,9 @@ from r1mini.engine.model import ModelConfig, Transformer
 TOY = ["--device", "cpu", "--model", "nano", "--prompts", "2", "--G", "2", "--prompt-len", "10", "--new-tokens", "6",
        "--lp-tokens", "256", "--vocab", "8192", "--repeats", "1"]  # fmt: skip
 FIGURES = {
-    "sampler_kv_speedup", "sampler_tok_s", "sampler_shared_prompt_speedup", "prefix_cache_speedup", "logprob_peak_mem_ratio_chunked",
-    "logprob_peak_mem_ratio_fused", "logprob_time_ratio_chunked", "logprob_time_ratio_fused",
+    "sampler_kv_speedup", "sampler_tok_s", "sampler_shared_prompt_speedup", "prefix_cache_speedup",
+    "logprob_peak_mem_ratio_chunked", "logprob_peak_mem_ratio_fused", "logprob_time_ratio_chunked",
+    "logprob_time_ratio_fused",
 }  # fmt: skip
 
 

@@ -114,7 +114,8 @@ def test_resume_overrides():
 
 
 def test_command_line_names_the_script_that_was_run(monkeypatch):
-    """A report's command is the script the user ran with its flags (train_r1.py also when train_zero's code writes it)."""
+    """A report's command is the script the user ran with its flags (train_r1.py also when train_zero's code
+    writes it)."""
     from r1mini.engine.common import command_line
 
     monkeypatch.setattr("sys.argv", ["/work/r1mini/train_r1.py", "--out", "runs/r1", "--seed", "1"])

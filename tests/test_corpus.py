@@ -161,8 +161,9 @@ def test_direct_answers():
 
 
 def test_number_words():
-    cases = {0: ("zero", "零"), 7: ("seven", "七"), 15: ("fifteen", "十五"), 40: ("forty", "四十"), 47: ("forty-seven", "四十七"),
-             100: ("one hundred", "一百"), 105: ("one hundred five", "一百零五"), 110: ("one hundred ten", "一百一十"), 999: ("nine hundred ninety-nine", "九百九十九")}  # fmt: skip
+    cases = {0: ("zero", "零"), 7: ("seven", "七"), 15: ("fifteen", "十五"), 40: ("forty", "四十"),
+             47: ("forty-seven", "四十七"), 100: ("one hundred", "一百"), 105: ("one hundred five", "一百零五"),
+             110: ("one hundred ten", "一百一十"), 999: ("nine hundred ninety-nine", "九百九十九")}  # fmt: skip
     for n, (en, zh) in cases.items():
         assert (english_number(n), chinese_number(n)) == (en, zh)
 
@@ -274,8 +275,8 @@ def test_sample_text_is_representative():
 
 
 def test_bad_configs():
-    for bad in [dict(direct_wrong=1.5), dict(facts=-1), dict(step_wrong=0.6, reflect=0.6), dict(n_docs=0), dict(mix="add:7:1"),
-                dict(facts=0, direct=0, worked=0, template=0, text=0)]:  # fmt: skip
+    for bad in [dict(direct_wrong=1.5), dict(facts=-1), dict(step_wrong=0.6, reflect=0.6), dict(n_docs=0),
+                dict(mix="add:7:1"), dict(facts=0, direct=0, worked=0, template=0, text=0)]:  # fmt: skip
         with pytest.raises(ConfigError):
             next(generate_documents(CorpusConfig(**bad)))
 
@@ -301,9 +302,9 @@ def test_cli_shows_documents_and_shares():
 # ----------------------------------------------------------------------------- the aha corpora (2.2.4, Table 3)
 
 
-def test_new_knobs_leave_the_older_presets_unchanged():
-    """The first 200 documents of the cpu, smoke and gpu corpora, and the cached bases' hashes, as they were before
-    the aha knobs were added (sha256 taken with the code of commit 89c8ca4)."""
+def test_aha_knobs_at_their_defaults_leave_the_presets_unchanged():
+    """The aha knobs at their defaults leave the cpu, smoke and gpu corpora and the cached bases' keys as pinned
+    here: the sha256 of each corpus's first 200 documents, and run_hash of each pretrain preset."""
     import hashlib
 
     from r1mini.toy.pretrain import PRETRAIN_PRESETS, run_hash
@@ -316,7 +317,7 @@ def test_new_knobs_leave_the_older_presets_unchanged():
     for name, digest in before.items():
         docs = generate_documents(replace(CORPUS_PRESETS[name], n_docs=200))
         assert hashlib.sha256("\x00".join(docs).encode()).hexdigest() == digest, name
-    # gpu: 77614bc5 since issue 11 resized the gpu pretrain preset (eb81c852 before); its corpus is unchanged
+    # the cached bases' keys: run_hash covers the pretrain config, the corpus, the model and the tokenizer
     assert {n: run_hash(PRETRAIN_PRESETS[n]) for n in ("smoke", "cpu", "gpu")} == {
         "smoke": "ec0f33e4",
         "cpu": "9baf896b",

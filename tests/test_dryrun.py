@@ -1,5 +1,6 @@
-"""The dry run (r1mini/tools/dryrun.py, r1mini/tools/plans.py): its projection arithmetic, its early failures (lengths, memory),
-a dry run of the smoke preset that writes nothing, and (slow) the gpu presets at full size on the CPU."""
+"""The dry run (r1mini/tools/dryrun.py, r1mini/tools/plans.py): its projection arithmetic, its early failures
+(lengths, memory), a dry run of the smoke preset that writes nothing, and (slow) the gpu presets at full size on
+the CPU."""
 
 import os
 import subprocess
@@ -65,7 +66,8 @@ def test_steps_zero_times_the_one_step():
 @pytest.mark.parametrize(
     "error",
     [torch.cuda.OutOfMemoryError("Tried to allocate 20.00 GiB (GPU 0; 79.10 GiB total)"),  # caught by its type
-     RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 85899345920 bytes"), MemoryError()],
+     RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 85899345920 bytes"),
+     MemoryError()],
 )  # fmt: skip
 @pytest.mark.parametrize("where", ["build", "step"])
 def test_out_of_memory_says_which_phase_and_batch(error, where):
@@ -97,7 +99,10 @@ def test_check_lengths():
     check_lengths("eval", 100, 156, 256)
     with pytest.raises(
         ConfigError,
-        match=r"eval: the longest prompt \(100 tokens\) \+ max_new_tokens 157 = 257 exceeds the model's max_seq_len=256",
+        match=(
+            r"eval: the longest prompt \(100 tokens\) \+ max_new_tokens 157 = 257 "
+            r"exceeds the model's max_seq_len=256"
+        ),
     ):
         check_lengths("eval", 100, 157, 256)
 
@@ -195,8 +200,9 @@ def test_gpu_preset_dry_runs_on_the_cpu(script, monkeypatch):
         plan = zero_plan(zcfg)
     else:
         r = train_r1.R1_PRESETS["gpu"]
-        cfg = dataclasses.replace(r, device="cpu", final_n=4, final_k=2, general_n=2, benchmarks="", cold_zero_problems=4, rs_problems=4,
-                                  rm_prompts=4, rm_harmless_prompts=4, rm_test_prompts=4, rl=dataclasses.replace(r.rl, questions=2, G=2))  # fmt: skip
+        cfg = dataclasses.replace(r, device="cpu", final_n=4, final_k=2, general_n=2, benchmarks="",
+                                  cold_zero_problems=4, rs_problems=4, rm_prompts=4, rm_harmless_prompts=4,
+                                  rm_test_prompts=4, rl=dataclasses.replace(r.rl, questions=2, G=2))  # fmt: skip
         plan = r1_plan(cfg, zcfg)
     assert plan.model.n_layer == 8 and plan.model.n_embd == 512 and plan.model.max_seq_len == 1024
     rows = dry_run(plan.phases, torch.device("cpu"), steps=0, out=quiet)

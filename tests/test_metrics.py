@@ -214,10 +214,10 @@ def test_corrects_itself(text, expected):
     assert corrects_itself(text) is expected
 
 
-# ----------------------------------------------------------------------------- reflects(): the detector of the aha presets
+# ----------------------------------------------------------------------------- reflects(): the aha presets' detector
 
 REFLECT_CASES = [
-    # a recheck that changes nothing: verify; one that fixes a value: correct (the issue's two hand-made cases)
+    # a recheck that changes nothing: verify; one that fixes a value: correct (two hand-made cases)
     ("ones: 7 + 8 = 15, write 5 carry 1. Wait, let me recheck: 7 + 8 = 15. Right.", "verify"),
     ("ones: 7 + 8 = 16, write 6 carry 1. Wait, let me recheck: 7 + 8 = 15, not 16. ones: 7 + 8 = 15", "correct"),
     (
@@ -225,7 +225,8 @@ REFLECT_CASES = [
         "verify",
     ),
     (
-        "Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26. Let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.",
+        "Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26. Let me try another way. "
+        "Try 7 * 3 = 21, 21 + 5 = 26.",
         "correct",
     ),
     (

@@ -160,7 +160,7 @@ def test_presets_and_bad_configs():
     n = Transformer(ModelConfig.preset("tiny")).num_params()
     assert 0.5e6 < n < 2e6
     n_gpu = sum(p.numel() for p in Transformer(ModelConfig.preset("gpu")).parameters())
-    assert 15e6 < n_gpu < 40e6  # ~24M (issue 11: sized for <= 30 min of train_zero.py on one H100)
+    assert 15e6 < n_gpu < 40e6  # ~24M (sized for <= 30 min of train_zero.py on one H100)
     with pytest.raises(ConfigError, match="divisible"):
         ModelConfig(n_embd=30, n_head=4).validate()
     with pytest.raises(ConfigError, match="unknown model preset"):

@@ -1,4 +1,5 @@
-"""r1mini/toy/pretrain.py: a killed pretraining run resumes from ckpt.pt and ends with the weights of an unbroken run."""
+"""r1mini/toy/pretrain.py: a killed pretraining run resumes from ckpt.pt and ends with the weights of an unbroken
+run."""
 
 from __future__ import annotations
 

@@ -18,7 +18,10 @@ from r1mini.engine.tokenizer import get_tokenizer
 P = Problem("add", "What is 47 + 38?", "85", 2)
 PZ = Problem("add", "计算 47 + 38。", "85", 2, lang="zh")
 S = "|special_token|"
-OK = f" {S}ones: 7 + 8 = 15, write 5 carry 1. tens: 4 + 3 + 1 = 8.{S}So 47 + 38 = 85. The answer is <answer> 85 </answer>"
+OK = (
+    f" {S}ones: 7 + 8 = 15, write 5 carry 1. tens: 4 + 3 + 1 = 8.{S}So 47 + 38 = 85. "
+    "The answer is <answer> 85 </answer>"
+)
 OK_ZH = f" {S}个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 + 1 = 8。{S}所以 47 + 38 = 85。答案是 <answer> 85 </answer>"
 RUN_ON = "7 + 8 = 15, " * 30  # 360 characters without a sentence end
 

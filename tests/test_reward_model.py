@@ -74,7 +74,8 @@ def test_bt_loss_value_and_gradient_against_float64_write_out():
 TEXTS = [
     "User: Who are you?\nAssistant: I am r1mini.",
     "User: 你好！\nAssistant:",
-    "User: How do you say 47 in Chinese?\nAssistant: |special_token|forty-seven = 四十七 = 47.|special_token|47 is 四十七 in Chinese.",
+    "User: How do you say 47 in Chinese?\nAssistant: "
+    "|special_token|forty-seven = 四十七 = 47.|special_token|47 is 四十七 in Chinese.",
     "x",
 ]
 

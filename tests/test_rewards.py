@@ -246,8 +246,9 @@ PIECES = ["<think>", "</think>", "<answer>", "</answer>", "|special_token|", "\\
 ADVERSARIAL = [
     "", "<answer>", "</answer>", "<answer></answer>", "<answer>9**9**9</answer>", "<answer>9 ** 9 ** 9 ** 9</answer>",
     "<answer>__import__('os').system('x')</answer>", "<answer>(lambda: 1)()</answer>", "<answer>().__class__</answer>",
-    "<answer>" + "(" * 100_000 + "1" + ")" * 100_000 + "</answer>", "<answer>" + "(" * 99 + "2" + ")" * 99 + "</answer>",
-    "<answer>" + "-" * 150 + "2</answer>", "<answer>" + "1" * 100_000 + "</answer>", "<answer>" + "9" * 199 + "</answer>",
+    "<answer>" + "(" * 100_000 + "1" + ")" * 100_000 + "</answer>",
+    "<answer>" + "(" * 99 + "2" + ")" * 99 + "</answer>", "<answer>" + "-" * 150 + "2</answer>",
+    "<answer>" + "1" * 100_000 + "</answer>", "<answer>" + "9" * 199 + "</answer>",
     "<answer>" + "9" * 5000 + "/" + "7" * 5000 + "</answer>", "<answer>1e999999999</answer>", "<answer>1_000</answer>",
     "<answer>" + "+".join(["2"] * 100) + "</answer>", "<answer>" + "{" * 100_000 + "</answer>", "\\boxed{" * 30_000,
     "x" * 100_000, "<think>" + "中a " * 33_000 + "</think>", "<answer>" * 20_000, "<think></think>" * 7000,

@@ -174,7 +174,7 @@ def test_check_every_changes_no_output(model, stop_sequences):
     """What a GPU runs (the stop condition read every k steps, finished rows riding along) samples what the
     every-step schedule does: the same tokens, masks and truncation, greedy and sampled, with compaction; the
     log-probs to float rounding (a row's logits can move in the last bit with the batch it runs in: the CPU
-    keeps k = 1 and so the earlier versions' outputs bit for bit)."""
+    default k = 1 is the every-step schedule itself, bit for bit)."""
     for temperature in (0.0, 1.0):
         cfg = SamplingConfig(max_new_tokens=16, temperature=temperature, stop_ids=(3, 7), stop_sequences=stop_sequences)
         ref = generate(model, PROMPTS, cfg, n_samples=3, seed=5, check_every=1)

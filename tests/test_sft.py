@@ -151,7 +151,7 @@ def test_train_sft_memorises_a_tiny_set():
     n_tokens = sum(len(tok.encode(ex.prompt)) + len(tok.encode(ex.response)) + 1 for ex in data)
     assert stats["tokens"] == 60 * n_tokens
     assert stats["loss_last"] < 0.1 * stats["loss_first"]
-    for ex in data:  # greedy decoding now writes each response, then stops
+    for ex in data:  # after training, greedy decoding writes each response, then stops
         s = generate(
             model, [tok.encode(ex.prompt)], SamplingConfig(4, temperature=0, stop_ids=(tok.eot_id,)), pad_id=tok.pad_id
         )

@@ -248,8 +248,9 @@ def add_config_args(parser: argparse.ArgumentParser, cls, prefix: str = "") -> N
     """One `--name` flag per dataclass field; the default is None so that presets can fill it.
 
     The help text is the field's trailing `# comment` (else its metadata["help"]) and "default: from the
-    preset"; the metavar is the field's type. A field that is itself a dataclass (ZeroConfig.grpo) gets no flag: its own fields are
-    added by a separate call, and `--grpo x` is then argparse's one-line "unrecognized arguments" error.
+    preset"; the metavar is the field's type. A field that is itself a dataclass (ZeroConfig.grpo) gets no flag:
+    its own fields are added by a separate call, and `--grpo x` is then argparse's one-line "unrecognized
+    arguments" error.
     The flags' destinations are remembered in the namespace (`_config_dests`) for `resume_overrides`."""
     hints = typing.get_type_hints(cls)
     comments = field_comments(cls)

@@ -28,10 +28,10 @@ back; every such read (`.item()`, `bool(t)`, `.tolist()`, indexing by a boolean 
 queue. The decode loop needs none per token: tokens, log-probs and masks are written by row index and
 `torch.where`, the stop test runs on the device, and the model checks positions on the host from the cache's
 length. What remains, and why:
-- one sync every `check_every` decode steps (default 1 on a CPU, where a sync costs nothing and the
-  schedule of earlier versions is kept exactly; CHECK_EVERY_GPU = 8 on a GPU): the host must learn whether
-  every row is done (to stop) and how many are (to compact). Between checks finished rows ride along, their
-  tokens not written, so the outputs are the same; at most check_every - 1 steps are wasted at the end;
+- one sync every `check_every` decode steps (default 1 on a CPU, where a sync costs nothing and every
+  step is checked; CHECK_EVERY_GPU = 8 on a GPU): the host must learn whether every row is done (to stop)
+  and how many are (to compact). Between checks finished rows ride along, their tokens not written, so the
+  outputs are the same; at most check_every - 1 steps are wasted at the end;
 - `nonzero` when the batch is compacted (the kept rows' count sizes the new batch): a few times per call;
 - none in the forward (model.Transformer checks max_seq_len from the cache's length on the host; the exact
   check, a sync, runs only when a position could overflow, which generate() rules out before it starts).

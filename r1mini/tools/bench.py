@@ -173,7 +173,9 @@ def bench_sampler(model: Transformer, prompts: list[list[int]], G: int, new_toke
         ("copied", True, False, 3 * repeats),
         ("recomputed", False, True, 1),
     ):
-        run = lambda: generate(model, prompts, cfg, n_samples=G, seed=seed, use_cache=use_cache, share_prompt=share)  # noqa: E731
+        run = lambda: generate(  # noqa: E731
+            model, prompts, cfg, n_samples=G, seed=seed, use_cache=use_cache, share_prompt=share
+        )
         out[f"{name}_s"], samples = best_seconds(run, device, n)
         out["tokens_total"] = int(samples.mask.sum())
         out[f"{name}_tok_s"] = out["tokens_total"] / out[f"{name}_s"]
@@ -414,7 +416,8 @@ def format_table(report: dict) -> str:
         (
             "sampler_kv_speedup",
             f"{f['sampler_kv_speedup']:.1f}x",
-            f"{s['rows']} rows x {s['new_tokens']} tokens: {s['cached_tok_s']:.0f} vs {s['recomputed_tok_s']:.0f} tok/s",
+            f"{s['rows']} rows x {s['new_tokens']} tokens: "
+            f"{s['cached_tok_s']:.0f} vs {s['recomputed_tok_s']:.0f} tok/s",
         ),
         ("sampler_tok_s", f"{f['sampler_tok_s']:.0f}", "new tokens/s with the KV cache"),
         (
@@ -466,10 +469,10 @@ SCRIPTS = ("train_zero.py", "train_r1.py", "distill.py")  # the scripts whose ph
 
 
 def estimate(preset: str, out=print) -> int:
-    """The cost model's table (r1mini/tools/cost.py) of every script at `preset`: minutes per phase on an H100 and on this
-    CPU. The presets live in the scripts and library code never imports a script, so each script prints its own
-    (`python SCRIPT --preset PRESET --estimate`); a script without that preset or flag says so in one line.
-    Returns how many scripts printed a table."""
+    """The cost model's table (r1mini/tools/cost.py) of every script at `preset`: minutes per phase on an H100
+    and on this CPU. The presets live in the scripts and library code never imports a script, so each script
+    prints its own (`python SCRIPT --preset PRESET --estimate`); a script without that preset or flag says so
+    in one line. Returns how many scripts printed a table."""
     root = Path(__file__).resolve().parents[2]
     done = 0
     for script in SCRIPTS:
@@ -484,7 +487,8 @@ def estimate(preset: str, out=print) -> int:
             done += 1
         else:
             out(
-                f"## {script} --preset {preset}: no estimate ({(r.stderr.strip().splitlines() or ['exit code ' + str(r.returncode)])[-1]})\n"
+                f"## {script} --preset {preset}: no estimate "
+                f"({(r.stderr.strip().splitlines() or ['exit code ' + str(r.returncode)])[-1]})\n"
             )
     return done
 

@@ -35,8 +35,9 @@ so the GPU figure is an upper bound in that respect. The devices:
 
 What the counts cannot know is how long the sampled responses will be: `Assumptions` says (default: the
 mean response is half of max_new_tokens and every sampler call runs max_new_tokens steps, its longest row).
-Not counted: the rewards, decoding text, the optimizer's arithmetic (its ops are). `python -m r1mini.tools.bench --estimate gpu` prints every script's table (docs/gpu.md);
-tests/test_cost.py checks the counts against a hand-worked tiny model.
+Not counted: the rewards, decoding text, the optimizer's arithmetic (its ops are).
+`python -m r1mini.tools.bench --estimate gpu` prints every script's table (docs/gpu.md); tests/test_cost.py
+checks the counts against a hand-worked tiny model.
 
     >>> m = ModelConfig(vocab_size=64, n_layer=1, n_head=1, n_kv_head=1, n_embd=8, intermediate_size=16)
     >>> matmul_params(m)                    # q, k, v, o: 4 * 8 * 8; SwiGLU: 3 * 8 * 16; lm_head: 64 * 8
@@ -131,7 +132,9 @@ def decode_bytes(ph: Phase, bytes_per_element: int) -> float:
 @dataclass(frozen=True)
 class Assumptions:
     mean: float = 0.5  # mean sampled response, as a share of max_new_tokens
-    longest: float = 1.0  # a sampler call's decode steps (its longest row) and the GRPO update's padded length, as a share of max_new_tokens
+    longest: float = (
+        1.0  # longest row: a sampler call's decode steps and the GRPO update's padded length (share of max_new_tokens)
+    )
     trained: float = (
         1.0  # share of GRPO groups run through the update (beta = 0 skips groups whose G rewards are equal)
     )
@@ -154,16 +157,17 @@ def pretrain_phase(m: ModelConfig, steps: int, batch: int, seq_len: int, ops: Op
                    host_seconds: float = 0.0) -> Phase:  # fmt: skip
     """steps x [batch, seq_len] next-token steps; the causal kernel: a token attends (T + 1) / 2 keys on average."""
     tokens = float(steps * batch * seq_len)
-    return Phase(name, m, trained_tokens=tokens, trained_keys=tokens * (seq_len + 1) / 2, host_ops=float(steps * ops.causal_step),
-                 steps=float(steps), kind="causal", host_seconds=host_seconds)  # fmt: skip
+    return Phase(name, m, trained_tokens=tokens, trained_keys=tokens * (seq_len + 1) / 2,
+                 host_ops=float(steps * ops.causal_step), steps=float(steps), kind="causal",
+                 host_seconds=host_seconds)  # fmt: skip
 
 
 def sft_phase(name: str, m: ModelConfig, steps: int, batch: int, mean_len: float, ops: OpCounts) -> Phase:
     """SFT (r1mini/sft.py): steps x batch sequences of ~mean_len tokens (length-bucketed batches: little padding),
     the causal kernel."""
     tokens = float(steps * batch * mean_len)
-    return Phase(name, m, trained_tokens=tokens, trained_keys=tokens * (mean_len + 1) / 2, host_ops=float(steps * ops.causal_step),
-                 steps=float(steps), kind="causal")  # fmt: skip
+    return Phase(name, m, trained_tokens=tokens, trained_keys=tokens * (mean_len + 1) / 2,
+                 host_ops=float(steps * ops.causal_step), steps=float(steps), kind="causal")  # fmt: skip
 
 
 def sampling_phase(name: str, m: ModelConfig, prompts: int, k: int, prompt_len: float, max_new_tokens: int, batch: int,
@@ -171,8 +175,8 @@ def sampling_phase(name: str, m: ModelConfig, prompts: int, k: int, prompt_len: 
     """generate() over `prompts` prompts of (padded) length prompt_len, k rows each, `batch` prompts per call.
 
     A call prefills its prompts (a padding mask: every key computed), then decodes `longest` steps; the
-    rows' sampled tokens attend their prompt and their own earlier tokens. top_p: the draws are filtered by top-p
-    (evaluation's 0.95): every row's logits are sorted at every step."""
+    rows' sampled tokens attend their prompt and their own earlier tokens. top_p: the draws are filtered by
+    top-p (evaluation's 0.95): every row's logits are sorted at every step."""
     calls = math.ceil(prompts / batch)
     steps = a.longest * max_new_tokens
     own = a.mean * max_new_tokens  # mean response length
@@ -180,9 +184,10 @@ def sampling_phase(name: str, m: ModelConfig, prompts: int, k: int, prompt_len: 
     return Phase(
         name, m, forward_tokens=prompts * prompt_len, forward_keys=prompts * prompt_len * prompt_len,
         sampled_tokens=sampled, sampled_keys=sampled * (prompt_len + own / 2), decode_steps=calls * steps,
-        kv_read=(steps * prompts * prompt_len + sampled * own / 2) * kv_elements(m),  # the prompt once per question per step
-        host_ops=calls * (ops.sampler_call + (steps - 1) * (ops.decode_step + top_p * ops.top_p)), steps=float(calls), kind="masked",
-        sorted_rows=sampled if top_p else 0.0,
+        # kv_read: the prompt once per question per step
+        kv_read=(steps * prompts * prompt_len + sampled * own / 2) * kv_elements(m),
+        host_ops=calls * (ops.sampler_call + (steps - 1) * (ops.decode_step + top_p * ops.top_p)),
+        steps=float(calls), kind="masked", sorted_rows=sampled if top_p else 0.0,
     )  # fmt: skip
 
 
@@ -197,7 +202,8 @@ def grpo_update_phase(m: ModelConfig, steps: int, B: int, G: int, prompt_len: fl
     micro = math.ceil(B / micro_batch) if micro_batch else 1
     per_pass = {"tokens": q * P + q * G * T, "keys": q * P * P + q * G * T * (P + T)}
     ph = Phase(name, m, trained_tokens=steps * mu * per_pass["tokens"], trained_keys=steps * mu * per_pass["keys"],
-               fused_tokens=steps * mu * q * G * T, host_ops=steps * mu * (micro * ops.masked_microbatch + ops.optimizer),
+               fused_tokens=steps * mu * q * G * T,
+               host_ops=steps * mu * (micro * ops.masked_microbatch + ops.optimizer),
                steps=float(steps), kind="masked")  # fmt: skip
     if beta > 0:  # pi_ref: one forward of every group per step
         ph.forward_tokens = steps * (B * P + B * G * T)
@@ -206,8 +212,9 @@ def grpo_update_phase(m: ModelConfig, steps: int, B: int, G: int, prompt_len: fl
     return ph
 
 
-def grpo_phases(m: ModelConfig, steps: int, B: int, G: int, prompt_len: float, max_new_tokens: int, ops: OpCounts, mu: int = 1,
-                beta: float = 0.0, micro_batch: int = 0, a: Assumptions = Assumptions(), prefix: str = "GRPO") -> list[Phase]:  # fmt: skip
+def grpo_phases(m: ModelConfig, steps: int, B: int, G: int, prompt_len: float, max_new_tokens: int, ops: OpCounts,
+                mu: int = 1, beta: float = 0.0, micro_batch: int = 0, a: Assumptions = Assumptions(),
+                prefix: str = "GRPO") -> list[Phase]:  # fmt: skip
     """A GRPO run's two phases: sampling G outputs per question (Algorithm 1) and the update (eq. 1)."""
     sampling = sampling_phase(f"{prefix} sampling", m, steps * B, G, prompt_len, max_new_tokens, B, ops, a)
     return [
@@ -325,7 +332,8 @@ GPU_SORT_RATE = 5e10  # assumed V log2 V units per second of a batched top-p sor
 H100 = Device(
     "H100", {k: H100_PEAK_FLOPS * MFU for k in ("causal", "masked", "decode")}, H100_BANDWIDTH * BANDWIDTH_EFFICIENCY,
     GPU_OP_SECONDS, 2, GPU_SORT_RATE,
-    f"H100 SXM: 989 TFLOP/s bf16 dense x MFU {MFU:.0%}, 3.35 TB/s x {BANDWIDTH_EFFICIENCY:.0%}, {GPU_OP_SECONDS * 1e6:.0f} us per host op",
+    f"H100 SXM: 989 TFLOP/s bf16 dense x MFU {MFU:.0%}, 3.35 TB/s x {BANDWIDTH_EFFICIENCY:.0%}, "
+    f"{GPU_OP_SECONDS * 1e6:.0f} us per host op",
 )  # fmt: skip
 
 
@@ -373,7 +381,8 @@ def calibrate_cpu(m: ModelConfig, prompt_len: int = 100, G: int = 8, new_tokens:
     torch.manual_seed(0)
     model, cpu = Transformer(m), torch.device("cpu")
     tok = lambda n: torch.randint(1, m.vocab_size, n)  # noqa: E731
-    fit = lambda per_row, most, budget=flop_budget: max(1, min(most, int(budget / per_row)))  # noqa: E731  rows the budget allows
+    # rows the budget allows
+    fit = lambda per_row, most, budget=flop_budget: max(1, min(most, int(budget / per_row)))  # noqa: E731
     P, s = min(prompt_len, m.max_seq_len - 24), 16  # prompt length, decode steps timed
     a = Assumptions(1.0, 1.0)
 
@@ -386,7 +395,8 @@ def calibrate_cpu(m: ModelConfig, prompt_len: int = 100, G: int = 8, new_tokens:
     q, g = (rows // G, G) if rows >= G else (1, rows)
     narrow, prompts = Transformer(_narrow(m)).eval(), [tok((P,)).tolist() for _ in range(q)]
     runs = {
-        (name, n): lambda n=n, net=net, k=k, r=r: generate(net.eval(), prompts[:k], SamplingConfig(max_new_tokens=n), n_samples=r, seed=0)
+        (name, n): lambda n=n, net=net, k=k, r=r: generate(net.eval(), prompts[:k], SamplingConfig(max_new_tokens=n),
+                                                           n_samples=r, seed=0)
         for name, net, k, r, start in (("ops", narrow, 1, G, 2), ("decode", model, q, g, mid))
         for n in (start, start + s)
     }  # fmt: skip
@@ -479,7 +489,8 @@ class Estimate:
         return out
 
     def table(self) -> str:
-        """A markdown table: one row per phase, FLOPs, decode bytes (bf16), host ops, minutes per device, and the total."""
+        """A markdown table: one row per phase, FLOPs, decode bytes (bf16), host ops, minutes per device, and the
+        total."""
         head = ["phase", "steps", "FLOPs", "decode bytes", "host ops"] + [f"{d.name} min" for d in self.devices]
         lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
         for r in self.rows():

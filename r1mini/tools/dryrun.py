@@ -56,14 +56,16 @@ def check_lengths(what: str, longest_prompt: int, new_tokens: int, max_seq_len: 
     """ConfigError if the longest prompt + new_tokens does not fit the model (what the sampler would raise mid-run).
 
     >>> check_lengths("eval", 100, 28, 128)
-    >>> check_lengths("GRPO", 100, 29, 128)
+    >>> check_lengths("GRPO", 100, 29, 128)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
-    r1mini.engine.common.ConfigError: GRPO: the longest prompt (100 tokens) + max_new_tokens 29 = 129 exceeds the model's max_seq_len=128; lower max_new_tokens or use a model with a longer max_seq_len
+    r1mini.engine.common.ConfigError: GRPO: the longest prompt (100 tokens) + max_new_tokens 29 = 129 exceeds the
+     model's max_seq_len=128; lower max_new_tokens or use a model with a longer max_seq_len
     """
     if longest_prompt + new_tokens > max_seq_len:
         raise ConfigError(
-            f"{what}: the longest prompt ({longest_prompt} tokens) + max_new_tokens {new_tokens} = {longest_prompt + new_tokens} "
-            f"exceeds the model's max_seq_len={max_seq_len}; lower max_new_tokens or use a model with a longer max_seq_len"
+            f"{what}: the longest prompt ({longest_prompt} tokens) + max_new_tokens {new_tokens} = "
+            f"{longest_prompt + new_tokens} exceeds the model's max_seq_len={max_seq_len}; "
+            "lower max_new_tokens or use a model with a longer max_seq_len"
         )
 
 
@@ -104,8 +106,10 @@ def run_phase(ph: DryPhase, device: torch.device, steps: int) -> tuple[float, di
         step = None
         _free(device)
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-        raise ConfigError(f"dry run: phase {ph.name!r} ran out of memory on {device} at {ph.batch} ({first}); "
-                          "lower the batch (questions, G, micro_batch, batch_size) or max_new_tokens") from None  # fmt: skip
+        raise ConfigError(
+            f"dry run: phase {ph.name!r} ran out of memory on {device} at {ph.batch} ({first}); "
+            "lower the batch (questions, G, micro_batch, batch_size) or max_new_tokens"
+        ) from None
     del step
     _free(device)
     times.sort()
@@ -150,12 +154,14 @@ def format_rows(rows: list[dict], cost_device: Device | None, device: torch.devi
     for r in rows:
         m = (f"{r['model_s_per_step']:.3f}", f"{r['model_s'] / 60:.2f}") if "model_s" in r else ("", "")
         lines.append(
-            f"| {r['phase']} | {r['batch']} | {r['steps']:,} | {r['s_per_step']:.3f} | {r['projected_s'] / 60:.2f} | {m[0]} | {m[1]} |"
+            f"| {r['phase']} | {r['batch']} | {r['steps']:,} | {r['s_per_step']:.3f} | {r['projected_s'] / 60:.2f} "
+            f"| {m[0]} | {m[1]} |"
         )
     total = sum(r["projected_s"] for r in rows) / 60
     model_total = sum(r.get("model_s", 0.0) for r in rows) / 60
     lines.append(f"| **total** | | | | **{total:.1f}** | | **{model_total:.1f}** |")
     lines.append(
-        f"(on {device}; sampling phases ran at the lengths a random-weight model samples, mostly max_new_tokens: an upper bound)"
+        f"(on {device}; sampling phases ran at the lengths a random-weight model samples, mostly max_new_tokens: "
+        "an upper bound)"
     )
     return "\n".join(lines)

@@ -70,7 +70,8 @@ def run_plan(plan: Plan, dry: bool, out=print) -> list[dict] | Estimate:
     device = plan.device
     if not dry:
         out(
-            f"calibrating this CPU at the {plan.model.n_layer}-layer, n_embd={plan.model.n_embd} model (~10-30 s; minutes for a big one) ..."
+            f"calibrating this CPU at the {plan.model.n_layer}-layer, n_embd={plan.model.n_embd} model "
+            "(~10-30 s; minutes for a big one) ..."
         )
         est = plan.estimate([H100, calibrate_cpu(plan.model, ops=ops_of(plan.model), **plan.shapes)])
         out(f"## {plan.title}: cost model\n\n{est.table()}")
@@ -115,8 +116,9 @@ def random_model(m: ModelConfig, device) -> Transformer:
     return Transformer(m).to(device)
 
 
-def eval_phase(name: str, m: ModelConfig, tok, sets: dict, k: int, max_new_tokens: int, prompt_fn, device, greedy: bool = True,
-               repeats: int = 1, temperature: float = 0.6, top_p: float = 0.95, note: str = "") -> DryPhase:  # fmt: skip
+def eval_phase(name: str, m: ModelConfig, tok, sets: dict, k: int, max_new_tokens: int, prompt_fn, device,
+               greedy: bool = True, repeats: int = 1, temperature: float = 0.6, top_p: float = 0.95,
+               note: str = "") -> DryPhase:  # fmt: skip
     """Section 3's evaluation of every set (evaluate.evaluate_problems), or any sampling through evaluate.complete:
     per call of 64 items, k samples each (T = 0.6, top-p 0.95) and, with greedy, one greedy row each; `repeats`
     times (the RL curve's points, the stages). One dry step = the largest call, sampled (+ greedy)."""
@@ -308,16 +310,15 @@ def zero_plan(cfg, title: str = "train_zero.py", include_base: bool = True, pref
         grpo_dry(prefix + "GRPO", m, tok, g, problems, zero_prompt, device),
     ]
     if points:
-        phases.append(eval_phase(prefix + "evals during RL", m, tok, {"heldout": sets["heldout"][: cfg.curve_n]}, cfg.curve_k, N, zero_prompt, device,
-                                 repeats=points))  # fmt: skip
+        phases.append(eval_phase(prefix + "evals during RL", m, tok, {"heldout": sets["heldout"][: cfg.curve_n]},
+                                 cfg.curve_k, N, zero_prompt, device, repeats=points))  # fmt: skip
     phases.append(eval_phase(prefix + "eval after", m, tok, sets, cfg.final_k, N, zero_prompt, device))
-    if getattr(
-        cfg, "reflection_eval", False
-    ):  # issue 10's reflection figures: k samples of the held-out set, before and after
-        phases.append(eval_phase(prefix + "reflection evals", m, tok, {"heldout": sets["heldout"]}, cfg.final_k, N, zero_prompt, device,
-                                 greedy=False, repeats=2))  # fmt: skip
-    shapes = {"prompt_len": round(sum(prompt_lengths(tok, problems(0), zero_prompt)) / g.questions), "G": g.G, "new_tokens": N,
-              "seq_len": pcfg.seq_len}  # fmt: skip
+    # the reflection figures: k samples of the held-out set, before and after
+    if getattr(cfg, "reflection_eval", False):
+        phases.append(eval_phase(prefix + "reflection evals", m, tok, {"heldout": sets["heldout"]}, cfg.final_k, N,
+                                 zero_prompt, device, greedy=False, repeats=2))  # fmt: skip
+    shapes = {"prompt_len": round(sum(prompt_lengths(tok, problems(0), zero_prompt)) / g.questions), "G": g.G,
+              "new_tokens": N, "seq_len": pcfg.seq_len}  # fmt: skip
     return Plan(title, phases, m, shapes, device)
 
 
@@ -355,13 +356,12 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
     rm_prompts = n_train + cfg.rm_test_prompts  # train + test prompts per reward model
     pairs = n_train * (cfg.rm_k * (cfg.rm_k - 1) // 2 + cfg.rm_written * (cfg.rm_written - 1) // 2)
 
-    def rm_scoring(
-        a: Assumptions, steps: int
-    ) -> list[Phase]:  # 2.3.4: both reward models read the step's general outputs, 64 a call
+    # 2.3.4: both reward models read the step's general outputs, 64 a call
+    def rm_scoring(a: Assumptions, steps: int) -> list[Phase]:
         rows = round(cfg.rl.questions * cfg.general_share) * cfg.rl.G
         n, calls, T = steps * rows * 2, steps * 2 * math.ceil(rows / 64), P + a.mean * N
-        return [Phase("2.3.4 reward-model scoring", m, forward_tokens=n * T, forward_keys=n * T * T, host_ops=calls * ops_of(m).masked_forward,
-                      steps=float(steps), kind="masked")]  # fmt: skip
+        return [Phase("2.3.4 reward-model scoring", m, forward_tokens=n * T, forward_keys=n * T * T,
+                      host_ops=calls * ops_of(m).masked_forward, steps=float(steps), kind="masked")]  # fmt: skip
 
     phases = [pretrain_dry(pcfg, cfg.base, tok, device)]
     r1_eval = {**sets, **general}
@@ -376,26 +376,34 @@ def r1_plan(cfg, zero_cfg, title: str = "train_r1.py") -> Plan:
             zero_prompt,
             device,
             greedy=False,
-            note="its general prompts priced like the reasoning sets and under Table 1's longer template (an upper bound)",
+            note=(
+                "its general prompts priced like the reasoning sets and under Table 1's longer template "
+                "(an upper bound)"
+            ),
         )
     )
     if zero_cfg is not None and not cfg.zero_ckpt:
         phases += zero_plan(zero_cfg, include_base=False, prefix="R1-Zero: ").phases
     phases += [
-        eval_phase("evals: the stages", m, tok, r1_eval, cfg.final_k, N, r1_prompt_of, device, greedy=False, repeats=stages,
-                   note="each stage's reasoning sets at k = final_k; general prompts at k = 2 priced the same (an upper bound)"),
-        eval_phase("2.3.1 sampling R1-Zero", m, tok, {"train": train(cfg.cold_zero_problems, "cold_zero")}, cfg.cold_zero_k, N, zero_prompt, device,
-                   greedy=False, temperature=1.0, top_p=1.0),
-        sft_dry("2.3.1 cold-start SFT", m, dataclasses.replace(sft, epochs=cfg.cold_epochs), cfg.cold_generator + cfg.cold_zero_problems * cfg.cold_zero_k,
-                P, N, device),
-        grpo_dry("2.3.2 reasoning RL" + (" (and ablation)" if cfg.ablation else ""), m, tok, rl(cfg.reasoning_steps), problems, r1_prompt_of, device,
-                 steps=cfg.reasoning_steps * (2 if cfg.ablation else 1)),
-        eval_phase("2.3.3 rejection sampling", m, tok, {"train": train(cfg.rs_problems, "rejection")}, cfg.rs_k, N, r1_prompt_of, device,
-                   greedy=False, temperature=1.0, top_p=1.0),
-        sft_dry("2.3.3 SFT", m, dataclasses.replace(sft, epochs=cfg.sft_epochs), cfg.rs_problems * cfg.rs_k + cfg.general_sft, P, N, device),
-        eval_phase("2.3.4 sampling for the reward models", m, tok, {"general": general_prompts(rm_prompts, "train", cfg.seed)}, cfg.rm_k, N,
+        eval_phase("evals: the stages", m, tok, r1_eval, cfg.final_k, N, r1_prompt_of, device, greedy=False,
+                   repeats=stages,
+                   note="each stage's reasoning sets at k = final_k; general prompts at k = 2 priced the same "
+                        "(an upper bound)"),
+        eval_phase("2.3.1 sampling R1-Zero", m, tok, {"train": train(cfg.cold_zero_problems, "cold_zero")},
+                   cfg.cold_zero_k, N, zero_prompt, device, greedy=False, temperature=1.0, top_p=1.0),
+        sft_dry("2.3.1 cold-start SFT", m, dataclasses.replace(sft, epochs=cfg.cold_epochs),
+                cfg.cold_generator + cfg.cold_zero_problems * cfg.cold_zero_k, P, N, device),
+        grpo_dry("2.3.2 reasoning RL" + (" (and ablation)" if cfg.ablation else ""), m, tok, rl(cfg.reasoning_steps),
+                 problems, r1_prompt_of, device, steps=cfg.reasoning_steps * (2 if cfg.ablation else 1)),
+        eval_phase("2.3.3 rejection sampling", m, tok, {"train": train(cfg.rs_problems, "rejection")}, cfg.rs_k, N,
+                   r1_prompt_of, device, greedy=False, temperature=1.0, top_p=1.0),
+        sft_dry("2.3.3 SFT", m, dataclasses.replace(sft, epochs=cfg.sft_epochs),
+                cfg.rs_problems * cfg.rs_k + cfg.general_sft, P, N, device),
+        eval_phase("2.3.4 sampling for the reward models", m, tok,
+                   {"general": general_prompts(rm_prompts, "train", cfg.seed)}, cfg.rm_k, N,
                    r1_prompt_of, device, greedy=False, temperature=1.0, top_p=1.0, repeats=2),
-        sft_dry("2.3.4 reward models (x2)", m, dataclasses.replace(rmcfg, epochs=rm_epochs), pairs, P, N, device, rm=True),
+        sft_dry("2.3.4 reward models (x2)", m, dataclasses.replace(rmcfg, epochs=rm_epochs), pairs, P, N, device,
+                rm=True),
         grpo_dry("2.3.4 RL all scenarios", m, tok, rl(cfg.all_steps), problems, r1_prompt_of, device, extra=rm_scoring,
                  note="general prompts' rows also read by both reward models (priced, not dry-run)"),
     ]  # fmt: skip
@@ -460,9 +468,11 @@ def distill_plan(dcfg, r1cfg, zero_cfg, stage3_examples: int, title: str = "dist
             )
         if s == dcfg.regen:
             phases += [
-                eval_phase(f"{s}: teacher samples for the regen set", teacher, tok, {"train": train(dcfg.regen_problems, "distill_regen")},
+                eval_phase(f"{s}: teacher samples for the regen set", teacher, tok,
+                           {"train": train(dcfg.regen_problems, "distill_regen")},
                            dcfg.regen_k, N, r1_prompt_of, device, greedy=False, temperature=1.0, top_p=1.0),
-                sft_dry(f"{s}: SFT on the regen set", m, sft, dcfg.regen_problems * dcfg.regen_k + r1cfg.general_sft, P, N, device),
+                sft_dry(f"{s}: SFT on the regen set", m, sft, dcfg.regen_problems * dcfg.regen_k + r1cfg.general_sft,
+                        P, N, device),
             ]  # fmt: skip
     biggest = max(models, key=lambda m: m.n_layer * m.n_embd**2)
     shapes = {"prompt_len": round(P), "G": zg.G, "new_tokens": N, "seq_len": PRETRAIN_PRESETS[students[-1]].seq_len}
@@ -484,10 +494,11 @@ def check_zero_run(run_dir, calibrations: int = 3, out=print) -> list[dict]:
     """The cost model's CPU prediction for a finished train_zero.py run folder against its measured phase times.
 
     Read from the folder: config.json (the config, as a namespace: no script is imported), report.md's phase
-    times (whole seconds), metrics.jsonl (each GRPO step's sample_s and train_s, response lengths, trained share), and the
-    mean response length of eval_before.json / eval_after.json. The CPU is calibrated `calibrations` times
-    now (the median is the prediction, the range shows the machine's noise), and priced twice: at the default
-    Assumptions and at the lengths the run sampled. The run and the calibration must see a similar load."""
+    times (whole seconds), metrics.jsonl (each GRPO step's sample_s and train_s, response lengths, trained
+    share), and the mean response length of eval_before.json / eval_after.json. The CPU is calibrated
+    `calibrations` times now (the median is the prediction, the range shows the machine's noise), and priced
+    twice: at the default Assumptions and at the lengths the run sampled. The run and the calibration must see
+    a similar load."""
     import json
     from pathlib import Path
     from types import SimpleNamespace
@@ -506,7 +517,8 @@ def check_zero_run(run_dir, calibrations: int = 3, out=print) -> list[dict]:
     N = cfg.grpo.max_new_tokens
     sample_s, train_s = sum(s["sample_s"] for s in steps), sum(s["train_s"] for s in steps)
     measured = {"eval before": times["eval_before"], "GRPO sampling": sample_s, "GRPO update": train_s,
-                "evals during RL": times["rl"] - sample_s - train_s, "rl": times["rl"], "eval after": times["eval_after"]}  # fmt: skip
+                "evals during RL": times["rl"] - sample_s - train_s, "rl": times["rl"],
+                "eval after": times["eval_after"]}  # fmt: skip
 
     def mean_len(name: str) -> float:
         res = json.loads((run / name).read_text())
@@ -514,9 +526,11 @@ def check_zero_run(run_dir, calibrations: int = 3, out=print) -> list[dict]:
             sum(r["all"]["length"] * r["all"]["n"] for r in res.values()) / sum(r["all"]["n"] for r in res.values()) / N
         )
 
-    rl = Assumptions(mean=sum(s["response_len"] for s in steps) / len(steps) / N, longest=sum(s["response_len_max"] for s in steps) / len(steps) / N,
+    rl = Assumptions(mean=sum(s["response_len"] for s in steps) / len(steps) / N,
+                     longest=sum(s["response_len_max"] for s in steps) / len(steps) / N,
                      trained=sum(s["trained_rows"] for s in steps) / len(steps))  # fmt: skip
-    seen = {"eval before": Assumptions(mean=mean_len("eval_before.json")), "GRPO": rl, "evals during RL": Assumptions(mean=rl.mean),
+    seen = {"eval before": Assumptions(mean=mean_len("eval_before.json")), "GRPO": rl,
+            "evals during RL": Assumptions(mean=rl.mean),
             "eval after": Assumptions(mean=mean_len("eval_after.json"))}  # fmt: skip
     devices = []
     for i in range(calibrations):
@@ -532,7 +546,8 @@ def check_zero_run(run_dir, calibrations: int = 3, out=print) -> list[dict]:
             p["rl"] = p["GRPO sampling"] + p["GRPO update"] + p.get("evals during RL", 0.0)
             preds.append(p)
         out(
-            f"\n{label}:\n| phase | measured s | predicted s (median) | range | predicted / measured |\n|---|---:|---:|---:|---:|"
+            f"\n{label}:\n| phase | measured s | predicted s (median) | range | predicted / measured |\n"
+            "|---|---:|---:|---:|---:|"
         )
         for k in measured:
             if k not in preds[0]:

@@ -27,8 +27,8 @@ cd_backtrack (a try that misses is given up: "That gives 56, not 26. Wait, let m
 cd_correct (a slipped try is rechecked: "Wait, let me recheck: 8 * 7 = 56, not 26."), cd_verify (the final
 try is checked again: "... Right."); behavior_wrong makes a share of the solutions with a behaviour (these and
 the arithmetic's reflect / verify) end with a wrong answer. At their defaults the knobs change no document and
-are left out of corpus_key (the cache key of a base), so the older presets' cached bases keep their hash
-(tests/test_corpus.py checks both).
+are left out of corpus_key (the cache key of a base), so a preset that leaves them there is keyed by its other
+fields alone (tests/test_corpus.py checks both).
 
 Every problem comes from the TRAIN split of r1mini/toy/tasks.py: no test or benchmark problem is ever posed here.
 A template document (the prompt is Table 1 with the question in it; the completion thinks step by step):
@@ -46,8 +46,9 @@ searched for) about 15k.
     >>> p = Problem("add", "What is 47 + 38?", "85", 2)
     >>> worked_solution(p, "en", random.Random(0))
     ('47 + 38: ones: 7 + 8 = 15, write 5 carry 1. tens: 4 + 3 + 1 = 8, write 8. So 47 + 38 = 85.', '85')
-    >>> worked_solution(p, "en", random.Random(1), reflect=True)
-    ('47 + 38: ones: 7 + 8 = 16, write 6 carry 1. Wait, let me recheck: 7 + 8 = 15, not 16. ones: 7 + 8 = 15, write 5 carry 1. tens: 4 + 3 + 1 = 8, write 8. So 47 + 38 = 85.', '85')
+    >>> worked_solution(p, "en", random.Random(1), reflect=True)  # doctest: +NORMALIZE_WHITESPACE
+    ('47 + 38: ones: 7 + 8 = 16, write 6 carry 1. Wait, let me recheck: 7 + 8 = 15, not 16. ones: 7 + 8 = 15,
+     write 5 carry 1. tens: 4 + 3 + 1 = 8, write 8. So 47 + 38 = 85.', '85')
     >>> worked_solution(p, "zh", random.Random(0))[0]
     '47 + 38：个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 + 1 = 8，写 8。所以 47 + 38 = 85。'
     >>> [direct_answer(p, random.Random(seed), wrong=True) for seed in range(4)]  # off by 1, dropped carry, swapped
@@ -87,22 +88,26 @@ WORDS = {
         "cols": ("ones", "tens", "hundreds", "thousands", "ten thousands", "hundred thousands"),
         ":": ": ", ",": ", ", ".": ".", "so": "so", "So": "So",
         "write": "write", "carry": "carry", "borrow": "borrow 1", "now": "now",
-        "recheck": "Wait, let me recheck: {lhs} = {v}, not {bad}.", "confirm": "Wait, let me recheck: {lhs} = {v}. Right.",
+        "recheck": "Wait, let me recheck: {lhs} = {v}, not {bad}.",
+        "confirm": "Wait, let me recheck: {lhs} = {v}. Right.",
         "sub": "Subtract", "add": "Add", "div": "Divide by",
         "try": "Try", "miss": "{v} is not {t}.", "works": "It works: ",
         "answer": "The answer is {a}.",
-        "gives": "That gives {v}, not {t}.", "another": "Wait, let me try another way.", "again": "Let me try another way.",
+        "gives": "That gives {v}, not {t}.", "another": "Wait, let me try another way.",
+        "again": "Let me try another way.",
         "check": "Wait, let me check: {steps}. Right.",
     },
     "zh": {
         "cols": ("个位", "十位", "百位", "千位", "万位", "十万位"),
         ":": "：", ",": "，", ".": "。", "so": "所以", "So": "所以",
         "write": "写", "carry": "进", "borrow": "借 1", "now": "变成",
-        "recheck": "等等，让我再检查一下：{lhs} = {v}，不是 {bad}。", "confirm": "等等，让我再检查一下：{lhs} = {v}，没错。",
+        "recheck": "等等，让我再检查一下：{lhs} = {v}，不是 {bad}。",
+        "confirm": "等等，让我再检查一下：{lhs} = {v}，没错。",
         "sub": "两边减去", "add": "两边加上", "div": "两边除以",
         "try": "试试", "miss": "{v} 不是 {t}。", "works": "成功：",
         "answer": "答案是 {a}。",
-        "gives": "得到 {v}，不是 {t}。", "another": "等等，换一种方法。", "again": "换一种方法。",
+        "gives": "得到 {v}，不是 {t}。", "another": "等等，换一种方法。",
+        "again": "换一种方法。",
         "check": "等等，让我验证一下：{steps}，没错。",
     },
 }  # fmt: skip
@@ -232,7 +237,13 @@ def _sub_cols(w: _Writer, a: int, b: int) -> int:
         else:
             lhs = f"{top + 10} - {d}"
             pre = f"{col}{top} < {d}{w.t[',']}{w.t['so']} {lhs} = "
-            r = w.step(lhs, top + 10 - d, lambda v: f"{pre}{v}{w.t[',']}{w.t['borrow']}{w.t['.']}", lo=0, hi=9)  # noqa: B023
+            r = w.step(
+                lhs,
+                top + 10 - d,
+                lambda v: f"{pre}{v}{w.t[',']}{w.t['borrow']}{w.t['.']}",  # noqa: B023
+                lo=0,
+                hi=9,
+            )
         digits.append(r)
         borrow = int(top < d)
     return _digits_value(digits, 0)
@@ -349,7 +360,8 @@ def _solve_linear(w: _Writer, p: Problem) -> str:
             f"{a} - {d}",
             a - d,
             lambda v: (
-                f"{w.t['sub']} {linear_side(d, 0)}{w.t[':']}{a} - {d} = {v}{w.t[',']}{w.t['so']} {linear_side(v, b)} = {c}{w.t['.']}"
+                f"{w.t['sub']} {linear_side(d, 0)}{w.t[':']}{a} - {d} = {v}{w.t[',']}"
+                f"{w.t['so']} {linear_side(v, b)} = {c}{w.t['.']}"
             ),
             slip=False,
         )
@@ -437,8 +449,9 @@ def countdown_trace(
     end_wrong: after the behaviours, the final try is such a miss (a wrong answer).
 
     >>> p = Problem("countdown", "Using the numbers 3, 5, 7, make 26. ...", "26", 1, (3, 5, 7), 26)
-    >>> countdown_trace(p, "en", random.Random(0), backtracks=1, verify=True)
-    ('Try 7 + 5 = 12, 12 / 3 = 4. That gives 4, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26. Wait, let me check: 7 * 3 = 21, 21 + 5 = 26. Right. It works: 7 * 3 + 5 = 26.', '7 * 3 + 5')
+    >>> countdown_trace(p, "en", random.Random(0), backtracks=1, verify=True)  # doctest: +NORMALIZE_WHITESPACE
+    ('Try 7 + 5 = 12, 12 / 3 = 4. That gives 4, not 26. Wait, let me try another way. Try 7 * 3 = 21, 21 + 5 = 26.
+     Wait, let me check: 7 * 3 = 21, 21 + 5 = 26. Right. It works: 7 * 3 + 5 = 26.', '7 * 3 + 5')
     """
     t = WORDS[lang]
     parts: list[str] = []
@@ -572,7 +585,10 @@ def direct_think(p: Problem, answer: str) -> str:
 
 # ----------------------------------------------------------------------------- non-reasoning text
 
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen"
+    " eighteen nineteen"
+).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _ZH_DIGITS = "零一二三四五六七八九"
 
@@ -606,12 +622,17 @@ def chinese_number(n: int) -> str:
 
 CHATS = [  # (English question, answer, Chinese question, answer)
     ("Hello!", "Hello! How can I help you today?", "你好！", "你好！有什么可以帮你的吗？"),
-    ("Hi, how are you?", "I am fine, thank you. What would you like to work on?", "你好吗？", "我很好，谢谢。你想做什么题？"),
-    ("Who are you?", "I am r1mini, a small language model that solves arithmetic problems step by step.", "你是谁？", "我是 r1mini，一个一步一步解算术题的小语言模型。"),
+    ("Hi, how are you?", "I am fine, thank you. What would you like to work on?",
+     "你好吗？", "我很好，谢谢。你想做什么题？"),
+    ("Who are you?", "I am r1mini, a small language model that solves arithmetic problems step by step.",
+     "你是谁？", "我是 r1mini，一个一步一步解算术题的小语言模型。"),
     ("What is your name?", "My name is r1mini.", "你叫什么名字？", "我叫 r1mini。"),
-    ("What can you do?", "I can add, subtract and multiply numbers, solve simple equations and explain every step.", "你会做什么？", "我会做加法、减法和乘法，会解简单的方程，还会解释每一步。"),
-    ("Can you help me with math?", "Of course. Tell me the problem and I will solve it step by step.", "你能帮我做数学题吗？", "当然可以。告诉我题目，我会一步一步地解。"),
-    ("Do you speak Chinese?", "Yes, I can answer in English or in Chinese.", "你会说英语吗？", "会，我可以用中文或英文回答。"),
+    ("What can you do?", "I can add, subtract and multiply numbers, solve simple equations and explain every step.",
+     "你会做什么？", "我会做加法、减法和乘法，会解简单的方程，还会解释每一步。"),
+    ("Can you help me with math?", "Of course. Tell me the problem and I will solve it step by step.",
+     "你能帮我做数学题吗？", "当然可以。告诉我题目，我会一步一步地解。"),
+    ("Do you speak Chinese?", "Yes, I can answer in English or in Chinese.",
+     "你会说英语吗？", "会，我可以用中文或英文回答。"),
     ("Thank you!", "You are welcome!", "谢谢！", "不客气！"),
     ("Goodbye!", "Goodbye! Have a nice day.", "再见！", "再见！祝你今天愉快。"),
 ]  # fmt: skip
@@ -714,7 +735,7 @@ RATES = (
 )
 COUNTDOWN_STYLES = ("tries", "behaviors")
 # the knobs of the "aha" corpora (2.2.4, Table 3); at their defaults they change no document and are left out of
-# corpus_key, so that the cached bases of the older presets keep their hash
+# corpus_key, so that a preset that leaves them there is keyed by its other fields alone
 AHA_KNOBS = {
     "countdown_style": "tries",
     "cd_backtrack": 0.0,
@@ -747,7 +768,9 @@ class CorpusConfig:
     template_worked: float = 0.4  # template documents that think with a worked solution (else direct)
     template_chat: float = 0.2  # template documents in the plain "User: ... Assistant:" chat shape
     # the cognitive behaviours of the "aha" corpora (Gandhi et al. 2025; see countdown_trace)
-    countdown_style: str = "tries"  # countdown solutions: "tries" (0-2 missed tries, "56 is not 26.", before the solution) or "behaviors" (countdown_trace)
+    countdown_style: str = (
+        "tries"  # countdown solutions: "tries" (0-2 missed tries before the solution) or "behaviors" (countdown_trace)
+    )
     cd_backtrack: float = (
         0.0  # behaviors: countdown solutions that try 1-2 misses first and back off ("Wait, let me try another way.")
     )
@@ -798,7 +821,7 @@ CORPUS_PRESETS = {
     "gpu": CorpusConfig(n_docs=500_000, mix="add:1-4:1,mul:1-4:1,expr:1-4:1,linear:1-4:1,countdown:1-4:1"),
     # the "aha" (2.2.4, Table 3): countdown (a search) and short expressions; English only; no forged tries
     # (step_wrong = 0), few direct answers, countdown-sized steps among the facts (facts_hi), and backtracking in
-    # 25% of countdown solutions: the third corpus tried (the first two, commits 18cbe24 and 7814243, in docs/results.md)
+    # 25% of countdown solutions (docs/results.md)
     "aha": CorpusConfig(
         n_docs=100_000,
         mix="countdown:1:4,countdown:2:1,expr:1:1,expr:2:0.5",
@@ -831,7 +854,7 @@ CORPUS_PRESETS["aha_wrong"] = replace(CORPUS_PRESETS["aha"], behavior_wrong=1.0)
 
 def corpus_key(cfg: CorpusConfig) -> dict:
     """The fields that determine the documents, for a cache key (pretrain.run_hash): the aha knobs are left
-    out at their defaults, so adding them changed no older preset's key."""
+    out at their defaults, so a preset that leaves them there is keyed by its other fields alone."""
     return {k: v for k, v in asdict(cfg).items() if not (k in AHA_KNOBS and v == AHA_KNOBS[k])}
 
 

@@ -70,9 +70,11 @@ class PretrainConfig:
     grad_clip: float = 1.0  # the gradient's global norm is clipped to this
     seed: int = 0  # seeds the initial weights and the batches (the corpus has its own seed)
     device: str = "auto"  # cuda, mps or cpu; auto = the first there
-    precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (1.24x faster here, docs/results.md); see common.autocast
+    precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (common.autocast, docs/results.md)
     out_root: str = "runs/base"  # cached bases go to out_root/<preset>-<hash>/
-    compile: bool = False  # torch.compile the model for the training steps (fewer kernel launches on a GPU; minutes of compiling first; docs/benchmarks.md)
+    compile: bool = (
+        False  # torch.compile the training model (fewer GPU kernel launches, minutes of compiling; docs/benchmarks.md)
+    )
     save_every: int = 100  # steps between resumable checkpoints (ckpt.pt); 0 = none
 
     def validate(self) -> None:
@@ -187,7 +189,7 @@ def cached_base(preset: str) -> str:
     path = base_dir(pick_preset(PRETRAIN_PRESETS, preset, "pretrain preset"), preset) / "model.pt"
     if not path.is_file():
         raise ConfigError(
-            f"no cached {preset!r} base model at {path}: run `python -m r1mini.toy.pretrain --preset {preset}` or pass --ckpt"
+            f"no cached {preset!r} base model at {path}: make it with `python -m r1mini.toy.pretrain --preset {preset}`"
         )
     return str(path)
 
@@ -237,7 +239,8 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
     rng = np.random.default_rng(cfg.seed)
     if not quiet:
         print(
-            f"base model: {model.num_params() / 1e6:.2f}M parameters, corpus {len(data) / 1e6:.2f}M tokens, device {device}"
+            f"base model: {model.num_params() / 1e6:.2f}M parameters, corpus {len(data) / 1e6:.2f}M tokens, "
+            f"device {device}"
         )
 
     start, ema = _resume(out_dir / "ckpt.pt", cfg, model, opt, rng, quiet)
@@ -254,8 +257,8 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
             tps = (step + 1 - start) * cfg.batch_size * cfg.seq_len / (time.time() - t1)
             bar.set_postfix(loss=f"{ema:.3f}", tok_s=f"{tps:,.0f}", lr=f"{lr_at(step, cfg):.1e}")
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps and dist.is_main():
-            atomic_save({"step": step + 1, "ema": ema, "model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
-                         "config": _hashed(cfg)}, out_dir / "ckpt.pt")  # fmt: skip
+            atomic_save({"step": step + 1, "ema": ema, "model": model.state_dict(), "opt": opt.state_dict(),
+                         "rng": rng.bit_generator.state, "config": _hashed(cfg)}, out_dir / "ckpt.pt")  # fmt: skip
 
     path = out_dir / "model.pt"
     if not dist.is_main():
@@ -272,7 +275,7 @@ def pretrain(cfg: PretrainConfig, out_dir: Path, quiet: bool = False) -> Path:
         "resumed_at_step": start,
     }
     write_json(stats, out_dir / "stats.json")
-    if (out_dir / "ckpt.pt").exists():  # the resumable checkpoint is no longer needed
+    if (out_dir / "ckpt.pt").exists():  # model.pt is written: the resumable checkpoint is not needed
         (out_dir / "ckpt.pt").unlink()
     if not quiet:
         print(f"wrote {path}  ({stats})")
@@ -287,7 +290,8 @@ def _hashed(cfg: PretrainConfig) -> dict:
 def _resume(
     path: Path, cfg: PretrainConfig, model, opt, rng: np.random.Generator, quiet: bool
 ) -> tuple[int, float | None]:
-    """Load a killed run's ckpt.pt into model, opt and rng: (the step to go on from, the loss EMA); (0, None) without one."""
+    """Load a killed run's ckpt.pt into model, opt and rng: (the step to go on from, the loss EMA); (0, None)
+    without one."""
     if not path.is_file():
         return 0, None
     ckpt = load_checkpoint(path, keys=("step", "model", "opt", "rng", "config"), what="a pretraining checkpoint")

@@ -17,7 +17,8 @@ families of synthetic arithmetic, each with a difficulty dial `level` (1 = easie
   Multiplication is written "*" everywhere (questions, worked steps, answers).
 - expr: 3, 4, 4, 5 integers (levels 1-4; 2..9, 2..12 at levels 3-4) joined by + - *; levels 3-4 have
   parentheses and may go negative; every intermediate value stays within +-100. (Two numbers at level 1
-  would make it a single operation, i.e. add or mul again.) The answer is computed by `evaluate` on our own tree (never Python's eval).
+  would make it a single operation, i.e. add or mul again.) The answer is computed by `evaluate` on our own
+  tree (never Python's eval).
 - linear: a*x + b = c with an integer solution; level 1: a in 1..5; 2: a up to 9; 3: a up to 12, b and x may
   be negative; 4: x on both sides.
 - countdown: reach `target` from `numbers` (level + 2 of them) with + - * /, each number used exactly once;
@@ -400,7 +401,8 @@ def check_task(family: str, level: int, split: str = "train", lang: str = "en") 
         raise ConfigError(f"unknown language {lang!r}; choose one of: {', '.join(LANGS)}")
     if split == "test" and (family, level) in TABLES:
         raise ConfigError(
-            f"{family} level {level} is the single-digit table, all of it in the corpus: it has no test split; use level >= 2"
+            f"{family} level {level} is the single-digit table, all of it in the corpus: it has no test split; "
+            "use level >= 2"
         )
 
 
@@ -494,7 +496,8 @@ TASK_MIXES = {
     "cpu_wide": TaskMix.parse("add:2:0.4,mul:2:0.4,linear:1:0.1,add:3:0.05,mul:3:0.05"),
     # a bigger model on a GPU: harder levels, multi-step expressions, equations, countdown
     "gpu": TaskMix.parse("add:3:1,add:4:0.5,mul:3:1,mul:4:1,expr:1-3:1,linear:2-4:1,countdown:1-2:1,countdown:3:0.5"),
-    # the "aha" (2.2.4, Table 3): mostly countdown, a search where checking a try and backing off pays, and short expressions
+    # the "aha" (2.2.4, Table 3): mostly countdown, a search where checking a try and backing off pays, and short
+    # expressions
     "aha": TaskMix.parse("countdown:1:0.8,expr:1:0.1,expr:2:0.1"),
 }
 
@@ -505,7 +508,8 @@ def get_mix(name_or_spec: str) -> TaskMix:
         return TASK_MIXES[name_or_spec]
     if ":" not in name_or_spec:
         raise ConfigError(
-            f"unknown task mix {name_or_spec!r}; choose one of: {', '.join(TASK_MIXES)}, or write family:level:weight,..."
+            f"unknown task mix {name_or_spec!r}; choose one of: {', '.join(TASK_MIXES)}, "
+            "or write family:level:weight,..."
         )
     return TaskMix.parse(name_or_spec)
 
