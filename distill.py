@@ -233,7 +233,8 @@ def table_figures(ev: dict, k: int) -> dict:
     return {
         "heldout_pass@1": f["heldout_pass@1"], "heldout_zh_pass@1": f["heldout_zh_pass@1"],
         "medium_pass@1": f["medium_pass@1"], "hard_pass@1": f["hard_pass@1"], "cons@k": f[f"cons@{k}"],
-        "mixing": (f["mixing_zh"] + f["mixing_en"]) / 2, "mixing_zh": f["mixing_zh"], "readability": f["readability"], "length": f["length"],
+        "mixing": (f["mixing_zh"] + f["mixing_en"]) / 2, "mixing_zh": f["mixing_zh"], "readability": f["readability"],
+        "length": f["length"],
     }  # fmt: skip
 
 
