@@ -3,77 +3,57 @@ against a hand-derived case."""
 
 import copy
 import math
-import statistics
 
 import pytest
 import torch
+from eq_reference import check_eq1_weights, check_eq3, eq1_aggregate, eq1_token, eq2_k3, eq3_advantages
 
 from r1mini.engine.common import ConfigError
+from r1mini.engine.model import ModelConfig, Transformer
+from r1mini.engine.sampler import left_pad
+from r1mini.engine.tokenizer import get_tokenizer
 from r1mini.evaluate import zero_prompt
 from r1mini.grpo import (
     GRPOConfig,
     GRPOTrainer,
     completion_logprobs,
-    grpo_loss,
     group_advantages,
+    grpo_loss,
     kl_k3,
     sample_rollout,
     token_weights,
 )
-from r1mini.engine.model import ModelConfig, Transformer
-from r1mini.engine.sampler import left_pad
 from r1mini.toy.tasks import generate
-from r1mini.engine.tokenizer import get_tokenizer
 
 
 def test_eq3_advantages_against_statistics_module():
     g = torch.Generator().manual_seed(0)
     r = torch.randint(0, 3, (20, 6), generator=g).float() / 2  # many ties, some zero-spread groups
     A = group_advantages(r)
+    check_eq3(A, r.tolist())
     for b in range(20):
-        row = r[b].tolist()
-        if len(set(row)) == 1:
-            assert A[b].tolist() == [0.0] * 6  # exactly zero, not noise / tiny std
-        else:
-            m, s = statistics.mean(row), statistics.stdev(row)  # eq. (3): (r - mean) / std
-            assert A[b].tolist() == pytest.approx([(x - m) / s for x in row], abs=1e-6)
-    # without std scaling: just centred
-    assert group_advantages(torch.tensor([[1.0, 0.0, 0.0, 0.0]]), scale_std=False).tolist() == [
-        [0.75, -0.25, -0.25, -0.25]
-    ]
+        if len(set(r[b].tolist())) == 1:
+            assert A[b].tolist() == [0.0] * 6, "eq. (3): a group of equal rewards gets exactly 0, not noise / tiny std"
+    centred = group_advantages(torch.tensor([[1.0, 0.0, 0.0, 0.0]]), scale_std=False)
+    check_eq3(centred, [[1.0, 0.0, 0.0, 0.0]], scale_std=False)  # without the std: just centred
+    assert centred.tolist() == [[0.75, -0.25, -0.25, -0.25]], "eq. (3) without the std is r - mean(r)"
 
 
 def test_eq3_equal_rewards_that_do_not_average_exactly():
     r = torch.full((1, 7), 0.1)  # mean(0.1 x 7) is not exactly 0.1 in float: still exactly 0
-    assert torch.equal(group_advantages(r), torch.zeros(1, 7))
+    assert torch.equal(group_advantages(r), torch.zeros(1, 7)), "eq. (3): equal rewards must give exactly 0"
 
 
 def test_eq2_kl_against_float64_and_finite():
     for lp, lr in [(-1.0, -2.0), (-3.0, -0.5), (-0.2, -0.2), (-5.0, -7.5)]:
-        ratio = math.exp(lr - lp)  # pi_ref / pi_theta
-        want = ratio - math.log(ratio) - 1  # eq. (2)
-        assert kl_k3(torch.tensor(lp), torch.tensor(lr)).item() == pytest.approx(want, rel=1e-6)
-    assert kl_k3(torch.tensor(-1.0), torch.tensor(-1.0)).item() == 0.0
+        got = kl_k3(torch.tensor(lp), torch.tensor(lr)).item()
+        assert got == pytest.approx(eq2_k3(lp, lr), rel=1e-6), f"k3 at ({lp}, {lr}) differs from eq. (2)'s write-out"
+        ratio = math.exp(lr - lp)  # pi_ref / pi_theta: the formula itself, once more by hand
+        assert got == pytest.approx(ratio - math.log(ratio) - 1, rel=1e-6), "k3 is not eq. (2)"
+    assert kl_k3(torch.tensor(-1.0), torch.tensor(-1.0)).item() == 0.0, "eq. (2) is 0 where pi_ref = pi_theta"
     huge = kl_k3(torch.tensor(-200.0), torch.tensor(0.0))  # log ratio 200: clamped, finite
-    assert math.isfinite(huge.item()) and huge.item() == pytest.approx(math.exp(20) - 21, rel=1e-5)
-
-
-def reference_objective(logp, old, ref, A, mask, eps_lo, eps_hi, beta, agg, max_len):
-    """Eq. (1) as nested float64 loops: per token min(rho A, clip(rho) A) - beta KL, then aggregated."""
-    N, T = len(logp), len(logp[0])
-    terms = [[0.0] * T for _ in range(N)]
-    for i in range(N):
-        for t in range(T):
-            if mask[i][t]:
-                rho = math.exp(logp[i][t] - old[i][t])
-                clipped = min(max(rho, 1 - eps_lo), 1 + eps_hi)
-                kl = math.exp(ref[i][t] - logp[i][t]) - (ref[i][t] - logp[i][t]) - 1
-                terms[i][t] = min(rho * A[i], clipped * A[i]) - beta * kl
-    if agg == "seq_mean":
-        return sum(sum(terms[i]) / sum(mask[i]) for i in range(N)) / N
-    if agg == "token_mean":
-        return sum(map(sum, terms)) / sum(map(sum, mask))
-    return sum(map(sum, terms)) / (N * max_len)
+    assert math.isfinite(huge.item()), "eq. (2) must stay finite: log(pi_ref / pi_theta) is clamped"
+    assert huge.item() == pytest.approx(math.exp(20) - 21, rel=1e-5), "eq. (2) with the log ratio clamped at 20"
 
 
 @pytest.mark.parametrize("agg", ["seq_mean", "token_mean", "constant"])
@@ -89,11 +69,14 @@ def test_eq1_loss_against_float64_loop(agg, eps_hi):
     mask[0, 3:] = False
     mask[2, 1:] = False
     cfg = GRPOConfig(epsilon=0.2, epsilon_high=eps_hi, beta=0.04, loss_agg=agg, max_new_tokens=T)
-    loss, stats = grpo_loss(logp, old, ref, A, token_weights(mask, agg, T, torch.float64), cfg)
-    want = reference_objective(
-        logp.tolist(), old.tolist(), ref.tolist(), A.tolist(), mask.tolist(), 0.2, eps_hi or 0.2, 0.04, agg, T
+    weights = token_weights(mask, agg, T, torch.float64)
+    check_eq1_weights(weights, mask.sum(1).tolist(), agg, T)
+    loss, stats = grpo_loss(logp, old, ref, A, weights, cfg)
+    terms = [[eq1_token(logp[i, t].item(), old[i, t].item(), ref[i, t].item(), A[i].item(), 0.2, eps_hi or 0.2, 0.04)
+              for t in range(T) if mask[i, t]] for i in range(N)]  # fmt: skip
+    assert loss.item() == pytest.approx(-eq1_aggregate(terms, agg, T), rel=1e-9), (
+        f"the {agg} loss differs from eq. (1)'s write-out"
     )
-    assert loss.item() == pytest.approx(-want, rel=1e-9)
     ratio = torch.exp(logp - old)
     assert (ratio[mask] < 0.8).any() and (ratio[mask] > 1.2).any()  # both clip sides were exercised
     assert 0 < stats["clip_frac"] < 1
@@ -118,7 +101,9 @@ def test_eq1_gradient_hand_derived():
             logp, torch.tensor([[old0]], dtype=torch.float64), None, torch.tensor([A], dtype=torch.float64), w, cfg
         )
         loss.backward()
-        assert logp.grad.item() == pytest.approx(want, rel=1e-9, abs=1e-12)
+        assert logp.grad.item() == pytest.approx(want, rel=1e-9, abs=1e-12), (
+            f"eq. (1)'s gradient at rho = exp({logp0}), A = {A} differs from the hand-derived {want}"
+        )
     cfg_kl = GRPOConfig(epsilon=0.2, beta=0.5, max_new_tokens=1)
     logp = torch.tensor([[-1.0]], dtype=torch.float64, requires_grad=True)
     loss, _ = grpo_loss(
@@ -130,10 +115,12 @@ def test_eq1_gradient_hand_derived():
         cfg_kl,
     )
     loss.backward()
-    assert logp.grad.item() == pytest.approx(0.5 * (1 - math.exp(-1.0)), rel=1e-9)
+    assert logp.grad.item() == pytest.approx(0.5 * (1 - math.exp(-1.0)), rel=1e-9), (
+        "the gradient of eq. (1)'s beta * eq. (2) term differs from beta (1 - pi_ref / pi_theta)"
+    )
 
 
-def test_first_update_loss_is_zero_but_gradient_is_not():
+def test_eq1_first_update_loss_is_zero_but_gradient_is_not():
     """mu = 1, pi_old = pi_theta, pi_ref = pi_theta: rho = 1, KL = 0, and advantages of each group sum
     to 0, so the seq_mean loss is ~0 by construction. Its gradient is sum A_i grad log pi(o_i) / |o_i| != 0."""
     torch.manual_seed(0)
@@ -146,15 +133,15 @@ def test_first_update_loss_is_zero_but_gradient_is_not():
     cfg = GRPOConfig(beta=0.04, max_new_tokens=5)
     loss, _ = grpo_loss(logp, logp.detach(), logp.detach(), A, token_weights(mask, "seq_mean", 5), cfg)
     loss.backward()
-    assert abs(loss.item()) < 1e-6
-    assert W.grad.abs().sum() > 1e-3
+    assert abs(loss.item()) < 1e-6, "eq. (1) at rho = 1, pi_ref = pi_theta: the A_i of a group sum to 0"
+    assert W.grad.abs().sum() > 1e-3, "eq. (1)'s gradient at rho = 1 is sum A_i grad log pi(o_i) / |o_i|, not 0"
 
 
-def test_token_weights_sum_and_config_errors():
+def test_eq1_token_weights_and_config_errors():
     mask = torch.tensor([[1, 1, 0], [1, 0, 0]], dtype=torch.bool)
-    assert token_weights(mask, "seq_mean", 3).tolist() == [[0.25, 0.25, 0], [0.5, 0, 0]]
-    assert token_weights(mask, "token_mean", 3).sum().item() == pytest.approx(1.0)
-    assert token_weights(mask, "constant", 3).tolist()[0][0] == pytest.approx(1 / 6)
+    for agg in ("seq_mean", "token_mean", "constant"):
+        check_eq1_weights(token_weights(mask, agg, 3), [2, 1], agg, 3)
+    assert token_weights(mask, "seq_mean", 3).tolist() == [[0.25, 0.25, 0], [0.5, 0, 0]], "eq. (1): 1/G 1/|o_i|"
     with pytest.raises(ConfigError, match="loss_agg"):
         GRPOConfig(loss_agg="mean").validate()
     with pytest.raises(ConfigError, match="G must be"):
@@ -215,7 +202,7 @@ def test_trainer_switches_beta0_mu2_and_reference_resets():
     assert all(torch.equal(v, before_third[k]) for k, v in tr.ref.state_dict().items())
 
 
-def test_beta0_update_skips_equal_reward_groups_and_matches_the_full_gradient():
+def test_eq1_eq3_beta0_update_skips_equal_reward_groups_and_matches_the_full_gradient():
     """beta = 0, mu = 1: the trainer runs only the groups with reward spread (and only up to their longest
     output). Its gradient must equal the full eq. (1) gradient over every row, computed here row by row in
     float64: at rho = 1 it is -sum_i A_i / (N |o_i|) sum_t grad log pi(o_it | q, o_i<t)."""
@@ -236,22 +223,21 @@ def test_beta0_update_skips_equal_reward_groups_and_matches_the_full_gradient():
     tr = GRPOTrainer(model, tok, zero_prompt, reward, cfg)
     stats = tr.step(problems)
     assert stats["trained_rows"] == 0.5 and stats["zero_spread"] == 0.5
+    check_eq3(group_advantages(ro.rewards), ro.rewards.tolist())  # what the trainer's A are made of
 
     prompts = [tok.encode(zero_prompt(p), allow_special=True) for p in problems]
     loss, N = 0.0, 2 * cfg.G
+    A_all = eq3_advantages(ro.rewards.tolist())
     for b in range(2):
-        r = ro.rewards[b].tolist()
-        mean, std = statistics.mean(r), statistics.stdev(r)
         for g in range(cfg.G):
-            i = b * cfg.G + g
-            A = 0.0 if std == 0 else (r[g] - mean) / std  # eq. (3)
+            i, A = b * cfg.G + g, A_all[b][g]  # eq. (3)
             o = ro.tokens[i][ro.mask[i]].tolist()
             logits = ref_model(torch.tensor([prompts[b] + o]))[0]
             logp = torch.log_softmax(logits, -1)[len(prompts[b]) - 1 : -1].gather(-1, torch.tensor(o)[:, None]).sum()
             loss = loss - A * logp / (N * len(o))
     loss.backward()
     for (name, p), q in zip(model.named_parameters(), ref_model.parameters()):  # RMSNorm runs in float32 in both
-        assert (p.grad - q.grad).abs().max() <= 1e-6 * q.grad.abs().max(), name
+        assert (p.grad - q.grad).abs().max() <= 1e-6 * q.grad.abs().max(), f"eq. (1)'s gradient, {name}"
 
 
 def test_beta0_step_where_every_group_has_equal_rewards_changes_nothing():

@@ -20,17 +20,17 @@ docs/testing.md lists one-line bugs and the test here that catches each.
 
 import copy
 import io
-import statistics
 
 import pytest
 import torch
+from eq_reference import check_eq1_weights, check_eq3, eq1_aggregate, eq1_token, eq2_k3, eq3_advantages
 
 import r1mini.grpo as grpo
 from r1mini.engine.common import rng_state, set_rng_state
-from r1mini.grpo import GRPOConfig, GRPOTrainer, Rollout
 from r1mini.engine.model import ModelConfig, Transformer
 from r1mini.engine.sampler import Samples, left_pad
 from r1mini.engine.tokenizer import get_tokenizer
+from r1mini.grpo import GRPOConfig, GRPOTrainer, Rollout
 
 TOK = get_tokenizer()
 
@@ -110,57 +110,80 @@ def fixed_rollout(policy, temperature: float, noise: float = 1.0, seed: int = 0)
     )
 
 
-def hand_advantages(rewards, scale_std: bool) -> list[float]:
-    """Eq. (3) with the statistics module: (r - mean) / sample std; a group of equal rewards gets 0."""
-    out = []
-    for row in rewards:
-        if max(row) == min(row):
-            out += [0.0] * len(row)
-        else:
-            mean, std = statistics.mean(row), statistics.stdev(row)
-            out += [(r - mean) / (std if scale_std else 1.0) for r in row]
-    return out
-
-
 def writeout(policy, ref, ro: Rollout, cfg: GRPOConfig, old_from_sampler: bool | None = None):
-    """Eq. (1)-(3) row by row in float64. Returns (-J, logged figures). pi_old: the sampler's stored log-probs
-    when mu > 1, else pi_theta itself (detached), as the trainer documents; old_from_sampler overrides that."""
+    """Eq. (1)-(3) row by row and token by token in float64 (tests/eq_reference.py). Returns (-J, logged figures).
+    pi_old: the sampler's stored log-probs when mu > 1, else pi_theta itself (detached), as the trainer documents;
+    old_from_sampler overrides that."""
     old_from_sampler = cfg.mu > 1 if old_from_sampler is None else old_from_sampler
     eps_lo, eps_hi = cfg.epsilon, cfg.epsilon_high or cfg.epsilon
-    A = hand_advantages(ro.rewards.tolist(), cfg.scale_std)
-    N = len(A)
+    A = [a for group in eq3_advantages(ro.rewards.tolist(), cfg.scale_std) for a in group]  # eq. (3)
     spread = [max(row) > min(row) for row in ro.rewards.tolist()]
-    sums, lens, kl, clipped, ent, gap = [], [], [], [], [], []
-    for i in range(N):
+    terms, kl, clipped, ent, gap = [], [], [], [], []
+    for i in range(len(A)):
         q = PROMPTS[i // G]
         L = int(ro.mask[i].sum())
         o = ro.tokens[i, :L].tolist()
         logp, entropy = row_logp(policy, q, o, cfg.temperature)  # [L], with grad
         sampler = ro.sampler_logp[i, :L].double()
         old = sampler if old_from_sampler else logp.detach()
-        rho = torch.exp(logp - old)  # pi_theta / pi_old
-        term = torch.minimum(rho * A[i], rho.clamp(1 - eps_lo, 1 + eps_hi) * A[i])  # eq. (1)
         with torch.no_grad():
             ref_logp, _ = row_logp(ref, q, o, cfg.temperature)
-        log_ratio = (ref_logp - logp).clamp(-cfg.kl_clamp, cfg.kl_clamp)  # log(pi_ref / pi_theta), kept finite
-        k3 = torch.exp(log_ratio) - log_ratio - 1  # eq. (2)
-        if cfg.beta > 0:
-            term = term - cfg.beta * k3
-        sums.append(term.sum())
-        lens.append(L)
+        args = (eps_lo, eps_hi, cfg.beta, cfg.kl_clamp)
+        terms.append([eq1_token(logp[t], old[t], ref_logp[t], A[i], *args) for t in range(L)])  # eq. (1), (2)
         if cfg.beta > 0 or spread[i // G]:  # the rows the update runs (beta = 0: groups with spread only)
-            kl += k3.tolist() if cfg.beta > 0 else [0.0] * L
+            kl += [float(eq2_k3(logp[t].item(), ref_logp[t].item(), cfg.kl_clamp)) if cfg.beta else 0.0 for t in range(L)]
+            rho = torch.exp(logp.detach() - old)
             clipped += (((rho < 1 - eps_lo) & (A[i] < 0)) | ((rho > 1 + eps_hi) & (A[i] > 0))).tolist()
             ent += entropy.tolist()
             gap += (logp.detach() - sampler).abs().tolist()
-    if cfg.loss_agg == "seq_mean":  # eq. (1): 1/|o_i| sum_t, then the mean over all B * G outputs
-        J = sum(s / L for s, L in zip(sums, lens)) / N
-    elif cfg.loss_agg == "token_mean":  # DAPO: one mean over every token of the batch
-        J = sum(sums) / sum(lens)
-    else:  # Dr. GRPO: sum / (N * max_new_tokens)
-        J = sum(sums) / (N * cfg.max_new_tokens)
+    J = eq1_aggregate(terms, cfg.loss_agg, cfg.max_new_tokens)  # eq. (1)'s sums
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     return -J, {"kl": mean(kl), "clip_frac": mean(clipped), "entropy": mean(ent), "logp_gap": mean(gap)}
+
+
+def record_equations(monkeypatch) -> dict:
+    """Keep what the trainer's equation functions (grpo.group_advantages, token_weights, grpo_loss) computed."""
+    rec = {"A": [], "weights": [], "loss": []}
+    real_A, real_w, real_loss = grpo.group_advantages, grpo.token_weights, grpo.grpo_loss
+
+    def advantages(r, *args, **kw):
+        rec["A"].append(real_A(r, *args, **kw))
+        return rec["A"][-1]
+
+    def weights(mask, *args, **kw):
+        rec["weights"].append(real_w(mask, *args, **kw))
+        return rec["weights"][-1]
+
+    def loss(logp, old_logp, ref_logp, A, w, cfg):
+        out = real_loss(logp, old_logp, ref_logp, A, w, cfg)
+        ref = None if ref_logp is None else ref_logp.detach().clone()
+        rec["loss"].append((logp.detach().clone(), old_logp.detach().clone(), ref, A.clone(), w.clone(), *out))
+        return out
+
+    for name, fn in (("group_advantages", advantages), ("token_weights", weights), ("grpo_loss", loss)):
+        monkeypatch.setattr(grpo, name, fn)
+    return rec
+
+
+def check_equations(rec: dict, ro: Rollout, cfg: GRPOConfig) -> None:
+    """What the step computed, equation by equation, against tests/eq_reference.py, before any gradient is
+    compared: an edited equation fails here with a message that names it."""
+    (A,) = rec["A"]
+    check_eq3(A, ro.rewards.tolist(), cfg.scale_std)
+    check_eq1_weights(rec["weights"][0], ro.mask.sum(1).tolist(), cfg.loss_agg, cfg.max_new_tokens)
+    eps_lo, eps_hi = cfg.epsilon, cfg.epsilon_high or cfg.epsilon
+    for logp, old, ref, A_rows, weights, loss, stats in rec["loss"]:  # each micro-batch of each inner update
+        toks = [(i, t) for i in range(len(logp)) for t in range(len(logp[i])) if weights[i, t] > 0]
+        args = (eps_lo, eps_hi, cfg.beta, cfg.kl_clamp)
+        if cfg.beta > 0:
+            kl = sum(eq2_k3(float(logp[i, t]), float(ref[i, t]), cfg.kl_clamp) for i, t in toks) / len(toks)
+            assert stats["kl"] == pytest.approx(kl, rel=1e-5), "mean KL differs from eq. (2)'s write-out"
+        ref_of = (lambda i, t: 0.0) if ref is None else (lambda i, t: float(ref[i, t]))  # noqa: E731
+        terms = [float(weights[i, t]) * eq1_token(float(logp[i, t]), float(old[i, t]), ref_of(i, t), float(A_rows[i]),
+                 *args) for i, t in toks]  # fmt: skip
+        assert loss.item() == pytest.approx(-sum(terms), rel=1e-5, abs=1e-9), (
+            "loss differs from eq. (1)'s write-out on the inputs grpo_loss was given"
+        )
 
 
 def hand_grads(policy, ref, ro, cfg, params=None, **kw):
@@ -234,15 +257,19 @@ CASES = [
 
 
 @pytest.mark.parametrize("changes, flip", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_step_gradient_and_logged_figures_match_float64_writeout(monkeypatch, changes, flip):
+def test_eq1_eq2_eq3_step_gradient_and_logged_figures_match_float64_writeout(monkeypatch, changes, flip):
+    """The step's advantages (eq. 3), token weights and loss (eq. 1) and KL (eq. 2) against the write-outs first; then
+    the gradient each inner update gives the optimizer and the figures it logs."""
     cfg = GRPOConfig(**{**BASE, **changes})
     trainer, ro = make_trainer(monkeypatch, cfg)
+    rec = record_equations(monkeypatch)
     policy0, ref = (
         copy.deepcopy(trainer.policy),
         trainer.ref if trainer.ref is not None else perturbed(trainer.policy, 1),
     )
     calls = spy_optimizer(trainer)
     stats = trainer.step(["q0", "q1", "q2"])
+    check_equations(rec, ro, cfg)
     assert len(calls) == cfg.mu
     norms, kl_clip = [], []
     for inner, call in enumerate(calls):  # each inner update, at the parameters it started from
@@ -295,14 +322,16 @@ def test_micro_batches_take_the_questions_longest_output_first(monkeypatch):
     assert [(questions(t), T) for t, T in seen] == [(([0, 2], 2 * G), 6), (([1], G), 5)]
 
 
-def test_mu2_second_update_is_against_the_sampler_pi_old_after_a_hand_adamw_step(monkeypatch):
+def test_eq1_mu2_second_update_is_against_the_sampler_pi_old_after_a_hand_adamw_step(monkeypatch):
     """mu = 2: inner update 1 starts from theta_1 = AdamW(theta_0, g_0), written out here; its rho is
     pi_theta_1 / pi_old with pi_old = the sampler's stored log-probs, NOT pi_theta_1 re-taken."""
     cfg = GRPOConfig(**{**BASE, "mu": 2, "lr": 3e-3, "weight_decay": 0.1, "warmup": 4})
     trainer, ro = make_trainer(monkeypatch, cfg)
+    rec = record_equations(monkeypatch)
     policy0, ref = copy.deepcopy(trainer.policy), trainer.ref
     calls = spy_optimizer(trainer)
     stats = trainer.step(["q0", "q1", "q2"])
+    check_equations(rec, ro, cfg)
     lr = cfg.lr / 4  # warmup: step 0 of 4
     assert calls[0]["lr"] == calls[1]["lr"] == [lr]
     # theta_1 by AdamW's first step (betas 0.9, 0.99, eps 1e-8): m_hat = g, sqrt(v_hat) = |g|

@@ -373,7 +373,7 @@ def test_eq3_equal_rewards_give_exactly_zero_where_the_float64_mean_leaves_a_res
         naive = (r - r.mean()) / (r.std() + 1e-8)
         assert (naive != 0).any()
         assert ((r - r.mean()) / r.std()).abs().max() > 0.5  # std > 0 taken as "the group has spread"
-        assert torch.equal(group_advantages(r), torch.zeros(1, len(row)))
-        assert torch.equal(group_advantages(r, scale_std=False), torch.zeros(1, len(row)))
+        assert torch.equal(group_advantages(r), torch.zeros(1, len(row))), "eq. (3): equal rewards give exactly 0"
+        assert torch.equal(group_advantages(r, scale_std=False), torch.zeros(1, len(row))), "eq. (3), centred only"
     mixed = torch.tensor([[0.1, 0.1, 0.1, 0.2]], dtype=torch.float64)  # spread: one differs, A is not 0
-    assert group_advantages(mixed).tolist()[0] == pytest.approx([-0.5, -0.5, -0.5, 1.5])
+    assert group_advantages(mixed).tolist()[0] == pytest.approx([-0.5, -0.5, -0.5, 1.5]), "eq. (3) by hand"

@@ -6,14 +6,14 @@ by a plain float64 forward of the whole prompt + output (no prefix cache, no fus
 import copy
 import dataclasses
 import math
-import statistics
 
 import pytest
 import torch
+from eq_reference import check_eq1_weights, check_eq3, eq1_token, eq2_k3
 
 from r1mini.engine.model import ModelConfig, Transformer
-from r1mini.template import r1_zero_prompt
 from r1mini.engine.tokenizer import get_tokenizer
+from r1mini.template import r1_zero_prompt
 from r1mini.tools.walkthrough import WALK_CFG, walkthrough
 
 CFG = dataclasses.replace(WALK_CFG, max_new_tokens=24, lr=1e-2)  # short outputs; a big step so that the clip acts
@@ -44,30 +44,29 @@ def rows(w):
     return [(i, t) for i in range(len(w["mask"])) for t in range(len(w["mask"][i])) if w["mask"][i][t]]
 
 
-def test_advantages_by_statistics(worked):
+def test_eq3_advantages_by_statistics(worked):
     w = worked[0]
     r = w["rewards"]
     assert len(r) == 4 and len(set(r)) > 1
-    mean, sd = statistics.mean(r), statistics.stdev(r)  # eq. (3), the sample std
-    assert w["A"] == pytest.approx([(x - mean) / sd for x in r], abs=1e-6)
+    check_eq3(w["A"], [r])
     for x in ("{:+.4f}".format(a) for a in w["A"]):
         assert x in w["markdown"]
 
 
-def test_weights_ratio_kl_and_clip_by_hand(worked):
+def test_eq1_eq2_weights_ratio_kl_and_clip_by_hand(worked):
     w = worked[0]
-    G, eps, beta = CFG.G, CFG.epsilon, CFG.beta
+    eps = CFG.epsilon
     lengths = [sum(m) for m in w["mask"]]
     assert len(set(lengths)) > 1  # else seq_mean and token_mean weights would coincide
     u1, u2 = w["updates"]
     n_clipped = 0
+    check_eq1_weights(w["weights"], lengths, "seq_mean", CFG.max_new_tokens)  # 1/G * 1/|o_i|
     for i, t in rows(w):
-        assert w["weights"][i][t] == pytest.approx(1 / (G * lengths[i]), rel=1e-6)  # seq_mean: 1/G * 1/|o_i|
         assert u1["ratio"][i][t] == pytest.approx(1.0, abs=1e-4)  # first inner update: pi_theta = pi_old
         assert u1["kl"][i][t] == 0.0  # ... = pi_ref
         lp, old, ref = u2["logp"][i][t], w["old_logp"][i][t], w["ref_logp"][i][t]
         assert u2["ratio"][i][t] == pytest.approx(math.exp(lp - old), rel=1e-5)
-        assert u2["kl"][i][t] == pytest.approx(math.exp(ref - lp) - (ref - lp) - 1, rel=1e-3, abs=1e-7)  # eq. (2)
+        assert u2["kl"][i][t] == pytest.approx(eq2_k3(lp, ref), rel=1e-3, abs=1e-7), f"k3 at {i, t} is not eq. (2)"
         rho, A = math.exp(lp - old), w["A"][i]
         clipped = (rho > 1 + eps and A > 0) or (rho < 1 - eps and A < 0)
         assert u2["clipped"][i][t] == clipped
@@ -85,21 +84,20 @@ def hand_loss_and_grad(w, u):
         lp, old, ref, A, wt = u["logp"][i][t], w["old_logp"][i][t], w["ref_logp"][i][t], w["A"][i], w["weights"][i][t]
         rho = math.exp(lp - old)
         clipped_rho = min(max(rho, 1 - eps), 1 + eps)
-        kl = math.exp(ref - lp) - (ref - lp) - 1
-        loss -= wt * (min(rho * A, clipped_rho * A) - beta * kl)
+        loss -= wt * eq1_token(lp, old, ref, A, eps, eps, beta)
         d_surrogate = A * rho if rho * A <= clipped_rho * A else 0.0  # min() takes the clipped constant: no gradient
         d_kl = 1 - math.exp(ref - lp)  # d/dlp of exp(ref - lp) - (ref - lp) - 1
         grad[i, t] = -wt * (d_surrogate - beta * d_kl)
     return loss, grad
 
 
-def test_loss_and_gradient_by_hand(worked):
+def test_eq1_loss_and_gradient_by_hand(worked):
     w = worked[0]
     for u in w["updates"]:
         loss, grad = hand_loss_and_grad(w, u)
-        assert u["loss"] == pytest.approx(loss, rel=1e-4, abs=1e-7)
+        assert u["loss"] == pytest.approx(loss, rel=1e-4, abs=1e-7), "the loss differs from eq. (1)'s write-out"
         for (i, t), g in grad.items():
-            assert u["grad"][i][t] == pytest.approx(g, rel=1e-3, abs=1e-9), (i, t)
+            assert u["grad"][i][t] == pytest.approx(g, rel=1e-3, abs=1e-9), f"eq. (1)'s gradient at token {i, t}"
     assert f"{w['updates'][1]['loss']:+.6f}" in w["markdown"]
 
 
