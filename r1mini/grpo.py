@@ -237,9 +237,9 @@ class GRPOTrainer:
         """log pi_ref of every sampled token [N, T], or None when beta = 0 (no KL term)."""
         if self.ref is None:
             return None
+        batch = (ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask)
         with torch.no_grad(), autocast(self.device, self.cfg.precision):
-            return completion_logprobs(self.ref, ro.prompt_ids, ro.prompt_mask, ro.tokens, ro.mask, self.cfg.G,
-                                       self.cfg.temperature)[0]  # fmt: skip
+            return completion_logprobs(self.ref, *batch, self.cfg.G, self.cfg.temperature)[0]
 
     def update(self, ro: Rollout, A, weights, ref_logp, plan: UpdatePlan, log: UpdateLog, inner: int) -> None:
         """One optimizer step on eq. (1); the micro-batches' losses add up to the whole batch's."""
@@ -249,9 +249,9 @@ class GRPOTrainer:
         precision = lambda: autocast(self.device, cfg.precision)  # noqa: E731
         for qs, rs, T in plan.micro_batches(self.logprobs, ro.mask, G, idle, precision):  # questions, their G rows
             m = ro.mask[rs, :T]
+            batch = (ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m)
             with autocast(self.device, cfg.precision):
-                logp, ent = self.logprobs(ro.prompt_ids[qs], ro.prompt_mask[qs], ro.tokens[rs, :T], m, cfg.G,
-                                          cfg.temperature)  # fmt: skip
+                logp, ent = self.logprobs(*batch, cfg.G, cfg.temperature)  # log pi_theta, with gradients
             # pi_old: with mu = 1 it is pi_theta itself (rho = 1, the gradient of log pi_theta); else the sampler's
             old_logp = logp.detach() if cfg.mu == 1 else ro.sampler_logp[rs, :T]
             ref = None if ref_logp is None else ref_logp[rs, :T]
