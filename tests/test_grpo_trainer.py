@@ -131,7 +131,9 @@ def writeout(policy, ref, ro: Rollout, cfg: GRPOConfig, old_from_sampler: bool |
         args = (eps_lo, eps_hi, cfg.beta, cfg.kl_clamp)
         terms.append([eq1_token(logp[t], old[t], ref_logp[t], A[i], *args) for t in range(L)])  # eq. (1), (2)
         if cfg.beta > 0 or spread[i // G]:  # the rows the update runs (beta = 0: groups with spread only)
-            kl += [float(eq2_k3(logp[t].item(), ref_logp[t].item(), cfg.kl_clamp)) if cfg.beta else 0.0 for t in range(L)]
+            kl += [
+                float(eq2_k3(logp[t].item(), ref_logp[t].item(), cfg.kl_clamp)) if cfg.beta else 0.0 for t in range(L)
+            ]
             rho = torch.exp(logp.detach() - old)
             clipped += (((rho < 1 - eps_lo) & (A[i] < 0)) | ((rho > 1 + eps_hi) & (A[i] > 0))).tolist()
             ent += entropy.tolist()
@@ -277,7 +279,7 @@ def test_eq1_eq2_eq3_step_gradient_and_logged_figures_match_float64_writeout(mon
         want, norm = clip_by_global_norm(want, cfg.grad_clip)
         norms.append(norm)
         kl_clip.append((logged["kl"], logged["clip_frac"]))
-        assert close(call["grads"], want), f"gradient of inner update {inner}"
+        assert close(call["grads"], want), f"gradient of inner update {inner} differs from eq. (1)'s write-out"
         if inner == 0:
             for k in ("entropy", "logp_gap"):  # token means over the rows the update ran, at the first inner update
                 assert stats[k] == pytest.approx(logged[k], rel=1e-5, abs=1e-9), k
@@ -290,7 +292,8 @@ def test_eq1_eq2_eq3_step_gradient_and_logged_figures_match_float64_writeout(mon
                 assert not close(call["grads"], flipped, rel=1e-3), f"flipping {flip} does not change the gradient"
     assert stats["grad_norm"] == pytest.approx(sum(norms) / cfg.mu, rel=1e-5)  # before the clip, mean over mu
     for k, want in zip(("kl", "clip_frac"), zip(*kl_clip)):  # token means over the rows the update ran, mean over mu
-        assert stats[k] == pytest.approx(sum(want) / cfg.mu, rel=1e-5, abs=1e-9), k
+        eq = {"kl": "eq. (2)'s KL", "clip_frac": "eq. (1)'s clip"}[k]
+        assert stats[k] == pytest.approx(sum(want) / cfg.mu, rel=1e-5, abs=1e-9), f"logged {k} differs from {eq}"
     if cfg.beta > 0:
         assert stats["kl"] > 1e-3  # pi_ref differs from pi_theta, so the KL term acts
     if cfg.mu > 1:
