@@ -16,9 +16,11 @@ actually sampled from (with top_k=0 and top_p=1 they equal log_softmax(logits / 
 what the trainer recomputes: the gap between the two is logged by GRPO). A seeded torch.Generator
 reproduces the samples exactly; temperature=0 is greedy decoding.
 
+    >>> from r1mini.engine.model import ModelConfig, Transformer
+    >>> _ = torch.manual_seed(0); model = Transformer(ModelConfig.preset("nano", vocab_size=64))
     >>> samples = generate(model, [[5, 6, 7], [8, 9]], SamplingConfig(max_new_tokens=16), n_samples=4, seed=0)
-    >>> samples.tokens.shape, samples.prompt_index.tolist()[:5]
-    (torch.Size([8, 16]), [0, 0, 0, 0, 1])
+    >>> samples.tokens.shape[0], samples.tokens.shape[1] <= 16   # B * G rows, at most max_new_tokens columns
+    (8, True)
 
 `use_cache=False` recomputes the whole prefix at every step: the slow reference the tests and
 `python -m r1mini.tools.bench` compare against.
