@@ -196,7 +196,7 @@ def curve_point(step: int, res: dict) -> dict:
 
 
 def reflection_table(before: dict, after: dict) -> list[str]:
-    """Markdown lines: before/after RL, overall and per family, the figures that compare the aha presets and their controls."""
+    """Markdown lines: before/after RL, overall and per family, the figures comparing the aha presets and controls."""
     cols = (
         "pass@1",
         "length",
