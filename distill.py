@@ -57,11 +57,9 @@ from r1mini.engine.common import (
     set_seed,
     write_json,
 )
-from r1mini.evaluate import paired, zero_prompt
 from r1mini.engine.model import load_model, model_state
-from r1mini.toy.pretrain import PRETRAIN_PRESETS, ensure_base
-from r1mini.sft import SFT_PRESETS, read_jsonl, train_sft
 from r1mini.engine.tokenizer import get_tokenizer
+from r1mini.evaluate import paired, zero_prompt
 from r1mini.pipeline import (
     R1_PRESETS,
     Run,
@@ -73,8 +71,12 @@ from r1mini.pipeline import (
     train_problems,
 )
 from r1mini.reasoning_rl import reasoning_reward
+from r1mini.sft import SFT_PRESETS, read_jsonl, train_sft
+from r1mini.toy.pretrain import PRETRAIN_PRESETS, ensure_base
+from r1mini.zero import ZERO_PRESETS
+from r1mini.zero import problems_for_step as zero_problems
+from r1mini.zero import reward_fn as zero_reward
 from train_r1 import train as train_r1
-from train_zero import ZERO_PRESETS, problems_for_step as zero_problems, reward_fn as zero_reward
 
 
 @dataclass

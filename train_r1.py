@@ -66,6 +66,7 @@ from r1mini.pipeline import (
     row_figures,
 )
 from r1mini.toy.pretrain import ensure_base
+from r1mini.zero import ZERO_PRESETS
 
 # ----------------------------------------------------------------------------- 2.2: R1-Zero, the row to beat
 
@@ -77,8 +78,6 @@ def zero_config(cfg: R1Config):
     """The ZeroConfig of the R1-Zero row: train_zero.py's preset, the same RL, without the held-out curve and the
     benchmarks of its own report, and with a before/after table of only ZERO_RUN_EVAL_N questions at k = 1:
     finish_stage evaluates the policy for the stage table."""
-    from train_zero import ZERO_PRESETS  # noqa: PLC0415 (a script beside this one)
-
     zcfg = pick_preset(ZERO_PRESETS, cfg.zero_preset, "train_zero preset")
     return dataclasses.replace(
         zcfg,

@@ -3,7 +3,7 @@
     python train_zero.py                  # picks the `gpu` preset on a GPU, else `cpu` (~10 min on 2 cores)
     python train_zero.py --preset smoke   # ~20 s on a CPU; CI runs it as a test
     python train_zero.py --preset aha     # Table 3's "aha": countdown, a base with reflective behaviours; controls:
-                                          # --preset aha_plain / aha_wrong / aha_drgrpo (docs/results.md)
+                                          # --preset aha_plain / aha_wrong / aha_drgrpo (docs/r1_zero.md)
     python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS               # continue a killed run
     python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS --steps 200   # extend a run to 200 steps
     python train_zero.py --help           # every ZeroConfig / GRPOConfig field is a flag, with its help
@@ -24,7 +24,7 @@ What it does, in the paper's order:
    evaluating held-out pass@1 and response length every few steps: the Figure 2 and Figure 3 analogs (2.2.4);
 4. evaluate again, and write a Table 2-style before/after report with "aha" examples (Table 3 analog).
 
-Everything goes into one run folder: config.json (resolved), metrics.jsonl (one line per RL step),
+Everything goes into one run folder: config.json (resolved), metrics.jsonl (one line per RL step), summary.json,
 curves.csv (+ curves.png if matplotlib happens to be installed), samples.jsonl, eval_before.json,
 eval_after.json, report.md, model.pt (the final policy) and ckpt.pt (the latest resumable state,
 written atomically; a resumed CPU run reproduces the uninterrupted one step for step).
@@ -39,9 +39,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -65,101 +63,13 @@ from r1mini.engine.common import (
     set_seed,
     write_json,
 )
+from r1mini.engine.model import load_model, model_state
+from r1mini.engine.tokenizer import get_tokenizer
 from r1mini.evaluate import EvalConfig, eval_sets, evaluate_problems, format_table, zero_prompt
 from r1mini.grpo import GRPOConfig, GRPOTrainer
-from r1mini.engine.model import load_model, model_state
-from r1mini.toy.pretrain import ensure_base
 from r1mini.reflection import batch_reflection, curve_point, eval_reflection, reflection_table, tries_table
-from r1mini.rewards import total_reward
-from r1mini.toy.tasks import TASK_MIXES
-from r1mini.engine.tokenizer import get_tokenizer
-
-
-@dataclass
-class ZeroConfig:
-    base: str = "cpu"  # pretrain preset of the base model (cached under base_root)
-    base_root: str = "runs/base"  # folder of the cached base models
-    mix: str = "cpu"  # task mix (r1mini/toy/tasks.py) RL samples questions from
-    reward_accuracy: float = 1.0  # 2.2.2: weight of the accuracy reward (right answer: 1, else 0)
-    reward_format: float = 0.5  # 2.2.2: weight of the format reward (think/answer shape: 1, else 0)
-    eval_every: int = 25  # held-out curve point every N steps (Fig. 2 / Fig. 3); 0 = only before/after
-    curve_n: int = 64  # held-out problems per curve point
-    curve_k: int = 4  # samples per problem per curve point
-    final_n: int = 128  # held-out problems for the before/after table
-    final_k: int = 8  # k of pass@1 over k samples (section 3)
-    benchmarks: str = "medium,hard"  # fixed benchmark sets also evaluated before/after ("" = none)
-    ckpt_every: int = 25  # write the resumable ckpt.pt every N steps
-    sample_every: int = 25  # write a few sampled responses to samples.jsonl every N steps
-    device: str = "auto"  # cuda, mps or cpu; auto = the first there
-    reflection_eval: bool = False  # sample the held-out set before/after RL for the reflection figures (aha presets)
-    grpo: GRPOConfig = field(default_factory=GRPOConfig)  # no flag of its own: its fields are flags
-
-    def validate(self) -> None:
-        if self.mix not in TASK_MIXES:
-            raise ConfigError(f"unknown task mix {self.mix!r}; choose one of: {', '.join(TASK_MIXES)}")
-        if self.ckpt_every < 1 or self.eval_every < 0 or self.final_k < 1 or self.curve_k < 1:
-            raise ConfigError("ckpt_every, final_k, curve_k must be >= 1 and eval_every >= 0")
-        self.grpo.validate()
-
-
-ZERO_PRESETS = {
-    # a 0.06M-parameter base that writes the template's format about half the time and is never right:
-    # what RL can raise in a minute is the format reward (weighted 1 here so that the rise shows)
-    "smoke": ZeroConfig(
-        base="smoke",
-        mix="smoke",
-        reward_format=1.0,
-        eval_every=0,
-        final_n=32,
-        final_k=4,
-        benchmarks="",
-        ckpt_every=10,
-        grpo=GRPOConfig(steps=60, questions=8, G=8, lr=3e-4, max_new_tokens=48, beta=0.0),
-    ),
-    # 2 cores: beta = 0 (no pi_ref forward, and groups of equal rewards skip the update: see r1mini/grpo.py)
-    # and a bf16 update on a CPU with native bf16 make a step ~1.3 s; the held-out gain comes in the first 75 steps
-    "cpu": ZeroConfig(grpo=GRPOConfig(steps=100, lr=1e-4, beta=0.0, precision="bf16")),
-    "gpu": ZeroConfig(
-        base="gpu",
-        mix="gpu",
-        eval_every=50,
-        curve_n=128,
-        curve_k=8,
-        final_n=256,
-        final_k=16,
-        grpo=GRPOConfig(
-            steps=300, questions=64, G=16, lr=5e-5, max_new_tokens=256
-        ),  # <= 30 min on one H100 with the base (docs/gpu.md)
-    ),
-    # the "aha" of Table 3 (docs/results.md): countdown, a base whose corpus holds verification, backtracking and
-    # corrections at a low rate (pretrain preset `aha`); room for 4-5 tries; the reflection share is logged
-    "aha": ZeroConfig(
-        base="aha",
-        mix="aha",
-        eval_every=20,
-        final_k=4,
-        benchmarks="",
-        reflection_eval=True,
-        grpo=GRPOConfig(steps=150, questions=8, lr=1e-4, beta=0.0, max_new_tokens=160),
-    ),
-}
-# the controls: a base without the behaviours (Gandhi's Llama), one whose behaviours end wrong, Dr. GRPO's
-# unbiased aggregation (constant normaliser, no std scaling) against eq. (1)'s per-sequence mean
-ZERO_PRESETS["aha_plain"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_plain")
-ZERO_PRESETS["aha_wrong"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_wrong")
-ZERO_PRESETS["aha_drgrpo"] = dataclasses.replace(
-    ZERO_PRESETS["aha"], grpo=dataclasses.replace(ZERO_PRESETS["aha"].grpo, loss_agg="constant", scale_std=False)
-)
-
-
-def reward_fn(cfg: ZeroConfig):
-    weights = {"accuracy": cfg.reward_accuracy, "format": cfg.reward_format}
-    return lambda completion, problem: total_reward(completion, problem, weights)
-
-
-def problems_for_step(cfg: ZeroConfig, step: int):
-    """The B questions of a step: a pure function of (seed, step), so that a resumed run replays them."""
-    return TASK_MIXES[cfg.mix].sample(random.Random(cfg.grpo.seed * 7919 + step), cfg.grpo.questions, split="train")
+from r1mini.toy.pretrain import ensure_base
+from r1mini.zero import ZERO_PRESETS, ZeroConfig, problems_for_step, reward_fn
 
 
 def reflection_eval(cfg: ZeroConfig, model, tok, problems, k: int) -> dict:
@@ -398,12 +308,12 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
             atomic_write_bytes(run / "report.md", report.encode())
     if not quiet:
         print(report)
-    k = cfg.final_k
-    pick = lambda res: {
-        n: {c: r["all"][c] for c in ("pass@1", f"cons@{k}", "format", "length", "reflective", "mixed_lang")}
-        for n, r in res.items()
-    }  # noqa: E731
-    return {"run": str(run), "before": pick(before), "after": pick(after), "seconds": times, "curve": curve}
+    cols = ("pass@1", f"cons@{cfg.final_k}", "format", "length", "reflective", "mixed_lang")
+    pick = lambda res: {n: {c: r["all"][c] for c in cols} for n, r in res.items()}  # noqa: E731
+    summary = {"run": str(run), "before": pick(before), "after": pick(after), "seconds": times, "curve": curve}
+    if main:
+        write_json(summary, run / "summary.json")  # the figures and seconds per phase (r1mini/tools/compare.py)
+    return summary
 
 
 def _drop_lines_after(path: Path, last_step: int) -> None:

@@ -17,7 +17,7 @@ share of worked (multi-step) solutions vs direct answers, each per benchmark set
     python -m r1mini.evaluate --ckpt runs/zero/cpu-.../model.pt   # any checkpoint
     python -m r1mini.evaluate --ckpt ... --sets medium --k 16 --json out.json
 
-The numbers it prints for our base model and after R1-Zero are in docs/results.md. Under torchrun
+The numbers it prints for our base model are in docs/evaluation.md, after R1-Zero in docs/r1_zero.md. Under torchrun
 (train_zero.py's evaluations) every rank samples a share of the problems and the completions are gathered,
 so the figures are the one-process figures (tests/test_distributed.py).
 """

@@ -257,7 +257,7 @@ class GRPOTrainer:
             ref = None if ref_logp is None else ref_logp[rs, :T]
             loss, st = grpo_loss(logp, old_logp, ref, A[rs], weights[rs, :T], cfg)  # eq. (1)
             (loss * dist.world_size()).backward()  # DDP averages the ranks' gradients: x W gives their sum
-            log.add(inner, st, logp, ent, ro.sampler_logp[rs, :T], m)
+            log.add(inner, loss.item(), st, logp, ent, ro.sampler_logp[rs, :T], m)
         if plan.n_run == 0:  # nothing to learn from: still the AdamW step that a zero gradient gives
             for p in self.policy.parameters():
                 p.grad = torch.zeros_like(p)

@@ -185,13 +185,15 @@ def test_gpu_preset_dry_runs_on_the_cpu(script, monkeypatch):
 
     import train_r1
     import train_zero
-    from r1mini.toy import pretrain, reward_model, sft
+    from r1mini import reward_model, sft
+    from r1mini.toy import pretrain
     from r1mini.tools.plans import r1_plan, zero_plan
 
     monkeypatch.setitem(
         pretrain.PRETRAIN_PRESETS, "gpu", dataclasses.replace(pretrain.PRETRAIN_PRESETS["gpu"], batch_size=2)
     )
-    monkeypatch.setitem(sft.SFT_PRESETS, "cpu", dataclasses.replace(sft.SFT_PRESETS["cpu"], batch_size=2))
+    for name in ("cpu", "gpu"):
+        monkeypatch.setitem(sft.SFT_PRESETS, name, dataclasses.replace(sft.SFT_PRESETS[name], batch_size=2))
     monkeypatch.setitem(reward_model.RM_PRESETS, "cpu", dataclasses.replace(reward_model.RM_PRESETS["cpu"], batch=2))
     z = train_zero.ZERO_PRESETS["gpu"]
     zcfg = dataclasses.replace(z, device="cpu", final_n=4, final_k=2, curve_n=4, curve_k=2, benchmarks="",

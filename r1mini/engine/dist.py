@@ -21,7 +21,7 @@ How the trainers use it:
   world_size(): DDP averages the ranks' gradients, so the average is the gradient of the whole batch's loss
   and N ranks x B/N questions make the update 1 rank x B makes;
 - the random numbers of sampling are drawn for the whole batch on every rank, each rank using its rows
-  (r1mini/sampler.generate's `first`, `total`), so the samples do not depend on the split;
+  (r1mini/engine/sampler.generate's `first`, `total`), so the samples do not depend on the split;
 - logged figures are reduced over ranks (sum_max); files, bars and checkpoints come from rank 0 only (is_main);
 - GRPO's update: my_share of the questions, the step's counts by sum_max, its micro-batches by micro_batches
   (no_sync, and a zero backward for a rank that has fewer), its forward through ddp(Forward(...)).

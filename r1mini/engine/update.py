@@ -66,15 +66,18 @@ class UpdatePlan:
 
 
 class UpdateLog:
-    """The update's figures, token means over the rows it ran: kl and clip_frac over all mu inner updates (the clip
-    acts only from the second); entropy and logp_gap (|log pi_theta - the sampler's log pi_old|) at the first."""
+    """The update's figures: loss, the negative of eq. (1) (mean over the mu inner updates; about 0 at the first
+    by construction, while its gradient is not); token means over the rows it ran of kl and clip_frac over all mu
+    updates (the clip acts only from the second), and of entropy and logp_gap (|log pi_theta - the sampler's
+    log pi_old|) at the first."""
 
     def __init__(self, mu: int, run_tokens: int):
         self.mu, self.run_tokens = mu, run_tokens
-        self.sums = {"kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0}
+        self.sums = {"loss": 0.0, "kl": 0.0, "clip_frac": 0.0, "entropy": 0.0, "logp_gap": 0.0}
         self.grad_norm = 0.0  # mean over the mu inner updates, before the clip
 
-    def add(self, inner: int, st: dict, logp, ent, sampler_logp, m) -> None:
+    def add(self, inner: int, loss: float, st: dict, logp, ent, sampler_logp, m) -> None:
+        self.sums["loss"] += loss / self.mu  # the micro-batches' losses add up to the batch's: mean over mu
         share = int(m.sum()) / self.run_tokens  # token share: figures are per-token means
         self.sums["kl"] += st["kl"] * share / self.mu
         self.sums["clip_frac"] += st["clip_frac"] * share / self.mu

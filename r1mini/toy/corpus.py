@@ -821,7 +821,7 @@ CORPUS_PRESETS = {
     "gpu": CorpusConfig(n_docs=500_000, mix="add:1-4:1,mul:1-4:1,expr:1-4:1,linear:1-4:1,countdown:1-4:1"),
     # the "aha" (2.2.4, Table 3): countdown (a search) and short expressions; English only; no forged tries
     # (step_wrong = 0), few direct answers, countdown-sized steps among the facts (facts_hi), and backtracking in
-    # 25% of countdown solutions (docs/results.md)
+    # 25% of countdown solutions (docs/r1_zero.md)
     "aha": CorpusConfig(
         n_docs=100_000,
         mix="countdown:1:4,countdown:2:1,expr:1:1,expr:2:0.5",

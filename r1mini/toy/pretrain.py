@@ -70,10 +70,10 @@ class PretrainConfig:
     grad_clip: float = 1.0  # the gradient's global norm is clipped to this
     seed: int = 0  # seeds the initial weights and the batches (the corpus has its own seed)
     device: str = "auto"  # cuda, mps or cpu; auto = the first there
-    precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (common.autocast, docs/results.md)
+    precision: str = "auto"  # "bf16": bf16 autocast on a CPU with native bf16 too (common.autocast, docs/toy_world.md)
     out_root: str = "runs/base"  # cached bases go to out_root/<preset>-<hash>/
     compile: bool = (
-        False  # torch.compile the training model (fewer GPU kernel launches, minutes of compiling; docs/benchmarks.md)
+        False  # torch.compile the training model (fewer GPU kernel launches, minutes of compiling; docs/engine.md)
     )
     save_every: int = 100  # steps between resumable checkpoints (ckpt.pt); 0 = none
 
@@ -99,7 +99,7 @@ PRETRAIN_PRESETS = {
     "micro": PretrainConfig(model="micro", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50),
     "mini": PretrainConfig(model="mini", corpus="cpu", steps=950, batch_size=32, seq_len=256, warmup=50),
     # the "aha" (2.2.4, Table 3): the cpu base's size on the aha corpora (behaviours; none; ending wrong), 6.6M tokens
-    # (800 x 32 x 256 of a 100k-document corpus), float32 (docs/results.md)
+    # (800 x 32 x 256 of a 100k-document corpus), float32 (docs/toy_world.md)
     "aha": PretrainConfig(model="tiny", corpus="aha", steps=800, batch_size=32, seq_len=256, warmup=50),
     "aha_plain": PretrainConfig(model="tiny", corpus="aha_plain", steps=800, batch_size=32, seq_len=256, warmup=50),
     "aha_wrong": PretrainConfig(model="tiny", corpus="aha_wrong", steps=800, batch_size=32, seq_len=256, warmup=50),
