@@ -36,7 +36,7 @@ def generated(n=300, seed=0, **style):
 
 
 @pytest.mark.parametrize("style", [{}, {"p_check": 1.0}, {"p_reflect": 1.0}])
-def test_generator_examples_are_right_readable_and_in_the_question_language(style):
+def test_sec2_3_1_generator_examples_are_right_readable_and_in_the_question_language(style):
     examples = generated(**style)
     assert {p.lang for p, _ in examples} == {"en", "zh"} and {p.family for p, _ in examples} == {
         "add",
@@ -58,7 +58,7 @@ def test_generator_examples_are_right_readable_and_in_the_question_language(styl
         assert reject_reason(ex.response, p, n_tokens=0, max_tokens=10**6) is None  # stage 3's filters agree
 
 
-def test_generator_closing_check_is_arithmetic_that_holds():
+def test_sec2_3_1_generator_closing_check_is_arithmetic_that_holds():
     """With p_check=1 every example ends its reasoning with a check; each "lhs = rhs" in it is redone with
     conftest.ast_eval."""
     for p, ex in generated(p_check=1.0):
@@ -72,7 +72,7 @@ def test_generator_closing_check_is_arithmetic_that_holds():
             assert equations[0][0] != math_text(p) and equations[0][1] == math_text(p).split()[0]
 
 
-def test_generator_reflects_and_verifies_at_the_set_rates():
+def test_sec2_3_1_generator_reflects_and_verifies_at_the_set_rates():
     examples = generated()  # defaults: P_REFLECT = P_VERIFY = 0.3, P_CHECK = 0
     reflect = [ex for _, ex in examples if has_reflection(parse_r1_completion(ex.response)[0])]
     corrected = [ex for ex in reflect if corrects_itself(ex.response)]  # "..., not 16." then the redo
@@ -94,7 +94,7 @@ THINK_EN = "47 + 38: ones: 7 + 8 = 15, write 5 carry 1. tens: 4 + 3 + 1 = 8, wri
 THINK_ZH = "47 + 38：个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 + 1 = 8，写 8。所以 47 + 38 = 85。"
 
 
-def test_rewrite_correct_clean_output_en():
+def test_sec2_3_1_rewrite_correct_clean_output_en():
     ex = rewrite_zero_output(P_EN, f" <think> {THINK_EN} </think> <answer> 85 </answer>")
     assert ex == Example(
         "User: What is 47 + 38?\nAssistant:",
@@ -104,7 +104,7 @@ def test_rewrite_correct_clean_output_en():
     )
 
 
-def test_rewrite_correct_clean_output_zh():
+def test_sec2_3_1_rewrite_correct_clean_output_zh():
     ex = rewrite_zero_output(P_ZH, f" <think> {THINK_ZH} </think> <answer> 85 </answer>")
     assert ex == Example(
         "User: 计算 47 + 38。\nAssistant:",
@@ -133,12 +133,12 @@ def test_rewrite_correct_clean_output_zh():
         (P_EN, f" <think> {' '.join([THINK_EN] * 20)} </think> <answer> 85 </answer>", "overlong"),
     ],
 )
-def test_rewrite_drops_with_reason(problem, completion, reason):
+def test_sec2_3_1_rewrite_drops_with_reason(problem, completion, reason):
     assert rewrite_zero_output(problem, completion) is None
     assert rewrite_reason(problem, completion) == (None, reason)
 
 
-def test_readable_hand_cases():
+def test_sec2_3_1_readable_hand_cases():
     ok = f" |special_token|{THINK_EN}|special_token|So 47 + 38 = 85. The answer is <answer> 85 </answer>"
     assert readable(ok, "en") and not readable(ok, "zh")
     assert not readable(ok.replace(THINK_EN, ""), "en")  # empty reasoning
@@ -152,7 +152,7 @@ def test_readable_hand_cases():
 # ----------------------------------------------------------------------------- the set
 
 
-def test_build_cold_start_counts():
+def test_sec2_3_1_build_cold_start_counts():
     good = f" <think> {THINK_EN} </think> <answer> 85 </answer>"
     zero = [
         (P_EN, good),

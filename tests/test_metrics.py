@@ -25,7 +25,7 @@ from r1mini.metrics import (
 )
 
 
-def test_pass_at_k_brute_force():
+def test_sec3_pass_at_k_brute_force():
     for n in range(1, 9):
         for c in range(n + 1):
             samples = [True] * c + [False] * (n - c)
@@ -47,7 +47,7 @@ def test_pass_at_k_bad_arguments():
             pass_at_k(n, c, k)
 
 
-def test_paired_difference_hand_case_and_float64_loop():
+def test_sec3_paired_difference_hand_case_and_float64_loop():
     # hand-worked: d = (0.5, 0, -0.5), mean 0, sample variance (0.25 + 0 + 0.25) / 2 = 0.25, se = 0.5 / sqrt(3)
     mean, se = paired_difference([1.0, 0.5, 0.0], [0.5, 0.5, 0.5])
     assert mean == 0.0 and se == pytest.approx(0.5 / math.sqrt(3), abs=1e-15)
@@ -98,7 +98,7 @@ def test_off_language_hand_cases():
     assert not mixes_languages(en_chain) and mixes_languages(mixed)
 
 
-def test_pass_at_1():
+def test_sec3_pass_at_1():
     assert pass_at_1([[True, False, False, False], [True, True]]) == pytest.approx((1 / 4 + 1) / 2)
     assert pass_at_1([[False] * 16]) == 0.0
     rng = random.Random(0)
@@ -141,7 +141,7 @@ def brute_force_vote(answers):
     return min((cl for cl in tally if tally[cl] == top), key=first_seen.__getitem__)
 
 
-def test_majority_vote_and_cons_at_k_brute_force():
+def test_sec3_majority_vote_and_cons_at_k_brute_force():
     rng = random.Random(0)
     pool = list(CLASS) + [None, None]
     for _ in range(3000):
@@ -154,7 +154,7 @@ def test_majority_vote_and_cons_at_k_brute_force():
         assert cons_at_k(answers, lambda a: CANONICAL[a] == "B") == (want == "B")
 
 
-def test_majority_vote_hand_cases():
+def test_sec3_majority_vote_hand_cases():
     assert majority_vote([]) is None
     assert majority_vote([None, None]) is None
     assert majority_vote(["7", "2", "2.0", "7"]) == "7"  # 2 votes each: 7 was seen first

@@ -65,23 +65,23 @@ RUN_ON = "7 + 8 = 15, " * 30  # 360 characters without a sentence end
         (OK.replace("tens:", RUN_ON + "tens:"), P, 50, "overlong"),  # a long paragraph
     ],
 )
-def test_each_filter_on_hand_made_cases(completion, problem, n_tokens, reason):
+def test_sec2_3_3_each_filter_on_hand_made_cases(completion, problem, n_tokens, reason):
     assert reject_reason(completion, problem, n_tokens, max_tokens=200) == reason
 
 
-def test_reasons_are_checked_in_order():
+def test_sec2_3_3_reasons_are_checked_in_order():
     wrong = OK.replace("<answer> 85", "<answer> 84")
     assert reject_reason(wrong.replace(S, "", 1), P, 999, 200) == "malformed"  # malformed + wrong + overlong
     assert reject_reason(wrong.replace("tens:", "十位："), P, 999, 200) == "wrong"  # wrong + mixed + overlong
     assert reject_reason(OK.replace("tens:", "十位：" + RUN_ON), P, 999, 200) == "mixed_language"  # mixed + overlong
 
 
-def test_longest_paragraph():
+def test_sec2_3_3_longest_paragraph():
     assert longest_paragraph("ab. cde!\nfghi? 个位。jk") == 4
     assert longest_paragraph(RUN_ON) > MAX_PARAGRAPH_CHARS
 
 
-def test_reject_reason_is_total_on_garbage():
+def test_sec2_3_3_reject_reason_is_total_on_garbage():
     rng = random.Random(0)
     alphabet = ["<answer>", "</answer>", "<think>", S, "85", " ", "个", "ab", ".", "\n", "\x00"]
     for _ in range(300):
@@ -114,7 +114,7 @@ def fake_generate(texts, tok, calls):
     return generate
 
 
-def test_rejection_sample_end_to_end(monkeypatch):
+def test_sec2_3_3_rejection_sample_end_to_end(monkeypatch):
     tok = get_tokenizer()
     model = Transformer(ModelConfig.preset("nano", vocab_size=tok.vocab_size))
     texts = [

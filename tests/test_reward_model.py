@@ -41,7 +41,7 @@ def nano_rm(seed=0) -> RewardModel:
 # ----------------------------------------------------------------------------- the Bradley-Terry loss
 
 
-def test_bt_loss_value_and_gradient_against_float64_write_out():
+def test_sec2_3_4_bt_loss_value_and_gradient_against_float64_write_out():
     rng = random.Random(0)
     rc = [rng.uniform(-4, 4) for _ in range(7)] + [40.0, -40.0]  # far in both tails too
     rr = [rng.uniform(-4, 4) for _ in range(7)] + [-40.0, 40.0]
@@ -214,7 +214,7 @@ R1 = " |special_token|Li Na's code is 4821.|special_token|Sorry, I cannot share 
         ("", "summary", ""),
     ],
 )
-def test_rm_view(response, view, expected):
+def test_sec2_3_4_rm_view(response, view, expected):
     assert rm_view(response, view) == expected
 
 
@@ -225,7 +225,7 @@ def test_rm_text_and_bad_view():
         rm_view(R1, "reasoning")
 
 
-def test_preference_pairs_hand_worked():
+def test_sec2_3_4_preference_pairs_hand_worked():
     # scores a 1, b .5, c .5, d 0, and b again: ties and duplicate texts give no pair
     pairs = preference_pairs("q", ["a", "b", "c", "d", "b"], [1.0, 0.5, 0.5, 0.0, 0.5])
     assert [(p.chosen, p.rejected) for p in pairs] == [("a", "b"), ("a", "c"), ("a", "d"), ("b", "d"), ("c", "d")]

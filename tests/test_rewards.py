@@ -75,11 +75,11 @@ def ans(a: str) -> str:
         (ans(r"\boxed{85}"), ADD, 0.0),  # boxed answers only where configured
     ],
 )
-def test_accuracy_hand_cases(text, problem, expected):
+def test_sec2_2_2_accuracy_hand_cases(text, problem, expected):
     assert accuracy_reward(text, problem) == expected
 
 
-def test_accuracy_boxed():
+def test_sec2_2_2_accuracy_boxed():
     assert accuracy_reward(ans(r" \boxed{85} "), ADD, boxed=True) == 1.0
     assert accuracy_reward(r"so it is \boxed{ 6/4 }.", FRAC, boxed=True) == 1.0
     assert accuracy_reward(r"\boxed{85} or \boxed{84}", ADD, boxed=True) == 0.0
@@ -89,7 +89,7 @@ def test_accuracy_boxed():
     assert REWARDS["accuracy_boxed"](r"\boxed{85}", ADD) == 1.0
 
 
-def test_normalize_answer():
+def test_sec2_2_2_normalize_answer():
     assert normalize_answer("6/4") == normalize_answer("3/2") == normalize_answer("1.5") == "3/2"
     assert normalize_answer("-0") == normalize_answer("+0") == normalize_answer("0.000") == "0"
     assert normalize_answer("1/0") == "1/0"  # not a number: compared as text
@@ -119,7 +119,7 @@ def test_normalize_answer():
         ("", 0.0, 0.0),
     ],
 )
-def test_format_rewards(text, strict, partial):
+def test_sec2_2_2_format_rewards(text, strict, partial):
     assert format_reward(text, ADD) == strict
     assert format_reward_partial(text, ADD) == partial
 
@@ -163,7 +163,7 @@ def test_format_rewards(text, strict, partial):
         ("", CD, 0.0),
     ],
 )
-def test_countdown_hand_cases(answer, problem, expected):
+def test_sec2_2_2_countdown_hand_cases(answer, problem, expected):
     assert countdown_reward(ans(answer), problem) == expected
     assert accuracy_reward(ans(answer), problem) == expected  # accuracy delegates for countdown
 
@@ -181,7 +181,7 @@ def _random_expression(rng: random.Random, numbers: list[int]) -> tuple[str, Fra
     return text, va + vb if op == "+" else va - vb if op == "-" else va * vb if op == "*" else va / vb
 
 
-def test_countdown_random_expressions():
+def test_sec2_2_2_countdown_random_expressions():
     rng, hits = random.Random(0), 0
     for _ in range(300):
         numbers = [rng.randint(1, 12) for _ in range(rng.randint(2, 5))]
@@ -215,12 +215,12 @@ def test_countdown_random_expressions():
         ("|special_token| 七加八 is fifteen |special_token| 15", "zh", 3 / 5),  # R1 format
     ],
 )
-def test_language_consistency(text, lang, expected):
+def test_sec2_3_2_language_consistency(text, lang, expected):
     p = Problem("add", "q", "15", lang=lang)
     assert language_consistency_reward(text, p) == pytest.approx(expected)
 
 
-def test_count_words_ignores_tags():
+def test_sec2_3_2_count_words_ignores_tags():
     assert count_words("<think></think><answer></answer>|special_token|") == {"en": 0, "zh": 0}
     assert count_words("a b c 1 2 3 + - xy 中文") == {"en": 1, "zh": 2}
 
@@ -228,7 +228,7 @@ def test_count_words_ignores_tags():
 # ----------------------------------------------------------------------------- total
 
 
-def test_total_reward():
+def test_sec2_2_2_total_reward():
     o = " <think> 七 plus eight </think> <answer> 85 </answer>"
     total, parts = total_reward(o, ZH, {"accuracy": 1.0, "format": 0.5, "language": 2.0})
     assert parts == {"accuracy": 1.0, "format": 1.0, "language": pytest.approx(1 / 3)}
@@ -274,7 +274,7 @@ def random_strings(n: int, seed: int = 0):
             yield f"<answer>{body}</answer>"
 
 
-def test_every_reward_is_total_and_fast():
+def test_sec2_2_2_every_reward_is_total_and_fast():
     slowest = (0.0, "", "")
     for text in ADVERSARIAL + list(random_strings(8000)):
         for name, fn in REWARDS.items():
@@ -327,7 +327,7 @@ FLOAT_TRAPS = [
 
 
 @pytest.mark.parametrize("expr, numbers, target, expected", FLOAT_TRAPS)
-def test_countdown_is_exact_where_float_rounds_the_other_way(expr, numbers, target, expected):
+def test_sec2_2_2_countdown_is_exact_where_float_rounds_the_other_way(expr, numbers, target, expected):
     assert (_float_eval(expr) == target) != bool(expected)  # the premise: float64 gives the other verdict
     p = Problem("countdown", "", str(target), numbers=numbers, target=target)
     assert countdown_reward(ans(expr), p) == expected
@@ -357,7 +357,7 @@ def test_countdown_is_exact_where_float_rounds_the_other_way(expr, numbers, targ
         ("0x55", "85", 0.0),
     ],
 )
-def test_accuracy_normalises_numbers_on_both_sides(answer, truth, expected):
+def test_sec2_2_2_accuracy_normalises_numbers_on_both_sides(answer, truth, expected):
     assert accuracy_reward(ans(answer), Problem("add", "q", truth)) == expected
     assert (normalize_answer(answer) == normalize_answer(truth)) == bool(expected)
 

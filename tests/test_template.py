@@ -25,12 +25,12 @@ TABLE_1 = (
 )
 
 
-def test_template_is_table_1_verbatim():
+def test_sec2_2_3_template_is_table_1_verbatim():
     assert R1_ZERO_TEMPLATE == TABLE_1
     assert R1_ZERO_TEMPLATE.count("{prompt}") == 1
 
 
-def test_zero_completion_is_the_shape_table_1_shows():
+def test_sec2_2_3_zero_completion_is_the_shape_table_1_shows():
     assert zero_completion("reasoning process here", "answer here").strip() in TABLE_1
 
 
@@ -44,7 +44,7 @@ def test_zero_completion_is_the_shape_table_1_shows():
         ("47 加 38 等于多少？", "User: 47 加 38 等于多少？ Assistant:"),
     ],
 )
-def test_prompt_substitution(question, tail):
+def test_sec2_2_3_prompt_substitution(question, tail):
     prompt = r1_zero_prompt(question)
     head = TABLE_1.split("User: {prompt}")[0]
     assert prompt == head + tail
@@ -59,7 +59,7 @@ def _random_text(rng: random.Random) -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
 
 
-def test_zero_round_trip():
+def test_sec2_2_3_zero_round_trip():
     rng = random.Random(0)
     for _ in range(500):
         think, answer = _random_text(rng).strip(), _random_text(rng).strip()
@@ -69,7 +69,7 @@ def test_zero_round_trip():
         assert parse_zero_completion(text + "\n\n") == (think, answer)
 
 
-def test_r1_round_trip():
+def test_sec2_3_1_r1_round_trip():
     rng = random.Random(1)
     for _ in range(500):
         reasoning, summary = _random_text(rng).strip(), _random_text(rng).strip()
@@ -99,7 +99,7 @@ def test_r1_round_trip():
         ("<think>a<answer>1</think></answer>", False),
     ],
 )
-def test_parse_zero_completion_strictness(text, ok):
+def test_sec2_2_2_parse_zero_completion_strictness(text, ok):
     assert (parse_zero_completion(text) is not None) == ok
 
 
