@@ -141,6 +141,11 @@ def test_code_variants_from_a_folder_and_from_a_git_ref(tmp_path):
     vs = make_variants([], [f"mine={checkout}"], tmp_path / "out")
     assert [(v.name, v.flags) for v in vs] == [("main", {}), ("mine", {})]
     assert vs[0].script == ROOT / "train_zero.py" and vs[1].script == (checkout / "train_zero.py").resolve()
+    vs = make_variants(parse_grid(["beta=0.04"]), [f"mine={checkout}"], tmp_path / "out")  # each checkout, the grid
+    assert [(v.name, v.flags, v.script.parent.name) for v in vs] == [
+        ("main:beta=0.04", {"beta": "0.04"}, ROOT.name),
+        ("mine:beta=0.04", {"beta": "0.04"}, "mine"),
+    ]
     if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode == 0:
         script = code_variant("head", "HEAD", tmp_path / "out")  # HEAD's tree, written apart
         assert script == tmp_path / "out" / "code" / "head" / "train_zero.py"

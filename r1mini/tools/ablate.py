@@ -10,9 +10,10 @@ Each variant is `python train_zero.py` at one preset (`quick` by default: a shor
 CPU cores with the cpu base cached) with the variant's flags (any ZeroConfig or GRPOConfig field), once per seed
 0..seeds-1. The seed fixes the question stream (r1mini/zero.py: problems_for_step), the sampler's draws and the
 evaluation's samples, and every variant starts from the same cached base, so seed s of variant A and seed s of
-variant B differ only by the variant. A `--variant NAME=PATH` runs the train_zero.py of another checkout (an edited
-copy of this repository) with no flag changed, beside this checkout's own run ("main"); `NAME=REF` checks a git ref
-of this repository out into the ablation folder first. With several variants per grid, the grid is their product.
+variant B differ only by the variant. Several --grid flags make a product; keys joined by ":" move together
+(G:questions=4:32,16:8). A `--variant NAME=PATH` runs the train_zero.py of another checkout (an edited copy of this
+repository) beside this checkout's ("main"), each with every combination of the grid; `NAME=REF` checks a git ref of
+this repository out into the ablation folder first.
 
 Every run is a train_zero.py run folder (report.md, metrics.jsonl, curves.csv, ...) named by the flags that differ
 from the preset, runs/ablate/runs/<preset>/<flags>/seed<s>; a finished one (with its summary.json) is reused, by a
@@ -137,25 +138,27 @@ def code_variant(name: str, where: str, out: Path) -> Path:
 
 
 def make_variants(grid: list[tuple[str, list[str]]], code: list[str], out: Path) -> list[Variant]:
-    """The grid's product (this checkout's train_zero.py), then, with code variants, "main" (this checkout, no
-    flags) first and each code variant after it."""
-    here = ROOT / "train_zero.py"
+    """The grid's product, run by this checkout's train_zero.py; with code variants, every checkout runs the whole
+    grid, this one ("main") first: `--grid beta=0.04 --variant k1=../edited` is main:beta=0.04, k1:beta=0.04."""
+    scripts = [("main", ROOT / "train_zero.py")]
+    for spec in code:
+        name, sep, where = spec.partition("=")
+        if not sep or not name or not where or "/" in name or ":" in name:
+            raise ConfigError(f"--variant {spec!r}: want NAME=PATH_TO_A_CHECKOUT or NAME=GIT_REF")
+        scripts.append((name, code_variant(name, where, out)))
+    keys = [k for k, _ in grid]
+    combos = []
+    for values in itertools.product(*(vs for _, vs in grid)):
+        flags = {k: p for key, v in zip(keys, values) for k, p in zip(key.split(":"), v.split(":"))}
+        combos.append((",".join(f"{k}={v}" for k, v in zip(keys, values)), flags))
     variants = []
-    if grid:
-        keys = [k for k, _ in grid]
-        for values in itertools.product(*(vs for _, vs in grid)):
-            flags = {k: p for key, v in zip(keys, values) for k, p in zip(key.split(":"), v.split(":"))}
-            variants.append(Variant(",".join(f"{k}={v}" for k, v in zip(keys, values)), flags, here))
-    if code:
-        variants.insert(0, Variant("main", {}, here))
-        for spec in code:
-            name, sep, where = spec.partition("=")
-            if not sep or not name or not where or "/" in name:
-                raise ConfigError(f"--variant {spec!r}: want NAME=PATH_TO_A_CHECKOUT or NAME=GIT_REF")
-            variants.append(Variant(name, {}, code_variant(name, where, out)))
+    for code_name, script in scripts if code else scripts[:1]:
+        for combo, flags in combos:
+            name = f"{code_name}:{combo}" if code and combo else code_name if code else combo
+            variants.append(Variant(name, flags, script))
     if len({v.name for v in variants}) != len(variants):
         raise ConfigError("two variants have the same name")
-    return variants
+    return variants if grid or code else []
 
 
 def run_dir(v: Variant, seed: int, cfg: AblateConfig) -> Path:
