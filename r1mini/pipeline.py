@@ -152,8 +152,8 @@ R1_PRESETS = {
     "gpu": R1Config(
         base="gpu", zero_preset="gpu", mix="gpu", train_mix="gpu", sft="gpu", rm="cpu", cold_generator=8000,
         cold_zero_problems=2048, reasoning_steps=400, rs_problems=8000, rs_max_tokens=300, general_sft=6000,
-        rm_prompts=3000, rm_harmless_prompts=1500, rm_test_prompts=500, all_steps=300, final_n=256, final_k=16, general_n=256,
-        max_new_tokens=320, rl=GRPOConfig(questions=64, G=16, lr=5e-5, beta=0.0),
+        rm_prompts=3000, rm_harmless_prompts=1500, rm_test_prompts=500, all_steps=300, final_n=256, final_k=16,
+        general_n=256, max_new_tokens=320, rl=GRPOConfig(questions=64, G=16, lr=5e-5, beta=0.0),
     ),
 }  # fmt: skip
 
