@@ -325,7 +325,7 @@ def test_micro_batches_take_the_questions_longest_output_first(monkeypatch):
     assert [(questions(t), T) for t, T in seen] == [(([0, 2], 2 * G), 6), (([1], G), 5)]
 
 
-def test_eq1_mu2_second_update_is_against_the_sampler_pi_old_after_a_hand_adamw_step(monkeypatch):
+def test_eq1_eq2_eq3_mu2_second_update_against_the_sampler_pi_old_after_a_hand_adamw_step(monkeypatch):
     """mu = 2: inner update 1 starts from theta_1 = AdamW(theta_0, g_0), written out here; its rho is
     pi_theta_1 / pi_old with pi_old = the sampler's stored log-probs, NOT pi_theta_1 re-taken."""
     cfg = GRPOConfig(**{**BASE, "mu": 2, "lr": 3e-3, "weight_decay": 0.1, "warmup": 4})
