@@ -60,6 +60,13 @@ MUTATIONS = [
         "r.std(dim=1, keepdim=True, unbiased=False)",
         EQS,
     ),
+    M(
+        "eq3-no-std",
+        "r1mini/grpo.py",
+        "centred = centred / torch.where(spread, r.std(dim=1, keepdim=True), 1.0)",
+        "centred = centred",
+        EQS,
+    ),
     M("eq3-no-centring", "r1mini/grpo.py", "centred = r - r.mean(dim=1, keepdim=True)", "centred = r", EQS),
     M(
         "eq3-std-plus-eps",

@@ -232,7 +232,7 @@ class SharedPromptCache:
     (suffix part [n_layer, n, Hkv, T_max, hd]). Decoding is bound by reading the cache, and the prompt
     (the Table 1 template, ~90 tokens) is most of it: reading it once per question instead of G times
     cuts the prompt's share of that traffic by G (the "shared prefix" trick of cascade/Hydragen attention;
-    sampling 1.08-1.19x faster on 2 CPU cores, docs/engine.md).
+    docs/engine.md measures it against copying the prompt's cache to every row).
 
     A row's attention is one softmax over [its prompt's keys | its own generated keys]; the prompt
     part is computed per question for its G rows at once. `slot[r]` = b * G + g places running row r

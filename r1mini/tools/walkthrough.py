@@ -203,10 +203,10 @@ def render(w: dict, tok) -> str:
     L = [
         "# One GRPO step, worked with real numbers",
         "",
-        "Made by `python -m r1mini.tools.walkthrough` (r1mini/tools/walkthrough.py), which computes everything below",
-        "with the library functions the trainer uses; `tests/test_walkthrough.py` runs the same function on a small",
-        "seeded model and checks every figure it reports against an independent float64 computation. Section 2.2.1",
-        "of the paper, eq. (1)-(3); the code is r1mini/grpo.py.",
+        "Made by `python -m r1mini.tools.walkthrough --out docs/walkthrough.md` (r1mini/tools/walkthrough.py), which",
+        "computes everything below with the library functions the trainer uses; `tests/test_walkthrough.py` runs the",
+        "same function on a small seeded model and checks every figure it reports against an independent float64",
+        "computation. Section 2.2.1 of the paper, eq. (1)-(3); the code is r1mini/grpo.py.",
         "",
         f"Model: {w['model']}.",
         f"Settings (GRPOConfig): G = {G}, mu = {c['mu']}, epsilon = {c['epsilon']} (epsilon_high = "
@@ -311,7 +311,8 @@ def render(w: dict, tok) -> str:
         "Per-token against per-sequence ratio. The paper's eq. (1) has one ratio per output, pi_theta(o_i|q) /",
         "pi_old(o_i|q) = the product of the rho_it. Here that product is "
         + ", ".join(f"{x:.3g}" for x in seq_ratio)
-        + f" for o_1..o_4; {sum(1 for x in seq_ratio if not 1 - eps <= x <= 1 + eps)} of 4 lie outside",
+        + " for o_1..o_4;",
+        f"{sum(1 for x in seq_ratio if not 1 - eps <= x <= 1 + eps)} of 4 lie outside",
         f"[{1 - eps:g}, {1 + eps:g}], against {n_clip} of {n_tok} tokens clipped. The log of the product is a sum over",
         "the output's tokens, so it drifts with the length; the code (like DeepSeekMath's GRPO) clips each token's",
         "ratio instead: a different objective, chosen because the sequence ratio's variance grows with the length.",
