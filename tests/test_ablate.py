@@ -146,6 +146,11 @@ def test_code_variants_from_a_folder_and_from_a_git_ref(tmp_path):
         ("main:beta=0.04", {"beta": "0.04"}, ROOT.name),
         ("mine:beta=0.04", {"beta": "0.04"}, "mine"),
     ]
+    # the variant's train_zero.py runs in its own checkout, so its run folder is handed over as an absolute path
+    cfg = AblateConfig(zero_preset="smoke", runs_root="runs/ablate/runs")
+    cmd = command(vs[1], 0, run_dir(vs[1], 0, cfg), cfg)
+    out = Path(cmd[cmd.index("--out") + 1])
+    assert out.is_absolute() and out == (Path.cwd() / run_dir(vs[1], 0, cfg)), out
     if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode == 0:
         script = code_variant("head", "HEAD", tmp_path / "out")  # HEAD's tree, written apart
         assert script == tmp_path / "out" / "code" / "head" / "train_zero.py"

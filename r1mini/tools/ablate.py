@@ -190,7 +190,8 @@ def code_hash(root: Path) -> str:
 
 
 def command(v: Variant, seed: int, run: Path, cfg: AblateConfig) -> list[str]:
-    cmd = [sys.executable, str(v.script), "--preset", cfg.zero_preset, "--out", str(run), "--seed", str(seed)]
+    # absolute paths: a code variant's train_zero.py runs in its own checkout, yet writes its run here
+    cmd = [sys.executable, str(v.script), "--preset", cfg.zero_preset, "--out", str(run.resolve()), "--seed", str(seed)]
     cmd += ["--base-root", str(Path(cfg.base_root).resolve())]
     cmd += ["--steps", str(cfg.steps)] if cfg.steps else []
     for key, value in v.flags.items():
