@@ -56,6 +56,26 @@ def test_eq2_kl_against_float64_and_finite():
     assert huge.item() == pytest.approx(math.exp(20) - 21, rel=1e-5), "eq. (2) with the log ratio clamped at 20"
 
 
+def test_eq2_k3_in_the_loss_has_the_gradient_of_kl_ref_theta_by_enumeration():
+    """What eq. (2) does as a loss term: with the tokens drawn from pi_theta and held fixed, the expected gradient
+    of k3 is the gradient of D_KL(pi_ref || pi_theta), whose gradient in the logits is pi_theta - pi_ref (by hand),
+    not that of D_KL(pi_theta || pi_ref), the divergence k3 estimates. k1 = log(pi_theta / pi_ref) would give 0."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    ref_logp = torch.log_softmax(torch.randn(6, generator=g, dtype=torch.float64), 0)
+    logp = torch.log_softmax(logits, 0)
+    p = logp.exp().detach()  # every token x, weighted by how often pi_theta samples it: the exact expectation
+    (grad,) = torch.autograd.grad((p * kl_k3(logp, ref_logp)).sum(), logits)
+    want = p - ref_logp.exp()  # d/dlogits of sum_x pi_ref(x) (log pi_ref(x) - log pi_theta(x))
+    assert torch.allclose(grad, want, atol=1e-12), f"eq. (2): E[grad k3] is not grad KL(pi_ref||pi_theta): {grad}"
+    forward_kl = p * (logp.detach() - ref_logp - (p * (logp.detach() - ref_logp)).sum())  # grad KL(pi_theta||pi_ref)
+    assert not torch.allclose(grad, forward_kl, atol=1e-3), "the two KL gradients should differ on this case"
+    value = (p * kl_k3(logp.detach(), ref_logp)).sum()
+    assert value.item() == pytest.approx((p * (logp.detach() - ref_logp)).sum().item(), rel=1e-10), (
+        "eq. (2): the expected k3 is D_KL(pi_theta || pi_ref)"
+    )
+
+
 @pytest.mark.parametrize("agg", ["seq_mean", "token_mean", "constant"])
 @pytest.mark.parametrize("eps_hi", [0.0, 0.28])
 def test_eq1_loss_against_float64_loop(agg, eps_hi):
