@@ -50,6 +50,19 @@ def test_sec2_2_3_prompt_substitution(question, tail):
     assert prompt == head + tail
 
 
+def test_sec2_2_3_r1_zero_trains_and_evaluates_under_table_1():
+    """evaluate.zero_prompt is the prompt train_zero.py hands GRPOTrainer and the evaluation samples under."""
+    from r1mini.evaluate import zero_prompt
+    from r1mini.toy.tasks import generate
+
+    for problem in generate("add", 2, n=3, seed=0) + generate("linear", 1, n=2, seed=0):
+        q = problem.question.strip()
+        q += "" if q[-1] in "?.？。" else "."  # Table 1's "{prompt}." without a second stop (as in the cases above)
+        assert zero_prompt(problem) == TABLE_1.replace("{prompt}.", q), (
+            f"2.2.3: R1-Zero's prompt must be Table 1's template with the question in it, got {zero_prompt(problem)!r}"
+        )
+
+
 def test_chat_prompt():
     assert chat_prompt("Who are you?") == "User: Who are you?\nAssistant:"
 

@@ -112,8 +112,9 @@ def test_old_and_ref_logprobs_by_a_plain_float64_forward(worked):
         logp = torch.log_softmax(logits, -1)
         for t, tok_id in enumerate(out):
             want = logp[len(prompt) + t - 1, tok_id].item()  # predicted from the position before it
-            assert w["ref_logp"][i][t] == pytest.approx(want, abs=2e-4)  # pi_ref = the model before the step
-            assert w["old_logp"][i][t] == pytest.approx(want, abs=2e-4)  # pi_old: the sampler's, same model
+            why = "the walkthrough's log-probs are not a float64 forward of Table 1's prompt + o_i"
+            assert w["ref_logp"][i][t] == pytest.approx(want, abs=2e-4), f"log pi_ref: {why}"  # the model before
+            assert w["old_logp"][i][t] == pytest.approx(want, abs=2e-4), f"log pi_old: {why}"  # the sampler's
     moved = max((a - b).abs().max().item() for a, b in zip(after.parameters(), before.parameters()))
     assert moved > 0  # the mu = 2 optimizer steps changed pi_theta
 
