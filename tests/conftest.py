@@ -28,7 +28,7 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def smoke_base_root(tmp_path_factory):
-    """A folder holding the smoke base model, pretrained once per test session (~20 s on 2 cores) and shared by
+    """A folder holding the smoke base model, pretrained once per pytest run (~20 s on 2 cores) and shared by
     the end-to-end tests of train_zero.py and train_r1.py."""
     from r1mini.toy.pretrain import ensure_base
 
@@ -39,7 +39,7 @@ def smoke_base_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke_r1_run(tmp_path_factory, smoke_base_root):
-    """One `python train_r1.py --preset smoke` run per test session (~30 s on 2 cores), shared by the tests of
+    """One `python train_r1.py --preset smoke` run per pytest run (~30 s on 2 cores), shared by the tests of
     train_r1.py (each stage did its job) and distill.py (its teacher). Returns (run folder, --json summary)."""
     import json
     import os

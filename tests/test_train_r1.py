@@ -1,6 +1,6 @@
 """DeepSeek-R1's four stages end to end on the smoke preset (section 2.3): each stage must have done its job.
 
-One smoke run per session (the smoke base is pretrained into a temporary folder first, ~20 s on 2 cores);
+One smoke run per pytest run (the smoke base is pretrained into a temporary folder first, ~20 s on 2 cores);
 every test below reads that run's folder. The figures of a tiny model are noise, so the checks are on what
 each stage must produce and on the parts of it that are exact (data formats, filters, logged rewards)."""
 
@@ -41,7 +41,7 @@ def run_r1(*args, base_root):
 
 @pytest.fixture(scope="module")
 def smoke(smoke_r1_run, smoke_base_root):
-    """The test session's `python train_r1.py --preset smoke` run (tests/conftest.py; distill.py's tests use it too)."""
+    """The pytest run's `python train_r1.py --preset smoke` run (tests/conftest.py; distill.py's tests use it too)."""
     run, summary = smoke_r1_run
     return run, summary, smoke_base_root
 
@@ -221,8 +221,8 @@ def test_stages_rerun_from_saved_checkpoints(smoke, tmp_path):
 
 
 def test_r1_zero_is_cached_beside_the_base_and_reused_by_the_next_run(smoke, tmp_path):
-    """The test session's run trained R1-Zero and left it beside the smoke base (zero_cache_dir); a new run of the same
-    recipe takes that policy (0 s of training, its source named) instead of training one."""
+    """The pytest run's smoke run trained R1-Zero and left it beside the smoke base (zero_cache_dir); a new run of the
+    same recipe takes that policy (0 s of training, its source named) instead of training one."""
     import torch
 
     from r1mini.engine.model import load_model

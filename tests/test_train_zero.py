@@ -1,6 +1,6 @@
 """R1-Zero end to end on the smoke preset: reward must rise; a killed run resumes step for step.
 
-The smoke base model is pretrained once per session into a temporary folder (~20 s on 2 cores)."""
+The smoke base model is pretrained once per pytest run into a temporary folder (~20 s on 2 cores)."""
 
 import json
 import os
