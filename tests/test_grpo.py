@@ -78,7 +78,7 @@ def test_eq2_k3_in_the_loss_has_the_gradient_of_kl_ref_theta_by_enumeration():
 
 @pytest.mark.parametrize("agg", ["seq_mean", "token_mean", "constant"])
 @pytest.mark.parametrize("eps_hi", [0.0, 0.28])
-def test_eq1_loss_against_float64_loop(agg, eps_hi):
+def test_eq1_eq2_loss_against_float64_loop(agg, eps_hi):
     g = torch.Generator().manual_seed(1)
     N, T = 6, 5
     logp = -torch.rand(N, T, generator=g, dtype=torch.float64) * 2
@@ -91,6 +91,11 @@ def test_eq1_loss_against_float64_loop(agg, eps_hi):
     cfg = GRPOConfig(epsilon=0.2, epsilon_high=eps_hi, beta=0.04, loss_agg=agg, max_new_tokens=T)
     weights = token_weights(mask, agg, T, torch.float64)
     check_eq1_weights(weights, mask.sum(1).tolist(), agg, T)
+    kl = kl_k3(logp, ref)  # the KL term inside eq. (1) first, so that an edit of eq. (2) fails as eq. (2)
+    for i, t in [(i, t) for i in range(N) for t in range(T)]:
+        assert kl[i, t].item() == pytest.approx(eq2_k3(logp[i, t].item(), ref[i, t].item()), rel=1e-9), (
+            f"k3 at token {(i, t)} differs from eq. (2)'s write-out"
+        )
     loss, stats = grpo_loss(logp, old, ref, A, weights, cfg)
     terms = [[eq1_token(logp[i, t].item(), old[i, t].item(), ref[i, t].item(), A[i].item(), 0.2, eps_hi or 0.2, 0.04)
               for t in range(T) if mask[i, t]] for i in range(N)]  # fmt: skip

@@ -394,7 +394,9 @@ def test_ref_resets_every_3_steps_before_the_step(monkeypatch):
     for s in range(7):
         assert same(refs[s], want[s]), f"pi_ref during step {s}"
     assert not same(before[3], base) and not same(before[6], before[3])  # the policy moved in between
-    assert [kl < 1e-12 for kl in kls] == [True, False, False, True, False, False, True]
+    assert [kl < 1e-12 for kl in kls] == [True, False, False, True, False, False, True], (
+        f"eq. (2)'s KL must be 0 at the steps pi_ref was reset and > 0 between them (k3 is never negative): {kls}"
+    )
 
 
 def test_rollout_seed_is_a_function_of_seed_and_step_only(monkeypatch):
