@@ -97,7 +97,8 @@ def test_eq1_eq2_loss_and_gradient_by_hand(worked):
         loss, grad = hand_loss_and_grad(w, u)
         assert u["loss"] == pytest.approx(loss, rel=1e-4, abs=1e-7), "the loss differs from eq. (1)'s write-out"
         for (i, t), g in grad.items():
-            assert u["grad"][i][t] == pytest.approx(g, rel=1e-3, abs=1e-9), f"eq. (1)'s gradient, its beta x eq. (2) term in, at token {i, t}"
+            why = f"eq. (1)'s gradient, its beta x eq. (2) term in, at token {i, t}"
+            assert u["grad"][i][t] == pytest.approx(g, rel=1e-3, abs=1e-9), why
     assert f"{w['updates'][1]['loss']:+.6f}" in w["markdown"]
 
 
