@@ -849,6 +849,62 @@ MUTATIONS = [
         "for d in (tens, tens))",
         ["tests/test_general.py"],
     ),
+    M(
+        "rm-accuracy-tie-counts-right",
+        "r1mini/reward_model.py",
+        "return float((r_c > r_r).float().mean())",
+        "return float((r_c >= r_r).float().mean())",
+        ["tests/test_reward_model.py"],
+    ),
+    M(
+        "rm-accuracy-reversed",
+        "r1mini/reward_model.py",
+        "return float((r_c > r_r).float().mean())",
+        "return float((r_r > r_c).float().mean())",
+        ["tests/test_reward_model.py"],
+    ),
+    M(
+        "cold-readable-overlong-at-the-limit",
+        "r1mini/cold_start.py",
+        "if len(text) > MAX_CHARS:",
+        "if len(text) >= MAX_CHARS:",
+        ["tests/test_cold_start.py"],
+    ),
+    M(
+        "cold-readable-overlong-reasoning-only",
+        "r1mini/cold_start.py",
+        "if len(text) > MAX_CHARS:",
+        "if len(reasoning) > MAX_CHARS:",
+        ["tests/test_cold_start.py"],
+    ),
+    M(
+        "cold-readable-language-of-summary-only",
+        "r1mini/cold_start.py",
+        "if count_words(text)[OTHER[lang]] > 0:",
+        "if count_words(summ)[OTHER[lang]] > 0:",
+        ["tests/test_cold_start.py"],
+    ),
+    M(
+        "cold-readable-two-answers-allowed",
+        "r1mini/cold_start.py",
+        "or summ.count(ANSWER) != 1",
+        "or summ.count(ANSWER) < 1",
+        ["tests/test_cold_start.py"],
+    ),
+    M(
+        "distill-rl-match-never-extends",
+        "distill.py",
+        "if not dcfg.rl_match or cpu >= min_cpu or c <= 0:",
+        "if True:",
+        [T("test_distill", "test_rl_student_is_extended_until_its_cpu_seconds_reach_distillations")],
+    ),
+    M(
+        "distill-rl-match-ratio-inverted",
+        "distill.py",
+        "steps = math.ceil(steps * min(4.0, 1.1 * min_cpu / cpu))",
+        "steps = math.ceil(steps * min(4.0, 1.1 * cpu / min_cpu))",
+        [T("test_distill", "test_rl_student_is_extended_until_its_cpu_seconds_reach_distillations")],
+    ),
 ]
 
 

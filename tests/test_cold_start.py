@@ -149,6 +149,22 @@ def test_sec2_3_1_readable_hand_cases():
     assert not readable(ok.replace(" </answer>", ""), "en")
 
 
+def test_sec2_3_1_readable_boundaries_by_hand():
+    """The length limit counts the whole response (reasoning and summary) and allows exactly MAX_CHARS; the summary
+    holds exactly one answer block (one opening tag, one closing tag)."""
+    from r1mini.cold_start import MAX_CHARS, unreadable_reason
+
+    ok = f" |special_token|{THINK_EN}|special_token|So 47 + 38 = 85. The answer is <answer> 85 </answer>"
+    at_limit = ok.replace(THINK_EN, THINK_EN + " " + "a" * (MAX_CHARS - len(ok) - 1))
+    assert len(at_limit) == MAX_CHARS and unreadable_reason(at_limit, "en") is None, "2.3.1: MAX_CHARS is allowed"
+    over = at_limit.replace(" a", " aa", 1)
+    assert len(over) == MAX_CHARS + 1 and unreadable_reason(over, "en") == "overlong", "2.3.1: over MAX_CHARS"
+    long_summary = ok.replace("So 47", "So " + "b" * MAX_CHARS + " 47")
+    assert unreadable_reason(long_summary, "en") == "overlong", "2.3.1: the summary counts toward the length limit"
+    two_opens = ok.replace("<answer> 85", "<answer> <answer> 85")
+    assert unreadable_reason(two_opens, "en") == "leftover_tags", "2.3.1: one <answer> in the summary, not two"
+
+
 # ----------------------------------------------------------------------------- the set
 
 

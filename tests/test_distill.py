@@ -243,3 +243,29 @@ def test_dry_run_runs_every_phase_of_the_smoke_preset_and_writes_nothing(tmp_pat
     ):
         assert f"| {phase} |" in r.stdout, phase
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("rl_match, want_steps", [(True, [100, 385, 742, 953]), (False, [100])])
+def test_rl_student_is_extended_until_its_cpu_seconds_reach_distillations(monkeypatch, tmp_path, rl_match, want_steps):
+    """4.1's compute rule on stand-ins: every GRPO call costs 10 CPU seconds and distillation took 35, so RL runs
+    again with steps x min(4, 1.1 x 35 / cpu so far), rounded up, until it has had 35: 100 -> 385 (x 3.85) -> 742
+    (x 1.925) -> 953 (x 1.283), 40 CPU seconds. Without rl_match, one call of rl_steps."""
+    import distill
+
+    calls = []
+    monkeypatch.setattr(distill, "measured", lambda fn: (fn(), 1.0, 10.0))
+    monkeypatch.setattr(distill, "run_grpo", lambda run, name, policy, reward, problems, steps, *a, **k: (
+        calls.append(steps) or (policy, None)))  # fmt: skip
+    monkeypatch.setattr(distill, "finish_row", lambda run, name, model, compute, extra=None: compute)
+
+    class Run:
+        dcfg = distill.DistillConfig(rl_steps=100, rl_match=rl_match)
+        dir = tmp_path
+
+        def load(self, name):
+            return "base policy"
+
+    compute = distill.rl_student(Run(), "smoke", min_cpu=35.0)
+    assert calls == want_steps, f"4.1: RL's steps per call, want {want_steps}, got {calls}"
+    assert compute["steps"] == want_steps[-1] and compute["cpu_seconds"] == 10.0 * len(want_steps)
+
