@@ -73,7 +73,13 @@ WORDS = {
         ",": ", ",
         "sep": " ",
     },
-    "zh": {"check": "验算：{}，正确。", "so": "所以 {} = {}。", "answer": "答案是 {} {} {}", ",": "，", "sep": ""},
+    "zh": {
+        "check": "验算：{}，正确。",
+        "so": "所以 {} = {}。",
+        "answer": "答案是 {} {} {}",
+        ",": "，",
+        "sep": "",
+    },
 }
 ZERO_REASONS = ("malformed", "wrong", "short", "empty", "leftover_tags", "mixed_language", "overlong", "duplicate")
 

@@ -11,8 +11,10 @@ A library module (no CLI); its checks: `python -m pytest tests/test_metrics.py`.
     0.5
     >>> majority_vote(["85", None, "84", "85.0", "84"])                        # 85 and 84 tie: first seen wins
     '85'
-    >>> has_reflection("7 + 8 = 14. Wait, let me recheck: 7 + 8 = 15."), mixes_languages("<think> 7 加 8 is 15 </think>")
-    (True, True)
+    >>> has_reflection("7 + 8 = 14. Wait, let me recheck: 7 + 8 = 15.")
+    True
+    >>> mixes_languages("<think> 7 加 8 is 15 </think>")
+    True
     >>> reflects("Try 8 * 7 = 26. Wait, let me recheck: 8 * 7 = 56, not 26.")
     'correct'
     >>> reflects("7 + 8 = 15. Wait, let me check: 7 + 8 = 15. Right.")

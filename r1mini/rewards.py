@@ -226,7 +226,8 @@ def language_consistency_reward(completion: str, problem: Problem) -> float:
     scoring it 0 would push the model to add words for their own sake.
 
     >>> from r1mini.toy.tasks import Problem
-    >>> language_consistency_reward("<think> 个位 7 + 8 = 15, carry one </think>", Problem("add", "?", "85", lang="zh"))
+    >>> zh_question = Problem("add", "?", "85", lang="zh")
+    >>> language_consistency_reward("<think> 个位 7 + 8 = 15, carry one </think>", zh_question)
     0.5
     """
     return language_share(completion, problem.lang)

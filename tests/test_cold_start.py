@@ -121,7 +121,8 @@ def test_sec2_3_1_rewrite_correct_clean_output_zh():
         (P_EN, f" <think> {THINK_EN} </think> <answer> 85.5 </answer>", "wrong"),
         (
             P_ZH,
-            " <think> 47 + 38：个位：7 + 8 = 15, write 5 carry 1. 十位：4 + 3 + 1 = 8。 </think> <answer> 85 </answer>",
+            " <think> 47 + 38：个位：7 + 8 = 15, write 5 carry 1. 十位：4 + 3 + 1 = 8。 </think>"
+            " <answer> 85 </answer>",
             "mixed_language",
         ),
         (P_ZH, f" <think> {THINK_EN} </think> <answer> 85 </answer>", "mixed_language"),  # the other language only

@@ -161,9 +161,17 @@ def test_direct_answers():
 
 
 def test_number_words():
-    cases = {0: ("zero", "零"), 7: ("seven", "七"), 15: ("fifteen", "十五"), 40: ("forty", "四十"),
-             47: ("forty-seven", "四十七"), 100: ("one hundred", "一百"), 105: ("one hundred five", "一百零五"),
-             110: ("one hundred ten", "一百一十"), 999: ("nine hundred ninety-nine", "九百九十九")}  # fmt: skip
+    cases = {
+        0: ("zero", "零"),
+        7: ("seven", "七"),
+        15: ("fifteen", "十五"),
+        40: ("forty", "四十"),
+        47: ("forty-seven", "四十七"),
+        100: ("one hundred", "一百"),
+        105: ("one hundred five", "一百零五"),
+        110: ("one hundred ten", "一百一十"),
+        999: ("nine hundred ninety-nine", "九百九十九"),
+    }
     for n, (en, zh) in cases.items():
         assert (english_number(n), chinese_number(n)) == (en, zh)
 
@@ -334,7 +342,8 @@ def test_countdown_trace_behaviours(lang):
     """Each behaviour reads as it should: backed-off tries are true misses, a corrected slip's recheck is the true
     value, a verification restates true equations, the answer is right unless the trace is wrong."""
     rng = random.Random(5)
-    gives, recheck = ("That gives", "Wait, let me recheck") if lang == "en" else ("得到", "等等，让我再检查一下")
+    en = lang == "en"
+    gives, recheck = ("That gives", "Wait, let me recheck") if en else ("得到", "等等，让我再检查一下")
     for level in (1, 2):
         for p in generate("countdown", level, 30, seed=21, lang=lang):
             for backtracks, correct, verify, end_wrong in [

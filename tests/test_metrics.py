@@ -82,9 +82,8 @@ def test_off_language_hand_cases():
     en_chain = " <think> 4x + 14 = 42. Subtract 14: 4x = 28. </think> <answer> 7 </answer>"
     mixed = " <think> 两边减去 14, so 4x = 28 </think> <answer> 7 </answer>"
     symbols = " <think> 4x = 42 - 14 = 28, x = 28 / 4 = 7 </think> <answer> 7 </answer>"  # "x" is no word: no language
-    r1_en = (
-        " |special_token|Subtract 14: 4x = 28.|special_token|所以 x = 7。"  # R1's format: the summary is not the chain
-    )
+    # R1's format: the summary is not the chain
+    r1_en = " |special_token|Subtract 14: 4x = 28.|special_token|所以 x = 7。"
     expected = {  # (zh question, en question)
         zh_chain: (False, True),
         en_chain: (True, False),
@@ -234,7 +233,11 @@ REFLECT_CASES = [
         "backtrack",
     ),
     ("个位：7 + 8 = 16，写 6 进 1。等等，让我再检查一下：7 + 8 = 15，不是 16。", "correct"),
-    ("试试 3 + 5 = 8，8 * 7 = 56。得到 56，不是 26。等等，换一种方法。试试 7 * 3 = 21，21 + 5 = 26。", "backtrack"),
+    (
+        "试试 3 + 5 = 8，8 * 7 = 56。得到 56，不是 26。等等，换一种方法。"
+        "试试 7 * 3 = 21，21 + 5 = 26。",
+        "backtrack",
+    ),
     ("试试 7 * 3 = 21，21 + 5 = 26。等等，让我验证一下：7 * 3 = 21，21 + 5 = 26，没错。", "verify"),
     # a verify and a correction in one response: the correction wins
     ("3 + 4 = 7. Wait, 3 + 4 = 7. Then 7 * 2 = 15. Wait, let me recheck: 7 * 2 = 14, not 15.", "correct"),

@@ -22,7 +22,10 @@ OK = (
     f" {S}ones: 7 + 8 = 15, write 5 carry 1. tens: 4 + 3 + 1 = 8.{S}So 47 + 38 = 85. "
     "The answer is <answer> 85 </answer>"
 )
-OK_ZH = f" {S}个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 + 1 = 8。{S}所以 47 + 38 = 85。答案是 <answer> 85 </answer>"
+OK_ZH = (
+    f" {S}个位：7 + 8 = 15，写 5 进 1。十位：4 + 3 + 1 = 8。"
+    f"{S}所以 47 + 38 = 85。答案是 <answer> 85 </answer>"
+)
 RUN_ON = "7 + 8 = 15, " * 30  # 360 characters without a sentence end
 
 
@@ -126,7 +129,8 @@ def test_sec2_3_3_rejection_sample_end_to_end(monkeypatch):
     examples, drops = rejection_sample(
         model, tok, [P, PZ], k=3, max_new_tokens=64, temperature=1.0, seed=0, max_tokens=200
     )
-    assert calls == [[tok.encode("User: What is 47 + 38?\nAssistant:"), tok.encode("User: 计算 47 + 38。\nAssistant:")]]
+    prompts = ["User: What is 47 + 38?\nAssistant:", "User: 计算 47 + 38。\nAssistant:"]
+    assert calls == [[tok.encode(p) for p in prompts]]
     assert examples == [
         Example("User: What is 47 + 38?\nAssistant:", OK, "rejection", "en"),
         Example("User: 计算 47 + 38。\nAssistant:", OK_ZH, "rejection", "zh"),

@@ -173,7 +173,8 @@ def test_round_trip_random_unicode(tok):
 
 def test_every_digit_is_its_own_token(tok):
     rng = random.Random(1)
-    texts = ["12345", "x=-907", "abc123def", "3.14159e10", "1,000,000", "个位7加8等于15", "\n42\n", "9 * 6 = 54", "  7"]
+    texts = ["12345", "x=-907", "abc123def", "3.14159e10", "1,000,000", "个位7加8等于15", "\n42\n"]
+    texts += ["9 * 6 = 54", "  7"]
     texts += [random_text(rng, 80) for _ in range(100)]
     for t in texts:
         pieces = [tok.enc.decode_single_token_bytes(i) for i in tok.encode(t)]

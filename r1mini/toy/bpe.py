@@ -146,7 +146,8 @@ def _fallback_text(n_chars: int, seed: int = 0) -> str:
     and Chinese, the R1-Zero template, think/answer tags, reflection phrases and some chat.
     """
     rng = random.Random(seed)
-    names = ["Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry", "小明", "小红", "老师", "妈妈"]
+    names = ["Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry"]
+    names += ["小明", "小红", "老师", "妈妈"]
     things = [("apples", "苹果"), ("books", "书"), ("coins", "硬币"), ("pencils", "铅笔"), ("eggs", "鸡蛋")]
     chat = [
         "User: Hello! Who are you?\nAssistant: I am a small assistant that is good at arithmetic.",
@@ -168,14 +169,16 @@ def _fallback_text(n_chars: int, seed: int = 0) -> str:
         for k, (x, y) in enumerate(zip(str(a).zfill(3)[::-1], str(b).zfill(3)[::-1])):
             s = int(x) + int(y) + carry
             if zh:
-                steps.append(f"{'个十百'[k]}位 {x} 加 {y} 加 {carry} 等于 {s}，写 {s % 10} 进位 {s // 10}。")
+                place = "个十百"[k]
+                steps.append(f"{place}位 {x} 加 {y} 加 {carry} 等于 {s}，写 {s % 10} 进位 {s // 10}。")
             else:
                 place = ["ones", "tens", "hundreds"][k]
                 steps.append(f"{place}: {x} + {y} + {carry} = {s}, write {s % 10} carry {s // 10}.")
             carry = s // 10
-        check = (
-            f"等等，让我再检查一下：{a} 加 {b} 等于 {a + b}。" if zh else f" Wait, let me recheck: {a} + {b} = {a + b}."
-        )
+        if zh:
+            check = f"等等，让我再检查一下：{a} 加 {b} 等于 {a + b}。"
+        else:
+            check = f" Wait, let me recheck: {a} + {b} = {a + b}."
         return ("" if zh else " ").join(steps) + (check if rng.random() < 0.2 else "")
 
     def problem() -> tuple[str, str, str]:
