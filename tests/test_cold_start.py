@@ -10,6 +10,7 @@ import torch
 from conftest import ast_eval
 
 from r1mini.cold_start import (
+    MAX_CHARS,
     ZERO_REASONS,
     build_cold_start,
     generator_example,
@@ -17,6 +18,7 @@ from r1mini.cold_start import (
     rewrite_reason,
     rewrite_zero_output,
     sample_zero_outputs,
+    unreadable_reason,
 )
 from r1mini.metrics import corrects_itself, has_reflection
 from r1mini.engine.model import ModelConfig, Transformer
@@ -153,8 +155,6 @@ def test_sec2_3_1_readable_hand_cases():
 def test_sec2_3_1_readable_boundaries_by_hand():
     """The length limit counts the whole response (reasoning and summary) and allows exactly MAX_CHARS; the summary
     holds exactly one answer block (one opening tag, one closing tag)."""
-    from r1mini.cold_start import MAX_CHARS, unreadable_reason
-
     ok = f" |special_token|{THINK_EN}|special_token|So 47 + 38 = 85. The answer is <answer> 85 </answer>"
     at_limit = ok.replace(THINK_EN, THINK_EN + " " + "a" * (MAX_CHARS - len(ok) - 1))
     assert len(at_limit) == MAX_CHARS and unreadable_reason(at_limit, "en") is None, "2.3.1: MAX_CHARS is allowed"

@@ -2,6 +2,7 @@
 against a hand-derived case."""
 
 import copy
+import itertools
 import math
 
 import pytest
@@ -92,7 +93,7 @@ def test_eq1_eq2_loss_against_float64_loop(agg, eps_hi):
     weights = token_weights(mask, agg, T, torch.float64)
     check_eq1_weights(weights, mask.sum(1).tolist(), agg, T)
     kl = kl_k3(logp, ref)  # the KL term inside eq. (1) first, so that an edit of eq. (2) fails as eq. (2)
-    for i, t in [(i, t) for i in range(N) for t in range(T)]:
+    for i, t in itertools.product(range(N), range(T)):
         assert kl[i, t].item() == pytest.approx(eq2_k3(logp[i, t].item(), ref[i, t].item()), rel=1e-9), (
             f"k3 at token {(i, t)} differs from eq. (2)'s write-out"
         )

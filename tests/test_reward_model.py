@@ -166,13 +166,11 @@ def _toy_pairs(n: int, seed: int) -> list[Pair]:
 
 def test_sec2_3_4_pair_accuracy_by_hand_a_tie_is_wrong(monkeypatch):
     """Held-out pair accuracy: the share of pairs with r(chosen) > r(rejected); a tie is not a right order."""
-    import r1mini.reward_model as rm_module
-
     scores = {"c1": 1.0, "r1": 0.0, "c2": 0.5, "r2": 0.5, "c3": 0.2, "r3": 0.3, "c4": 2.0, "r4": -1.0}
-    monkeypatch.setattr(rm_module, "score", lambda rm, tok, prompts, responses, *a, **k: torch.tensor(
+    monkeypatch.setattr("r1mini.reward_model.score", lambda rm, tok, prompts, responses, *a, **k: torch.tensor(
         [scores[r] for r in responses]))  # fmt: skip
-    pairs = [rm_module.Pair("q", f"c{i}", f"r{i}") for i in range(1, 5)]
-    got = rm_module.pair_accuracy(None, None, pairs, "whole")
+    pairs = [Pair("q", f"c{i}", f"r{i}") for i in range(1, 5)]
+    got = pair_accuracy(None, None, pairs, "whole")
     assert got == 0.5, f"2.3.4: pair accuracy is 2 right of 4 (one tie, one reversed), got {got}"
 
 

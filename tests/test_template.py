@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from r1mini.evaluate import zero_prompt
 from r1mini.template import (
     R1_ZERO_TEMPLATE,
     SEP,
@@ -15,6 +16,7 @@ from r1mini.template import (
     r1_zero_prompt,
     zero_completion,
 )
+from r1mini.toy.tasks import generate
 
 # Table 1 of the paper, typed in again (markdown bold removed), "prompt" -> "{prompt}".
 TABLE_1 = (
@@ -52,9 +54,6 @@ def test_sec2_2_3_prompt_substitution(question, tail):
 
 def test_sec2_2_3_r1_zero_trains_and_evaluates_under_table_1():
     """evaluate.zero_prompt is the prompt train_zero.py hands GRPOTrainer and the evaluation samples under."""
-    from r1mini.evaluate import zero_prompt
-    from r1mini.toy.tasks import generate
-
     for problem in generate("add", 2, n=3, seed=0) + generate("linear", 1, n=2, seed=0):
         q = problem.question.strip()
         q += "" if q[-1] in "?.？。" else "."  # Table 1's "{prompt}." without a second stop (as in the cases above)
