@@ -66,3 +66,22 @@ def smoke_r1_run(tmp_path_factory, smoke_base_root):
     )
     assert r.returncode == 0, r.stderr[-4000:]
     return out / "run", json.loads((out / "summary.json").read_text())
+
+
+class StageRun:
+    """A stand-in for an R1 run (r1mini/pipeline.py) handed to one stage's `stage(run)`: `load(stage)` returns the
+    label "<stage model>" and records the stage, so that a test sees which checkpoint the stage samples from and
+    which it fine-tunes; stage folders go under `root`."""
+
+    def __init__(self, root, preset: str = "smoke"):
+        from r1mini.pipeline import R1_PRESETS
+
+        self.cfg, self.tok, self.quiet, self.root, self.loaded = R1_PRESETS[preset], None, True, root, []
+
+    def load(self, stage: str) -> str:
+        self.loaded.append(stage)
+        return f"<{stage} model>"
+
+    def stage_dir(self, stage: str):
+        (self.root / stage).mkdir(exist_ok=True)
+        return self.root / stage

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from conftest import ast_eval
+from conftest import StageRun, ast_eval
 
 from r1mini.cold_start import (
     MAX_CHARS,
@@ -212,3 +212,58 @@ def test_sample_zero_outputs_shapes():
     out = sample_zero_outputs(model, tok, [P_EN, P_ZH], k=3, max_new_tokens=8, temperature=1.0, seed=0)
     assert [p for p, _ in out] == [P_EN] * 3 + [P_ZH] * 3 and all(isinstance(t, str) for _, t in out)
     assert out == sample_zero_outputs(model, tok, [P_EN, P_ZH], k=3, max_new_tokens=8, temperature=1.0, seed=0)
+
+
+def test_sec2_3_1_r1_zero_answers_under_table_1s_template(monkeypatch):
+    """(b) R1-Zero's outputs are sampled under the template it was trained with (Table 1: the <think> / <answer>
+    instruction), not under R1's chat prompt; `complete` is a spy that records the prompt of each problem."""
+    import r1mini.cold_start as cold_start
+    from r1mini.template import r1_zero_prompt
+
+    prompts = []
+
+    def fake_complete(model, tok, problems, k, cfg, temperature=None, prompt_fn=None):
+        prompts.extend(prompt_fn(p) for p in problems)
+        return [[(" x", 1)] * k for _ in problems]
+
+    monkeypatch.setattr(cold_start, "complete", fake_complete)
+    out = sample_zero_outputs(torch.nn.Identity(), None, [P_EN, P_ZH], k=2, max_new_tokens=8, temperature=1.0, seed=0)
+    assert out == [(P_EN, " x")] * 2 + [(P_ZH, " x")] * 2
+    assert prompts == [r1_zero_prompt(P_EN.question), r1_zero_prompt(P_ZH.question)], prompts
+    assert all("<think>" in p and p.rstrip().endswith("Assistant:") for p in prompts), "2.3.1: Table 1's template"
+
+
+def test_sec2_3_1_stage_samples_r1_zero_and_fine_tunes_the_base(monkeypatch, tmp_path):
+    """2.3.1: the R1-Zero outputs of the cold-start set come from the R1-Zero checkpoint, and the cold-start SFT
+    fine-tunes the base ("fine-tune DeepSeek-V3-Base as the starting point for RL"), not R1-Zero. The sampler and the
+    SFT are spies; each model is a label naming its checkpoint."""
+    import r1mini.cold_start as cold_start
+
+    seen = {}
+
+    def fake_sample(model, tok, problems, k, max_new_tokens, temperature, seed):
+        seen.update(sampled_from=model, problems=problems)
+        return [(P_EN, f" <think> {THINK_EN} </think> <answer> 85 </answer>")]  # kept: one r1_zero example
+
+    def fake_sft(model, tok, data, cfg, quiet=False, desc=""):
+        seen.update(tuned=model, data=data)
+        return {"steps": 1}
+
+    monkeypatch.setattr(cold_start, "sample_zero_outputs", fake_sample)
+    monkeypatch.setattr(cold_start, "train_sft", fake_sft)
+    monkeypatch.setattr(cold_start, "finish_stage", lambda run, stage, model, extra, s: {"model": model, **extra})
+    run = StageRun(tmp_path)
+    done = cold_start.stage(run)
+    assert run.loaded == ["r1_zero", "base"], f"2.3.1: sample R1-Zero, fine-tune the base: {run.loaded}"
+    assert seen["sampled_from"] == "<r1_zero model>" and seen["tuned"] == done["model"] == "<base model>"
+    assert len(seen["problems"]) == run.cfg.cold_zero_problems and all(split_of(p) == "train" for p in seen["problems"])
+    assert len(seen["data"]) == done["size"] == run.cfg.cold_generator + 1 and seen["data"][0].source == "r1_zero"
+
+
+def test_sec2_3_1_readable_summary_is_not_empty_and_ends_with_its_answer_block():
+    """R1's readable pattern ends each response with a summary: an empty summary is "empty", and a summary that goes
+    on after its answer block is not clean ("leftover_tags"), hand-made on the same response."""
+    ok = f" |special_token|{THINK_EN}|special_token|So 47 + 38 = 85. The answer is <answer> 85 </answer>"
+    assert unreadable_reason(ok, "en") is None
+    assert unreadable_reason(f" |special_token|{THINK_EN}|special_token|", "en") == "empty", "2.3.1: no summary"
+    assert unreadable_reason(ok + " Thanks.", "en") == "leftover_tags", "2.3.1: the answer block ends the summary"

@@ -269,3 +269,133 @@ def test_rl_student_is_extended_until_its_cpu_seconds_reach_distillations(monkey
     assert calls == want_steps, f"4.1: RL's steps per call, want {want_steps}, got {calls}"
     assert compute["steps"] == want_steps[-1] and compute["cpu_seconds"] == 10.0 * len(want_steps)
 
+
+
+# ----------------------------------------------------------------------------- each row's model, on stand-ins
+
+
+def test_sec4_1_base_and_rl_rows_under_table_1_the_distilled_rows_under_the_chat_prompt(monkeypatch, tmp_path):
+    """Table 6: the student's base and its R1-Zero-recipe RL row answer under Table 1's template (how they were trained:
+    train_zero.py's prompt), the teacher and every distilled row under R1's chat prompt; eval_model is a spy."""
+    import torch
+
+    import distill
+    from r1mini.engine.model import Transformer
+
+    seen = {}
+
+    def fake_eval(run, model, zero, general=True):
+        seen[run.row] = (zero, general)
+        return {}
+
+    monkeypatch.setattr(distill, "eval_model", fake_eval)
+    monkeypatch.setattr(distill, "table_figures", lambda ev, k: dict.fromkeys(("heldout_pass@1", "readability",
+                                                                                 "mixing"), 0.0))  # fmt: skip
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig.preset("nano", vocab_size=get_tokenizer().vocab_size))
+
+    class Run:
+        cfg, quiet, dir = distill.R1_PRESETS["smoke"], True, tmp_path
+
+        def stage_dir(self, name):
+            self.row = name
+            (tmp_path / name).mkdir(parents=True, exist_ok=True)
+            return tmp_path / name
+
+        def log(self, msg):
+            pass
+
+    rows = ["teacher", "s/base", "s/rl", "s/distilled", "s/distilled_rl", "s/distilled_r1"]
+    for name in rows:
+        distill.finish_row(Run(), name, model, {})
+    want = {name: (name in ("s/base", "s/rl"), False) for name in rows}
+    assert seen == want, f"4.1: Table 1's template for base and RL rows only (no general prompts): {seen}"
+
+
+def test_sec2_4_distilled_rl_starts_from_the_distilled_student_and_adds_to_its_compute(monkeypatch, tmp_path):
+    """S/distilled_rl: GRPO on top of S/distilled (its saved model.pt, not the student's base), and its compute is the
+    distillation's plus the RL's: 7 + 5 CPU seconds, 3 + 2 wall seconds (stand-ins for run_grpo and the clock)."""
+    import distill
+
+    paths, seen = [], {}
+    monkeypatch.setattr(distill, "load_model", lambda path, device=None: (paths.append(path) or f"<{path.name} at "
+                                                                          f"{path.parent.name}>", {}))  # fmt: skip
+    monkeypatch.setattr(distill, "measured", lambda fn: (fn(), 2.0, 5.0))
+    monkeypatch.setattr(distill, "run_grpo", lambda run, name, policy, *a, **k: (seen.update(policy=policy) or
+                                                                                 (policy, None)))  # fmt: skip
+    monkeypatch.setattr(distill, "finish_row", lambda run, name, model, compute, extra=None: (name, model, compute))
+
+    class Run:
+        cfg, dcfg, dir, device = distill.R1_PRESETS["smoke"], distill.DISTILL_PRESETS["smoke"], tmp_path, "cpu"
+
+        def load(self, stage):
+            return f"<{stage} model>"
+
+    distilled = {"compute": {"seconds": 3.0, "cpu_seconds": 7.0, "tokens": 1000}}
+    name, model, compute = distill.rl_on_distilled(Run(), "s", distilled)
+    assert paths == [tmp_path / "s" / "distilled" / "model.pt"] and seen["policy"] == model == "<model.pt at distilled>"
+    assert name == "s/distilled_rl" and compute == {"seconds": 5.0, "cpu_seconds": 12.0, "tokens": 1000, "steps": 3}, (
+        f"2.4 + RL: the distillation's compute plus the RL's, got {compute}"
+    )
+
+
+def _teacher_run(folder: Path) -> Path:
+    """A finished train_r1.py run folder as distill.py reads it: config, the stage-3 set, and two checkpoints
+    (empty files: load_model is a stand-in)."""
+    import dataclasses
+
+    from r1mini.pipeline import R1_PRESETS
+
+    for name in ("rejection_sft/done.json", "r1/done.json", "r1/model.pt", "rejection_sft/model.pt"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("{}")
+    (folder / "config.json").write_text(json.dumps(dataclasses.asdict(R1_PRESETS["smoke"])))
+    line = {"prompt": "User: hi\nAssistant:", "response": " Hello!", "source": "general/greeting", "language": "en"}
+    (folder / "rejection_sft" / "sft_data.jsonl").write_text(json.dumps(line) + "\n")
+    return folder
+
+
+def test_sec2_4_the_teacher_row_and_the_regenerated_set_come_from_the_final_r1_model(monkeypatch, tmp_path):
+    """The teacher row is the final R1 model (stage 2.3.4's r1/model.pt), and S/distilled_r1's set is sampled from it
+    (not from the stage-3 model whose set S/distilled learns): load_model is a stand-in that records the paths."""
+    import dataclasses
+
+    import distill
+    import r1mini.pipeline
+    import r1mini.rejection
+
+    teacher = _teacher_run(tmp_path / "teacher")
+    loaded, sampled = [], []
+
+    def fake_load(path, device=None):
+        loaded.append(Path(path))
+        return f"<{Path(path).parent.name} model>", {}
+
+    def fake_sample(model, tok, problems, k, **kw):
+        sampled.append(model)
+        return [], {"sampled": 0}
+
+    monkeypatch.setattr(distill, "load_model", fake_load)
+    monkeypatch.setattr(r1mini.pipeline, "load_model", fake_load)  # Run.load
+    monkeypatch.setattr(r1mini.rejection, "rejection_sample", fake_sample)
+    monkeypatch.setattr(distill, "ensure_base", lambda preset, **kw: tmp_path / "student_base.pt")
+    rows = {}
+    monkeypatch.setattr(distill, "finish_row", lambda run, name, model, compute, extra=None: rows.setdefault(
+        name, {"model": model, "params": 1, "figures": dict.fromkeys(distill.COLUMNS, 0.0)}))  # fmt: skip
+    dcfg = dataclasses.replace(distill.DISTILL_PRESETS["smoke"], r1_run=str(teacher), rows="teacher", device="cpu")
+    distill.distill(dcfg, tmp_path / "out", quiet=True)
+    assert rows["teacher"]["model"] == "<r1 model>", f"the teacher row is the final R1 model: {rows['teacher']}"
+
+    class Run:
+        cfg, dir, device, tok = distill.R1_PRESETS["smoke"], tmp_path / "out", "cpu", None
+
+        def stage_dir(self, name):
+            (self.dir / name).mkdir(parents=True, exist_ok=True)
+            return self.dir / name
+
+    run = Run()
+    run.dcfg = dcfg
+    distill.regenerate(run, teacher, [])
+    assert sampled == ["<r1 model>"] and loaded[-1] == teacher / "r1" / "model.pt", (
+        f"S/distilled_r1's set: the final R1 model's samples, got {sampled}"
+    )

@@ -146,3 +146,47 @@ def test_paired_compares_only_the_same_questions_in_the_same_order():
     assert paired(a, b) == pytest.approx((0.0, 0.5 / 3**0.5))  # d = (0.5, 0, -0.5)
     assert paired(a, {**b, "questions": ["q1", "q3", "q2"]}) is None  # same questions, another order: not paired
     assert paired(a, {"all": {}}) is None  # an eval.json from before per-question figures
+
+
+def test_sec3_samples_at_temperature_greedy_at_zero_and_cons_votes_on_any_response(monkeypatch):
+    """Section 3: the k samples are drawn at the config's temperature and top-p (0.6, 0.95), the greedy answer at
+    temperature 0 (top-p off); cons@k judges the voted answer on a response that gave it, not on the first response:
+    votes 85, 85.0 (the same answer) and 84 on a problem whose first response says 84 -> cons 1, pass@1 2/3."""
+    import r1mini.evaluate as ev
+    from r1mini.toy.tasks import Problem
+
+    def o(ans):
+        return f" <think> 7 + 8 = 15, 4 + 3 + 1 = 8 </think> <answer> {ans} </answer>"
+
+    calls = []
+
+    def fake_complete(model, tok, problems, cfg, n, temperature, top_p, seed, prompt_fn):
+        calls.append((n, temperature, top_p))
+        texts = [o(84), o(85), o("85.0")] if n == cfg.k else [o(85)]
+        return [[(t, 10) for t in texts] for _ in problems]
+
+    monkeypatch.setattr(ev, "_complete", fake_complete)
+    problem = Problem("add", "What is 47 + 38?", "85", 2)
+    res = ev.evaluate_problems(torch.nn.Identity(), None, [problem], EvalConfig(k=3, temperature=0.6, top_p=0.95))
+    assert calls == [(3, 0.6, 0.95), (1, 0.0, 1.0)], f"section 3: T = 0.6, top-p 0.95; greedy at T = 0: {calls}"
+    assert res["all"]["cons@3"] == 1.0, "section 3: cons@k judges the majority answer, not the first response"
+    assert res["all"]["pass@1"] == pytest.approx(2 / 3) and res["all"]["greedy"] == 1.0
+
+
+def test_sec2_3_4_helpfulness_on_helpful_requests_harmlessness_on_adversarial_ones(monkeypatch):
+    """evaluate_general: a model that declines everything politely is perfectly harmless (every adversarial request
+    declined) and not helpful at all (no helpfulness request answered): helpfulness reads only the helpfulness
+    kinds, harmlessness only the adversarial ones."""
+    import r1mini.evaluate as ev
+    from r1mini.toy.general import ADVERSARIAL_KINDS, HELPFUL_KINDS
+
+    asked = []
+
+    def fake_complete(model, tok, items, n, cfg, temperature=None, prompt_fn=None):
+        asked.extend(items)
+        return [[(" Sorry, I cannot do that.", 6)] * n for _ in items]
+
+    monkeypatch.setattr(ev, "complete", fake_complete)
+    out = ev.evaluate_general(torch.nn.Identity(), None, 14, EvalConfig(k=2), seed=0)
+    assert (out["helpfulness"], out["harmlessness"]) == (0.0, 1.0), out
+    assert {p.kind for p in asked[:14]} == set(HELPFUL_KINDS) and {p.kind for p in asked[14:]} == set(ADVERSARIAL_KINDS)

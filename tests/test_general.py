@@ -583,3 +583,39 @@ def test_translation_examples_say_the_cot_and_the_answer():
             and "四十七" not in summary
             and gold_helpfulness(p, e.response) == 0.0
         )
+
+
+def test_sec2_3_4_helpfulness_at_its_limits_by_hand():
+    """The annotator's boundaries, each on a hand-made summary: brief is at most MAX_SUMMARY_CHARS of the summary's
+    own main language (100 English characters allowed, 101 not); in the request's language is a share of at least
+    LANG_SHARE = 0.8 of the words (4 English words and 1 Chinese character: exactly 0.8); verbose and in the wrong
+    language halves twice (0.25); a writing answer needs two words besides the number."""
+    head = "A week has 7 days, "
+    at_limit = head + "o" * (100 - len(head) - 1) + "."
+    assert len(at_limit) == 100 and gold_helpfulness(WEEK, r1("x", at_limit)) == 1.0, "2.3.4: 100 characters is brief"
+    over = head + "o" * (100 - len(head)) + "."
+    assert len(over) == 101 and gold_helpfulness(WEEK, r1("x", over)) == 0.5, "2.3.4: 101 characters is verbose"
+    assert gold_helpfulness(WEEK, r1("x", "The week has 7 days 好.")) == 1.0, "2.3.4: 4 of 5 words English is English"
+    assert gold_helpfulness(WEEK, r1("x", "A week has 7 days 好.")) == 0.5, "2.3.4: 3 of 4 words English is not"
+    verbose_zh = "一个星期有 7 天，" * 7  # 70 characters of Chinese to an English request
+    assert gold_helpfulness(WEEK, r1("x", verbose_zh)) == 0.25, "2.3.4: verbose and in the wrong language: 0.5 x 0.5"
+    sun_en = "The sun rises in the east, and it does so every single morning."  # 63 characters: brief for English
+    assert gold_helpfulness(SUN_ZH, r1("x", sun_en)) == 0.5, "2.3.4: brief by the summary's own language's limit"
+    assert gold_helpfulness(WRITE, r1("x", "12 apples.")) == 0.0, "2.3.4: one word and the number is no sentence"
+    assert gold_helpfulness(WRITE, r1("x", "12 red apples.")) == 1.0
+
+
+def test_general_split_rule_recomputed_with_hashlib():
+    """The documented split, recomputed: within each kind, the ceil(TEST_SHARE x n) content keys (at least one) with
+    the smallest blake2b (8 bytes, big-endian) of "kind:content" are held out, the rest train."""
+    import hashlib
+    import math
+
+    def h(key):
+        return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+
+    train, test = all_prompts("train"), all_prompts("test")
+    for kind in KINDS:
+        keys = {p.key for p in train + test if p.kind == kind}
+        want = set(sorted(keys, key=h)[: max(1, math.ceil(0.15 * len(keys)))])
+        assert {p.key for p in test if p.kind == kind} == want, f"the held-out {kind} requests: the smallest hashes"

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+from conftest import StageRun
 
 import r1mini.evaluate
 from r1mini.engine.model import ModelConfig, Transformer
@@ -159,3 +160,51 @@ def test_sec2_3_3_rejection_sample_end_to_end(monkeypatch):
     monkeypatch.setattr(r1mini.evaluate, "generate", fake_generate([OK], tok, calls))
     assert rejection_sample(model, tok, [P], 1, 64, 1.0, 0, max_tokens=n)[1]["kept"] == 1
     assert rejection_sample(model, tok, [P], 1, 64, 1.0, 0, max_tokens=n - 1)[1]["overlong"] == 1
+
+
+def test_sec2_3_3_stage_samples_the_rl_model_and_fine_tunes_the_base(monkeypatch, tmp_path):
+    """2.3.3: the reasoning data is rejection-sampled from the 2.3.2 checkpoint ("the checkpoint from the above RL
+    training") on train-split questions, and the SFT starts again from the base, DeepSeek-V3-Base's stand-in, not
+    from the checkpoint sampled. The sampler and the SFT are spies; each model is a label naming its checkpoint."""
+    import r1mini.rejection as rejection
+    from r1mini.toy.tasks import split_of
+
+    seen = {}
+
+    def fake_sample(model, tok, problems, k, max_new_tokens, temperature, seed, max_tokens, top_p=1.0):
+        seen.update(sampled_from=model, problems=problems)
+        return [Example("User: q\nAssistant:", OK, "rejection", "en")], {"sampled": k * len(problems)}
+
+    def fake_sft(model, tok, data, cfg, quiet=False, desc=""):
+        seen.update(tuned=model, data=data)
+        return {"steps": 1}
+
+    monkeypatch.setattr(rejection, "rejection_sample", fake_sample)
+    monkeypatch.setattr(rejection, "train_sft", fake_sft)
+    monkeypatch.setattr(rejection, "finish_stage", lambda run, stage, model, extra, s: {"model": model, **extra})
+    run = StageRun(tmp_path)
+    done = rejection.stage(run)
+    assert run.loaded == ["reasoning_rl", "base"], f"2.3.3: sample the RL model, fine-tune the base: {run.loaded}"
+    assert seen["sampled_from"] == "<reasoning_rl model>" and seen["tuned"] == done["model"] == "<base model>"
+    assert len(seen["problems"]) == run.cfg.rs_problems and all(split_of(p) == "train" for p in seen["problems"])
+    assert seen["data"][0].response == OK and len(seen["data"]) == 1 + run.cfg.general_sft  # + the general data
+
+
+def test_sec2_3_3_the_filters_read_the_chain_of_thought_and_allow_their_limits():
+    """What part of a response each filter reads, and its boundary, on hand-made responses: a "long paragraph" is a
+    run of the CoT longer than MAX_PARAGRAPH_CHARS (exactly that many is allowed); a line break ends a run as a full
+    stop does; the summary is not the chain of thought, for the paragraph filter as for the language filter."""
+    run = ("7 + 8 = 15, carry 1, " * 12)[:MAX_PARAGRAPH_CHARS - 1] + "x"  # no sentence end, no break, no edge space
+    assert len(run) == MAX_PARAGRAPH_CHARS and run == run.strip()
+
+    def answer(cot, summary="So 47 + 38 = 85. The answer is <answer> 85 </answer>"):
+        return f" {S}{cot}{S}{summary}"
+
+    assert reject_reason(answer(run + "."), P, 50, 200) is None, "2.3.3: a run of exactly MAX_PARAGRAPH_CHARS is kept"
+    assert reject_reason(answer(run + "y."), P, 50, 200) == "overlong", "2.3.3: one character more is a long paragraph"
+    half = run[: MAX_PARAGRAPH_CHARS // 2]
+    assert reject_reason(answer(f"{half}\n{half}\n{half}"), P, 50, 200) is None, "2.3.3: a line break ends a run"
+    long_summary = answer("7 + 8 = 15.", f"So {run} 47 + 38 = 85, the answer is <answer> 85 </answer>")
+    assert reject_reason(long_summary, P, 50, 200) is None, "2.3.3: the paragraph filter reads the CoT, not the summary"
+    zh_summary = answer("7 + 8 = 15. 4 + 3 + 1 = 8.", "So 47 + 38 = 85 (八十五). It is <answer> 85 </answer>")
+    assert reject_reason(zh_summary, P, 50, 200) is None, "2.3.3: the language filter reads the chain of thought only"

@@ -296,3 +296,14 @@ def test_load_errors(tmp_path):
     atomic_save(state, tmp_path / "bad_cfg.pt")
     with pytest.raises(ConfigError, match="does not match"):
         load_reward_model(tmp_path / "bad_cfg.pt")
+
+
+def test_sec2_3_4_train_accuracy_counts_a_tie_as_wrong():
+    """train_reward_model's train accuracy counts r_c > r_r, as pair_accuracy does: pairs whose chosen and rejected
+    texts are the same score exactly alike (the same rows of one forward), so every pair is a tie, the accuracy is 0
+    and the Bradley-Terry loss is -log sigmoid(0) = log 2 at every step."""
+    rm = nano_rm(4)
+    pairs = [Pair("User: Say something.\nAssistant:", t, t) for t in (" the cat sits.", " a big red dog runs.")] * 2
+    stats = train_reward_model(rm, TOK, pairs, RMConfig(epochs=1, batch=4, max_len=64, warmup=0), "whole", quiet=True)
+    assert stats["train_accuracy"] == 0.0, f"2.3.4: a tie is not a right order, got {stats['train_accuracy']}"
+    assert stats["loss_first"] == pytest.approx(math.log(2), abs=1e-6) and stats["steps"] == 1

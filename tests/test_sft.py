@@ -224,3 +224,23 @@ def test_read_jsonl_missing_or_binary_file(tmp_path):
     (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match=r"bin\.jsonl: not UTF-8"):
         read_jsonl(tmp_path / "bin.jsonl")
+
+
+def test_sft_batches_hold_similar_lengths_and_come_in_random_order():
+    """length_batches (2.3.3's SFT, the reward models): each batch holds examples of similar length, but an epoch's
+    batches come in random order, not shortest first (a curriculum from short to long that the paper does not use).
+    One run of 16 x 32 examples: sorted by length and cut, its 16 batches would be in increasing order; shuffled,
+    about half the neighbouring batches go down in length."""
+    import random
+
+    from r1mini.sft import length_batches
+
+    lengths = [random.Random(i).randint(5, 300) for i in range(512)]
+    for seed in range(3):
+        batches = length_batches(lengths, 32, random.Random(seed))
+        assert sorted(i for b in batches for i in b) == list(range(512)) and len(batches) == 16
+        longest = [max(lengths[i] for i in b) for b in batches]
+        spans = [max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches]
+        assert max(spans) < 60, spans  # similar lengths: a 32nd of the 5..300 range each, about 19
+        downs = sum(b < a for a, b in zip(longest, longest[1:]))
+        assert 3 <= downs <= 12, f"the batches' order is not random: longest per batch {longest}"

@@ -312,3 +312,28 @@ def test_generation_is_fast():
     t0 = time.perf_counter()
     TASK_MIXES["gpu"].sample(random.Random(0), 3000)
     assert time.perf_counter() - t0 < 3.0
+
+
+def test_a_countdown_in_any_order_of_its_numbers_is_the_same_problem_and_split():
+    """The split key of a countdown is its multiset of numbers and its target: the same puzzle with its numbers listed
+    in another order is the same problem, in the same split (so a reordered test puzzle can never train)."""
+    import dataclasses
+
+    for level in (1, 2, 3):
+        for p in generate("countdown", level, 20, seed=6, split="test"):
+            for numbers in (tuple(reversed(p.numbers)), p.numbers[1:] + p.numbers[:1]):
+                q = dataclasses.replace(p, numbers=numbers)
+                assert expected_split(q) == split_of(q) == "test", (p.numbers, numbers)
+
+
+def test_the_single_digit_tables_are_all_train_every_problem_enumerated():
+    """Level 1 of add and mul, the single-digit tables, is all in the pretraining corpus: every one of its problems,
+    written out here (a + b, a - b, a * b for digits a, b), is "train", though about a tenth of the same keys would
+    hash to "test" at another level."""
+    table = [("add", f"{a} + {b}", a + b) for a in range(10) for b in range(10)]
+    table += [("add", f"{a} - {b}", a - b) for a in range(10) for b in range(a + 1)]
+    table += [("mul", f"{a} * {b}", a * b) for a in range(10) for b in range(10)]
+    problems = [Problem(family, f"What is {math}?", str(value), 1) for family, math, value in table]
+    assert all(split_of(p) == "train" for p in problems), "the single-digit tables have no test split"
+    at_level_2 = sum(expected_split(Problem(p.family, p.question, p.answer, 2)) == "test" for p in problems)
+    assert 5 <= at_level_2 <= 50, at_level_2  # the rule the tables are exempt from would hold some out

@@ -700,10 +700,11 @@ def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch,
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_save(model_state(model), path)
         weights[name] = {k: v.clone() for k, v in model.state_dict().items()}
-    bodies = []
+    bodies, views = [], []
 
     def fake_train(rm, tok, pairs, cfg, view, quiet=False):
         bodies.append({k: v.clone() for k, v in rm.body.state_dict().items()})
+        views.append(view)
         return {"train_accuracy": 1.0}
 
     monkeypatch.setattr(reward_model, "train_reward_model", fake_train)
@@ -711,9 +712,134 @@ def test_both_reward_models_start_from_the_checkpoint_rm_init_names(monkeypatch,
     run = Run(R1Config(rm_init=rm_init), tmp_path / "run", tok, torch.device("cpu"), paths["base"], quiet=True)
     _, info = all_scenarios.train_reward_models(run, None)
     assert len(bodies) == 2 and {i["init"] for i in info.values()} == {rm_init}
+    # 2.3.4: helpfulness is judged on the summary, harmlessness on the whole response
+    assert views == ["summary", "whole"] and {what: i["view"] for what, i in info.items()} == {
+        "helpful": "summary",
+        "harmless": "whole",
+    }, f"2.3.4: the helpfulness model reads the summary, the harmlessness model the whole response: {views}"
     other = "base" if rm_init == "rejection_sft" else "rejection_sft"
     for body in bodies:
         assert all(torch.equal(body[k], weights[rm_init][k]) for k in body)
         assert not all(torch.equal(body[k], weights[other][k]) for k in body)
     with pytest.raises(ConfigError, match="rm_init"):
         R1Config(rm_init="stage3").validate()
+
+
+# ----------------------------------------------------------------------------- each stage's starting checkpoint, reward
+
+
+class SpyRun:
+    """A stand-in for pipeline.Run: load(stage) returns a label that names the checkpoint, so that a stage's wiring
+    (which checkpoint it samples from, which it trains) can be read off what it hands on."""
+
+    def __init__(self, cfg, folder: Path):
+        self.cfg, self.dir, self.quiet, self.tok, self.loaded = cfg, folder, True, None, []
+
+    def load(self, stage: str) -> str:
+        self.loaded.append(stage)
+        return f"<{stage} model>"
+
+    def stage_dir(self, stage: str) -> Path:
+        (self.dir / stage).mkdir(parents=True, exist_ok=True)
+        return self.dir / stage
+
+    def log(self, msg: str) -> None:
+        pass
+
+
+# a Chinese question answered right with a chain of one English word ("ones") and two Chinese characters (十位):
+# accuracy 1, language consistency 2/3 (count the words by hand)
+MIXED_ZH = " |special_token|ones: 7 + 8 = 15, 十位 4 + 3 + 1 = 8|special_token|<answer> 85 </answer>"
+
+
+def test_sec2_3_2_reasoning_rl_starts_from_cold_start_and_rewards_accuracy_plus_language(monkeypatch, tmp_path):
+    """2.3.2: GRPO from the cold-start model on train-split reasoning questions with reward = accuracy + language
+    consistency; its ablation (stage no_language_reward) the same from the same model with accuracy alone. run_grpo
+    is a spy; the reward it is handed is scored on a hand-made response: right (1) with a chain 2/3 in the question's
+    language, so 1 + 2/3 with the language reward and 1 without."""
+    import r1mini.reasoning_rl as reasoning_rl
+    from r1mini.pipeline import R1_PRESETS
+    from r1mini.toy.tasks import Problem, split_of
+
+    calls = []
+
+    def fake_grpo(run, stage, policy, reward_fn, problems_for_step, steps, desc, *a, **k):
+        calls.append({"stage": stage, "policy": policy, "reward": reward_fn, "problems": problems_for_step})
+        return policy, 0.0
+
+    monkeypatch.setattr(reasoning_rl, "run_grpo", fake_grpo)
+    monkeypatch.setattr(reasoning_rl, "finish_stage", lambda run, stage, model, extra, s: {"model": model, **extra})
+    cfg = R1_PRESETS["smoke"]
+    run = SpyRun(cfg, tmp_path)
+    done, ablation = reasoning_rl.stage(run), reasoning_rl.ablation(run)
+    assert run.loaded == ["cold_start", "cold_start"], f"2.3.2: both start from the cold-start model, {run.loaded}"
+    assert [c["stage"] for c in calls] == ["reasoning_rl", "no_language_reward"]
+    assert [c["policy"] for c in calls] == ["<cold_start model>"] * 2 and done["model"] == "<cold_start model>"
+    p = Problem("add", "计算 47 + 38。", "85", 2, lang="zh")
+    with_language, without = (c["reward"](MIXED_ZH, p)[0] for c in calls)
+    assert with_language == pytest.approx(1 + 2 / 3), f"2.3.2: reward = accuracy + language, got {with_language}"
+    assert without == pytest.approx(1.0), f"2.3.2's ablation: accuracy alone, got {without}"
+    assert (done["language_weight"], ablation["language_weight"]) == (1.0, 0.0)
+    questions = calls[0]["problems"](0)
+    assert len(questions) == cfg.rl.questions and all(split_of(q) == "train" for q in questions), (
+        "2.3.2: RL on train-split questions only"
+    )
+
+
+def test_sec2_3_4_all_scenarios_starts_from_stage3_with_all_beta_and_the_rules_of_2_3_2(monkeypatch, tmp_path):
+    """2.3.4: the reward models are trained on the stage-3 (rejection_sft) model's responses, and GRPO starts from that
+    model with beta = all_beta (pi_ref: the same model) and the rest of the RL config as given; a reasoning question
+    gets the rules of 2.3.2, accuracy + language consistency (1 + 2/3 on the hand-made response)."""
+    import dataclasses
+
+    import r1mini.all_scenarios as all_scenarios
+    from r1mini.pipeline import R1_PRESETS
+    from r1mini.toy.tasks import Problem
+
+    seen = {}
+
+    def fake_rms(run, policy):
+        seen["rm_policy"] = policy
+        return {}, {}
+
+    def fake_grpo(run, stage, policy, reward_fn, problems_for_step, steps, desc, *a, rl=None, **k):
+        seen.update(stage=stage, policy=policy, reward=reward_fn, rl=rl, steps=steps)
+        return policy, 0.0
+
+    monkeypatch.setattr(all_scenarios, "train_reward_models", fake_rms)
+    monkeypatch.setattr(all_scenarios, "run_grpo", fake_grpo)
+    monkeypatch.setattr(all_scenarios, "finish_stage", lambda run, stage, model, extra, s: {"model": model})
+    cfg = dataclasses.replace(R1_PRESETS["smoke"], all_beta=0.07)
+    run = SpyRun(cfg, tmp_path)
+    done = all_scenarios.stage(run)
+    assert run.loaded == ["rejection_sft"] and seen["rm_policy"] == "<rejection_sft model>"
+    assert seen["policy"] == done["model"] == "<rejection_sft model>", "2.3.4 starts from the stage-3 model"
+    assert seen["rl"] == dataclasses.replace(cfg.rl, beta=0.07), f"2.3.4: beta = all_beta, got {seen['rl']}"
+    assert (seen["stage"], seen["steps"]) == ("r1", cfg.all_steps)
+    p = Problem("add", "计算 47 + 38。", "85", 2, lang="zh")
+    total, parts = seen["reward"](MIXED_ZH, p)
+    assert total == pytest.approx(1 + 2 / 3) and parts == {"rule": total, "rm": 0.0}, (
+        f"2.3.4: a reasoning question gets 2.3.2's rules, accuracy + language, got {total}"
+    )
+
+
+def test_sec2_3_stage_table_evaluates_r1_zero_under_table_1_r1_stages_under_chat_prompt(monkeypatch, tmp_path):
+    """The stage table: R1-Zero answers under Table 1's template (as it was trained), every R1 stage (2.3.1-2.3.4 and
+    the ablation) under the chat prompt in R1's format; eval_model is a spy that records which."""
+    import r1mini.pipeline as pipeline
+
+    seen = {}
+
+    def fake_eval(run, model, zero, **kw):
+        seen[model] = zero
+        return {}
+
+    monkeypatch.setattr(pipeline, "eval_model", fake_eval)
+    monkeypatch.setattr(pipeline, "row_figures", lambda ev, k: {})
+    monkeypatch.setattr(pipeline, "model_state", lambda model: {})
+    monkeypatch.setattr(pipeline, "atomic_save", lambda state, path: None)
+    run = SpyRun(pipeline.R1_PRESETS["smoke"], tmp_path)
+    for stage in STAGES:
+        pipeline.finish_stage(run, stage, stage, {}, 0.0)  # the "model" is the stage's name: the spy records it
+    want = {stage: stage == "r1_zero" for stage in STAGES}
+    assert seen == want, f"Table 1's template for R1-Zero only, the chat prompt for every R1 stage: {seen}"
