@@ -2,6 +2,7 @@
 
     python train_zero.py                  # picks the `gpu` preset on a GPU, else `cpu` (~10 min on 2 cores)
     python train_zero.py --preset smoke   # ~20 s on a CPU; CI runs it as a test
+    python train_zero.py --algo ppo       # PPO with a critic instead of GRPO (r1mini/ppo.py, docs/ppo.md)
     python train_zero.py --preset aha     # Table 3's "aha": countdown, a base with reflective behaviours; controls:
                                           # --preset aha_plain / aha_wrong / aha_drgrpo (docs/r1_zero.md)
     python train_zero.py --resume runs/zero/cpu-YYYYMMDD-HHMMSS               # continue a killed run
@@ -56,6 +57,7 @@ from r1mini.engine.common import (
     config_from_args,
     get_device,
     load_checkpoint,
+    peak_rss_mb,
     pick_preset,
     resume_overrides,
     rng_state,
@@ -66,10 +68,11 @@ from r1mini.engine.common import (
 from r1mini.engine.model import load_model, model_state
 from r1mini.engine.tokenizer import get_tokenizer
 from r1mini.evaluate import EvalConfig, eval_sets, evaluate_problems, format_table, zero_prompt
-from r1mini.grpo import GRPOConfig, GRPOTrainer
+from r1mini.grpo import GRPOConfig
+from r1mini.ppo import PPOConfig
 from r1mini.reflection import batch_reflection, curve_point, eval_reflection, reflection_table, tries_table
 from r1mini.toy.pretrain import ensure_base
-from r1mini.zero import ZERO_PRESETS, ZeroConfig, problems_for_step, reward_fn
+from r1mini.zero import ZERO_PRESETS, ZeroConfig, footprint, make_trainer, problems_for_step
 
 
 def reflection_eval(cfg: ZeroConfig, model, tok, problems, k: int) -> dict:
@@ -199,7 +202,7 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
     base_path = ensure_base(cfg.base, quiet=quiet, out_root=cfg.base_root)
     times["base"] = time.time() - t0
     policy, _ = load_model(base_path, device)
-    trainer = GRPOTrainer(policy, tok, zero_prompt, reward_fn(cfg), cfg.grpo)
+    trainer = make_trainer(cfg, policy, tok, zero_prompt)  # GRPO, or PPO with a critic (--algo ppo)
 
     eval_problems = eval_sets(["heldout"] + [b for b in cfg.benchmarks.split(",") if b], cfg.mix, cfg.final_n)
     curve_problems = {"heldout": eval_problems["heldout"][: cfg.curve_n]}
@@ -233,7 +236,7 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
     t0 = time.time() - times.get("rl", 0.0)
     bar = tqdm(
         range(trainer.step_idx, cfg.grpo.steps),
-        desc="R1-Zero GRPO",
+        desc=f"R1-Zero {cfg.algo.upper()}",
         initial=trainer.step_idx,
         total=cfg.grpo.steps,
         disable=quiet,
@@ -259,6 +262,7 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
             len=f"{stats['response_len']:.0f}",
             ent=f"{stats['entropy']:.3f}",
             **({"kl": f"{stats['kl']:.3f}"} if cfg.grpo.beta else {}),
+            **({"ev": f"{stats['explained_var']:.2f}"} if "explained_var" in stats else {}),
             tok_s=f"{stats['tokens_per_s']:,.0f}",
         )
         if main and ((step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.grpo.steps):
@@ -310,7 +314,8 @@ def train(cfg: ZeroConfig, run: Path, resume: bool = False, quiet: bool = False)
         print(report)
     cols = ("pass@1", f"cons@{cfg.final_k}", "format", "length", "reflective", "mixed_lang")
     pick = lambda res: {n: {c: r["all"][c] for c in cols} for n, r in res.items()}  # noqa: E731
-    summary = {"run": str(run), "before": pick(before), "after": pick(after), "seconds": times, "curve": curve}
+    summary = {"run": str(run), "algo": cfg.algo, "before": pick(before), "after": pick(after), "seconds": times,
+               "curve": curve, **footprint(trainer), "peak_rss_mb": peak_rss_mb()}  # fmt: skip
     if main:
         write_json(summary, run / "summary.json")  # the figures and seconds per phase (r1mini/tools/compare.py)
     return summary
@@ -335,7 +340,7 @@ def load_run_config(run: Path) -> ZeroConfig:
     if not (run / "config.json").is_file():
         raise ConfigError(f"{run} is not a train_zero run folder (no config.json)")
     saved = json.loads((run / "config.json").read_text())
-    return ZeroConfig(**{**saved, "grpo": GRPOConfig(**saved["grpo"])})
+    return ZeroConfig(**{**saved, "grpo": GRPOConfig(**saved["grpo"]), "ppo": PPOConfig(**saved.get("ppo", {}))})
 
 
 def main() -> None:
@@ -353,6 +358,7 @@ def main() -> None:
     add_plan_args(p)  # --estimate, --dry-run (r1mini/tools/plans.py)
     add_config_args(p, ZeroConfig)
     add_config_args(p, GRPOConfig)
+    add_config_args(p, PPOConfig)
     args = p.parse_args()
     dist.init()  # under torchrun: join the other processes (nothing otherwise)
 
@@ -366,11 +372,14 @@ def main() -> None:
     else:
         preset = args.preset or ("gpu" if get_device().type == "cuda" else "cpu")
         base = pick_preset(ZERO_PRESETS, preset)
-        cfg = dataclasses.replace(config_from_args(base, args), grpo=config_from_args(base.grpo, args))
+        cfg = dataclasses.replace(config_from_args(base, args), grpo=config_from_args(base.grpo, args),
+                                  ppo=config_from_args(base.ppo, args))  # fmt: skip
         cfg.validate()
         run = Path(args.out) if args.out else Path("runs/zero") / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = Path(dist.broadcast(str(run)))  # rank 0's folder name (the clocks of the ranks may straddle a second)
     if args.estimate or args.dry_run:  # r1mini/tools/plans.py: the phases of this config, priced or run for a step
+        if cfg.algo != "grpo":
+            raise ConfigError("--estimate and --dry-run price GRPO's phases only; PPO's critic is not in the cost model")
         from r1mini.tools.plans import run_plan, zero_plan
 
         run_plan(

@@ -225,7 +225,7 @@ class GRPOTrainer:
             self.update(ro, A, weights, ref_logp, plan, log, inner)
         self.step_idx += 1
         t_train = time.time() - t0 - t_sample
-        return log.figures(ro, plan, cfg.G, self.step_idx, self.lr_at(self.step_idx - 1), t_sample, t_train)
+        return log.figures(ro, plan, cfg.G, self.step_idx, self.lr_at(self.step_idx - 1), t_sample, t_train, A)
 
     def sample(self, problems, first: int, total: int) -> Rollout:
         self.policy.eval()

@@ -14,8 +14,11 @@ import dataclasses
 import random
 from dataclasses import dataclass, field
 
+import torch
+
 from r1mini.engine.common import ConfigError
-from r1mini.grpo import GRPOConfig
+from r1mini.grpo import GRPOConfig, GRPOTrainer
+from r1mini.ppo import PPOConfig, PPOTrainer
 from r1mini.rewards import total_reward
 from r1mini.toy.tasks import TASK_MIXES
 
@@ -37,14 +40,19 @@ class ZeroConfig:
     sample_every: int = 25  # write a few sampled responses to samples.jsonl every N steps
     device: str = "auto"  # cuda, mps or cpu; auto = the first there
     reflection_eval: bool = False  # sample the held-out set before/after RL for the reflection figures (aha presets)
-    grpo: GRPOConfig = field(default_factory=GRPOConfig)  # no flag of its own: its fields are flags
+    algo: str = "grpo"  # the RL algorithm: grpo (2.2.1, r1mini/grpo.py) or ppo (a critic and GAE, r1mini/ppo.py)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)  # no flag of its own: its fields are flags (PPO's too)
+    ppo: PPOConfig = field(default_factory=PPOConfig)  # PPO's own fields (flags), read only with algo = ppo
 
     def validate(self) -> None:
         if self.mix not in TASK_MIXES:
             raise ConfigError(f"unknown task mix {self.mix!r}; choose one of: {', '.join(TASK_MIXES)}")
         if self.ckpt_every < 1 or self.eval_every < 0 or self.final_k < 1 or self.curve_k < 1:
             raise ConfigError("ckpt_every, final_k, curve_k must be >= 1 and eval_every >= 0")
+        if self.algo not in ("grpo", "ppo"):
+            raise ConfigError(f"algo must be grpo or ppo, got {self.algo!r}")
         self.grpo.validate()
+        self.ppo.validate()
 
 
 ZERO_PRESETS = {
@@ -107,6 +115,24 @@ ZERO_PRESETS["aha_wrong"] = dataclasses.replace(ZERO_PRESETS["aha"], base="aha_w
 ZERO_PRESETS["aha_drgrpo"] = dataclasses.replace(
     ZERO_PRESETS["aha"], grpo=dataclasses.replace(ZERO_PRESETS["aha"].grpo, loss_agg="constant", scale_std=False)
 )
+
+
+def make_trainer(cfg: ZeroConfig, policy, tok, prompt_fn):
+    """The RL trainer of the recipe: GRPO (the paper's) or PPO with a critic (the one it forgoes, r1mini/ppo.py)."""
+    if cfg.algo == "ppo":
+        return PPOTrainer(policy, tok, prompt_fn, reward_fn(cfg), cfg.grpo, cfg.ppo)
+    return GRPOTrainer(policy, tok, prompt_fn, reward_fn(cfg), cfg.grpo)
+
+
+def footprint(trainer) -> dict:
+    """What training holds beside the activations: trainable parameters (the policy's, and the critic's with PPO)
+    and the optimizers' state in bytes (AdamW: two float32 moments per parameter)."""
+    models = [trainer.policy] + ([trainer.critic] if isinstance(trainer, PPOTrainer) else [])
+    opts = [trainer.opt] + ([trainer.critic_opt] if isinstance(trainer, PPOTrainer) else [])
+    params = {id(p): p for m in models for p in m.parameters() if p.requires_grad}  # tied weights once
+    state = [t for o in opts for st in o.state.values() for t in st.values() if torch.is_tensor(t)]
+    return {"trainable_params": sum(p.numel() for p in params.values()),
+            "optimizer_state_bytes": sum(t.numel() * t.element_size() for t in state)}  # fmt: skip
 
 
 def reward_fn(cfg: ZeroConfig):

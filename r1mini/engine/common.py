@@ -102,6 +102,16 @@ def set_rng_state(state: dict) -> None:
 # ----------------------------------------------------------------------------- files
 
 
+def peak_rss_mb() -> float | None:
+    """The most resident memory this process has held so far, in MiB (None where the OS does not say: Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
 def key_hash(key: dict) -> str:
     """8 hex digits naming a cache entry: sha256 of the key as sorted JSON (anything JSON lacks as its str).
     The cached bases (pretrain.run_hash) and the cached R1-Zero policies (train_r1.zero_cache_dir) are named so."""

@@ -85,16 +85,21 @@ class UpdateLog:
             self.sums["entropy"] += ent[m].mean().item() * share
             self.sums["logp_gap"] += (logp.detach() - sampler_logp)[m].abs().mean().item() * share
 
-    def figures(self, ro, plan: UpdatePlan, G: int, step: int, lr: float, t_sample: float, t_train: float) -> dict:
-        """The step's logged figures (ro: its grpo.Rollout), over the whole step (summed over ranks)."""
+    def figures(self, ro, plan: UpdatePlan, G: int, step: int, lr: float, t_sample: float, t_train: float,
+                A: torch.Tensor) -> dict:  # fmt: skip
+        """The step's logged figures (ro: its grpo.Rollout), over the whole step (summed over ranks). A: the
+        advantages the update was given, one per output [N] (GRPO) or per token [N, T] (PPO)."""
         lengths = ro.mask.sum(1).float()
         n_tokens = int(lengths.sum()) + int(ro.prompt_mask.sum())
         spread = ro.rewards.max(1).values > ro.rewards.min(1).values
         k = len(ro.parts)
+        a = (A[:, None] if A.dim() == 1 else A).double() * ro.mask  # each real token's advantage, 0 on padding
         sums = [ro.rewards.sum(), *(v.sum() for v in ro.parts.values()), lengths.sum(), ro.truncated.sum()]
+        sums += [a.sum(), (a * a).sum()]
         *tot, longest = dist.sum_max(sums + [spread.sum(), n_tokens, *self.sums.values()], [lengths.max()])
-        reward, parts, (length, truncated, n_spread, tokens, *means) = tot[0], tot[1 : 1 + k], tot[1 + k :]
-        n_rows = plan.n_rows
+        reward, parts = tot[0], tot[1 : 1 + k]
+        length, truncated, a_sum, a2_sum, n_spread, tokens, *means = tot[1 + k :]
+        n_rows, n_out = plan.n_rows, max(1.0, plan.n_tokens)
         return {
             "step": step,
             "reward": reward / n_rows,
@@ -104,6 +109,7 @@ class UpdateLog:
             "truncated": truncated / n_rows,
             "zero_spread": 1 - n_spread / (n_rows // G),
             "trained_rows": plan.n_run / n_rows,  # share of the N outputs run through the update
+            "adv_var": a2_sum / n_out - (a_sum / n_out) ** 2,  # variance of the advantages over the output tokens
             **dict(zip(self.sums, means)),
             "grad_norm": self.grad_norm,
             "lr": lr,

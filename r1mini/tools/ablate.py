@@ -7,8 +7,8 @@
     python -m r1mini.tools.ablate --preset smoke                               # a tiny grid in seconds (CI runs it)
 
 Each variant is `python train_zero.py` at one preset (`quick` by default: a short R1-Zero run, about 2 minutes on 2
-CPU cores with the cpu base cached) with the variant's flags (any ZeroConfig or GRPOConfig field), once per seed
-0..seeds-1. The seed fixes the question stream (r1mini/zero.py: problems_for_step), the sampler's draws and the
+CPU cores with the cpu base cached) with the variant's flags (any ZeroConfig, GRPOConfig or PPOConfig field), once
+per seed 0..seeds-1. The seed fixes the question stream (r1mini/zero.py: problems_for_step), the sampler's draws and the
 evaluation's samples, and every variant starts from the same cached base, so seed s of variant A and seed s of
 variant B differ only by the variant. Several --grid flags make a product; keys joined by ":" move together
 (G:questions=4:32,16:8). A `--variant NAME=PATH` runs the train_zero.py of another checkout (an edited copy of this
@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from r1mini.engine.common import ConfigError, add_config_args, cli_main, config_from_args, pick_preset
 from r1mini.grpo import GRPOConfig
+from r1mini.ppo import PPOConfig
 from r1mini.tools.compare import load_runs, table, write
 from r1mini.toy.pretrain import ensure_base
 from r1mini.zero import ZERO_PRESETS, ZeroConfig
@@ -82,21 +83,23 @@ class Variant:
     script: Path  # the train_zero.py that runs it
 
 
-FIELDS = {f.name: f for cls in (ZeroConfig, GRPOConfig) for f in dataclasses.fields(cls)}
+FIELDS = {f.name: f for cls in (ZeroConfig, GRPOConfig, PPOConfig) for f in dataclasses.fields(cls)}
 GRPO_FIELDS = {f.name for f in dataclasses.fields(GRPOConfig)}
+PPO_FIELDS = {f.name for f in dataclasses.fields(PPOConfig)}
+HINTS = {k: v for cls in (ZeroConfig, GRPOConfig, PPOConfig) for k, v in typing.get_type_hints(cls).items()}
 
 
 def parse_grid(specs: list[str]) -> list[tuple[str, list[str]]]:
     """ "key=v1,v2" strings (several per string, separated by spaces) -> [(key, [v1, v2])], each key a field of
-    ZeroConfig or GRPOConfig and each value one its flag accepts. Keys joined by ":" move together, a value per key:
-    G:questions=4:32,8:16 is two variants (G 4 with 32 questions, G 8 with 16), not four.
+    ZeroConfig, GRPOConfig or PPOConfig and each value one its flag accepts. Keys joined by ":" move together, a
+    value per key: G:questions=4:32,8:16 is two variants (G 4 with 32 questions, G 8 with 16), not four.
 
     >>> parse_grid(["loss_agg=seq_mean,constant beta=0,0.04"])
     [('loss_agg', ['seq_mean', 'constant']), ('beta', ['0', '0.04'])]
     >>> parse_grid(["G:questions=4:32,8:16"])
     [('G:questions', ['4:32', '8:16'])]
     """
-    hints = {**typing.get_type_hints(ZeroConfig), **typing.get_type_hints(GRPOConfig)}
+    hints = HINTS
     parse = {bool: lambda x: {"true": True, "false": False}[x.lower()], int: int, float: float}
     out = []
     for spec in (s for text in specs for s in text.split()):
@@ -166,11 +169,11 @@ def run_dir(v: Variant, seed: int, cfg: AblateConfig) -> Path:
     so that two ablations share the runs they have in common (the preset's own config is "default"); a code
     variant's folder also names a hash of its code."""
     zero = pick_preset(ZERO_PRESETS, cfg.zero_preset, "train_zero preset")
-    hints = {**typing.get_type_hints(ZeroConfig), **typing.get_type_hints(GRPOConfig)}
+    hints = HINTS
     parse = {bool: lambda x: x.lower() == "true", int: int, float: float}
     changed = {}
     for key, value in v.flags.items():
-        default = getattr(zero.grpo if key in GRPO_FIELDS else zero, key)
+        default = getattr(zero.grpo if key in GRPO_FIELDS else zero.ppo if key in PPO_FIELDS else zero, key)
         if parse.get(hints[key], str)(value) != default:
             changed[key] = value
     if cfg.steps and cfg.steps != zero.grpo.steps:
