@@ -379,7 +379,7 @@ def main() -> None:
         run = Path(dist.broadcast(str(run)))  # rank 0's folder name (the clocks of the ranks may straddle a second)
     if args.estimate or args.dry_run:  # r1mini/tools/plans.py: the phases of this config, priced or run for a step
         if cfg.algo != "grpo":
-            raise ConfigError("--estimate and --dry-run price GRPO's phases only; PPO's critic is not in the cost model")
+            raise ConfigError("--estimate and --dry-run price GRPO's phases only: PPO's critic is not in the model")
         from r1mini.tools.plans import run_plan, zero_plan
 
         run_plan(
