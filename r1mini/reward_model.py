@@ -229,6 +229,14 @@ RM_PRESETS = {
 }
 
 
+def lr_at(cfg: RMConfig, step: int, total: int) -> float:
+    """The learning rate of optimizer step `step` (from 0) of `total`: linear warmup, then cosine down to lr / 10."""
+    lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+    if step >= cfg.warmup and total > cfg.warmup:  # cosine from lr down to lr / 10
+        lr = cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * (step - cfg.warmup) / (total - cfg.warmup))))
+    return lr
+
+
 def _max_len(rm: RewardModel, max_len: int | None) -> int:
     return rm.cfg.max_seq_len if max_len is None else min(max_len, rm.cfg.max_seq_len)
 
@@ -263,11 +271,8 @@ def train_reward_model(rm: RewardModel, tok, pairs: list[Pair], cfg: RMConfig, v
         ):  # r1mini/sft.py: pairs of similar length share a batch
             n = len(batch)
             ids, mask = pad_rows([chosen[k] for k in batch] + [rejected[k] for k in batch], tok.pad_id)  # [2n, T]
-            lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
-            if step >= cfg.warmup and total > cfg.warmup:  # cosine from lr down to lr / 10
-                lr = cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * (step - cfg.warmup) / (total - cfg.warmup))))
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr_at(cfg, step, total)
             with autocast(device, cfg.precision):
                 r = rm(ids.to(device), mask.to(device)).float()  # [2n]
             loss = bt_loss(r[:n], r[n:])

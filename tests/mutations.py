@@ -48,6 +48,7 @@ GENERAL = ["tests/test_general.py"]
 EVAL = ["tests/test_evaluate.py"]
 TASKS = ["tests/test_tasks.py"]
 KV = ["tests/test_model.py", "tests/test_sampler.py"]
+PRM = ["tests/test_prm.py"]  # section 4.2's process reward model (r1mini/prm.py)
 PPO = ["tests/test_ppo.py"]  # PPO beside GRPO (r1mini/ppo.py): its equations (P1)-(P4), the critic, the step
 
 
@@ -1455,6 +1456,16 @@ MUTATIONS = [
         "keys = torch.cat([torch.ones_like(past_mask), mask], dim=1)",
         KV,
     ),
+    M("prm-split-every-period", "r1mini/prm.py", 're.compile(r"\\.(?=\\s|$)|。")', 're.compile(r"\\.|。")', PRM),
+    M("prm-rule-no-gold-step", "r1mini/prm.py", "return signature(step.text) in gold and arithmetic_true(step.text)",
+      "return arithmetic_true(step.text)", PRM),
+    M("prm-rule-local-labels", "r1mini/prm.py", "ok = ok and rule_step_ok(s, problem, gold)",
+      "ok = rule_step_ok(s, problem, gold)", PRM),
+    M("prm-rollouts-all", "r1mini/prm.py", "labels[i][j] = int(any(", "labels[i][j] = int(all(", PRM),
+    M("prm-boundary-late", "r1mini/prm.py", "positions.append(len(ids) - 1)", "positions.append(len(ids))", PRM),
+    M("prm-best-of-n-min", "r1mini/prm.py", "return bool(correct[max(range(len(scores))",
+      "return bool(correct[min(range(len(scores))", PRM),
+    M("prm-no-retrain", "r1mini/prm.py", 'if variant == "prm_retrain" and step == cfg.retrain_at:', "if False:", PRM),
     M("ppo-p3-no-lambda", "r1mini/ppo.py", "running = (delta + gamma * lam * running) * m[:, t]",
       "running = (delta + gamma * running) * m[:, t]", PPO),
     M("ppo-p3-values-past-the-end", "r1mini/ppo.py", "    v = values * m\n", "    v = values\n", PPO),

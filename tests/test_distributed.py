@@ -128,11 +128,12 @@ def zero_config(steps: int):
 
 def run_zero(run: Path, base: Path, resume_at: int | None = None):
     """train_zero.train for STEPS steps on the given base; resume_at: first that many, then --resume."""
+    import r1mini.zero as zero
     import train_zero
 
-    real = train_zero.ensure_base, train_zero.reward_fn, train_zero.load_model
+    real = train_zero.ensure_base, zero.reward_fn, train_zero.load_model
     train_zero.ensure_base = lambda *args, **kwargs: base  # the test's base, not a preset's
-    train_zero.reward_fn = zero_reward
+    zero.reward_fn = zero_reward  # what zero.make_trainer hands the trainer
     train_zero.load_model = lambda path, device: (
         real[2](path, device)[0].double(),
         None,
@@ -142,7 +143,7 @@ def run_zero(run: Path, base: Path, resume_at: int | None = None):
             train_zero.train(zero_config(resume_at), run, quiet=True)
         return train_zero.train(zero_config(STEPS), run, resume=resume_at is not None, quiet=True)
     finally:
-        train_zero.ensure_base, train_zero.reward_fn, train_zero.load_model = real
+        train_zero.ensure_base, zero.reward_fn, train_zero.load_model = real
 
 
 # ----------------------------------------------------------------------------- the 2-process side
