@@ -71,12 +71,22 @@ def smoke_r1_run(tmp_path_factory, smoke_base_root):
 class StageRun:
     """A stand-in for an R1 run (r1mini/pipeline.py) handed to one stage's `stage(run)`: `load(stage)` returns the
     label "<stage model>" and records the stage, so that a test sees which checkpoint the stage samples from and
-    which it fine-tunes; stage folders go under `root`."""
+    which it fine-tunes; stage folders go under `root`. `train_sft` and `finish_stage` stand in for the module's:
+    the SFT records the model it tunes and its data in `seen`, and a finished stage is {"model": ..., **extra}."""
 
     def __init__(self, root, preset: str = "smoke"):
         from r1mini.pipeline import R1_PRESETS
 
         self.cfg, self.tok, self.quiet, self.root, self.loaded = R1_PRESETS[preset], None, True, root, []
+        self.seen: dict = {}
+
+    def train_sft(self, model, tok, data, cfg, quiet=False, desc=""):
+        self.seen.update(tuned=model, data=data)
+        return {"steps": 1}
+
+    @staticmethod
+    def finish_stage(run, stage, model, extra, s):
+        return {"model": model, **extra}
 
     def load(self, stage: str) -> str:
         self.loaded.append(stage)

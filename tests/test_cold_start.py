@@ -239,20 +239,16 @@ def test_sec2_3_1_stage_samples_r1_zero_and_fine_tunes_the_base(monkeypatch, tmp
     SFT are spies; each model is a label naming its checkpoint."""
     import r1mini.cold_start as cold_start
 
-    seen = {}
+    run = StageRun(tmp_path)
+    seen = run.seen  # what the spies were handed
 
     def fake_sample(model, tok, problems, k, max_new_tokens, temperature, seed):
         seen.update(sampled_from=model, problems=problems)
         return [(P_EN, f" <think> {THINK_EN} </think> <answer> 85 </answer>")]  # kept: one r1_zero example
 
-    def fake_sft(model, tok, data, cfg, quiet=False, desc=""):
-        seen.update(tuned=model, data=data)
-        return {"steps": 1}
-
     monkeypatch.setattr(cold_start, "sample_zero_outputs", fake_sample)
-    monkeypatch.setattr(cold_start, "train_sft", fake_sft)
-    monkeypatch.setattr(cold_start, "finish_stage", lambda run, stage, model, extra, s: {"model": model, **extra})
-    run = StageRun(tmp_path)
+    monkeypatch.setattr(cold_start, "train_sft", run.train_sft)
+    monkeypatch.setattr(cold_start, "finish_stage", run.finish_stage)
     done = cold_start.stage(run)
     assert run.loaded == ["r1_zero", "base"], f"2.3.1: sample R1-Zero, fine-tune the base: {run.loaded}"
     assert seen["sampled_from"] == "<r1_zero model>" and seen["tuned"] == done["model"] == "<base model>"

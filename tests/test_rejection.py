@@ -169,20 +169,16 @@ def test_sec2_3_3_stage_samples_the_rl_model_and_fine_tunes_the_base(monkeypatch
     import r1mini.rejection as rejection
     from r1mini.toy.tasks import split_of
 
-    seen = {}
+    run = StageRun(tmp_path)
+    seen = run.seen  # what the spies were handed
 
     def fake_sample(model, tok, problems, k, max_new_tokens, temperature, seed, max_tokens, top_p=1.0):
         seen.update(sampled_from=model, problems=problems)
         return [Example("User: q\nAssistant:", OK, "rejection", "en")], {"sampled": k * len(problems)}
 
-    def fake_sft(model, tok, data, cfg, quiet=False, desc=""):
-        seen.update(tuned=model, data=data)
-        return {"steps": 1}
-
     monkeypatch.setattr(rejection, "rejection_sample", fake_sample)
-    monkeypatch.setattr(rejection, "train_sft", fake_sft)
-    monkeypatch.setattr(rejection, "finish_stage", lambda run, stage, model, extra, s: {"model": model, **extra})
-    run = StageRun(tmp_path)
+    monkeypatch.setattr(rejection, "train_sft", run.train_sft)
+    monkeypatch.setattr(rejection, "finish_stage", run.finish_stage)
     done = rejection.stage(run)
     assert run.loaded == ["reasoning_rl", "base"], f"2.3.3: sample the RL model, fine-tune the base: {run.loaded}"
     assert seen["sampled_from"] == "<reasoning_rl model>" and seen["tuned"] == done["model"] == "<base model>"

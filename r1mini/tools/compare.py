@@ -41,14 +41,14 @@ class Run:
     seconds: float | None = None
 
 
-def _json(path: Path):
+def read_json(path: Path):
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise ConfigError(f"cannot read {path}: {e}") from None
 
 
-def _jsonl(path: Path) -> list[dict]:
+def read_metrics(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
@@ -60,7 +60,7 @@ def _jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def _csv(path: Path) -> list[dict]:
+def read_curves(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(path.read_text()))]
@@ -71,14 +71,15 @@ def load_runs(path: str | Path, name: str | None = None) -> list[Run]:
     path = Path(path)
     name = name or path.as_posix()
     if (path / "eval_after.json").is_file():  # a train_zero.py run
-        ev = _json(path / "eval_after.json")
-        summary = _json(path / "summary.json") if (path / "summary.json").is_file() else {}
+        ev = read_json(path / "eval_after.json")
+        summary = read_json(path / "summary.json") if (path / "summary.json").is_file() else {}
         seconds = sum(summary["seconds"].values()) if "seconds" in summary else None
-        return [Run(name, ev["heldout"], _jsonl(path / "metrics.jsonl"), _csv(path / "curves.csv"), seconds)]
+        steps, curve = read_metrics(path / "metrics.jsonl"), read_curves(path / "curves.csv")
+        return [Run(name, ev["heldout"], steps, curve, seconds)]
     if (path / "eval.json").is_file() and (path / "done.json").is_file():  # a train_r1 stage or a distill row
-        ev, done = _json(path / "eval.json"), _json(path / "done.json")
+        ev, done = read_json(path / "eval.json"), read_json(path / "done.json")
         seconds = done.get("seconds")
-        return [Run(name, ev["reasoning"]["heldout"], _jsonl(path / "metrics.jsonl"), [], seconds)]
+        return [Run(name, ev["reasoning"]["heldout"], read_metrics(path / "metrics.jsonl"), [], seconds)]
     inner = sorted(p for p in path.glob("*/done.json")) + sorted(p for p in path.glob("*/*/done.json"))
     if inner:  # a train_r1.py or distill.py run: its finished stages or rows
         return [r for d in inner for r in load_runs(d.parent, f"{name}/{d.parent.relative_to(path).as_posix()}")]

@@ -24,7 +24,7 @@ from pathlib import Path
 from r1mini.engine.common import ConfigError, add_config_args, atomic_write_bytes, cli_main, config_from_args
 from r1mini.engine.common import pick_preset, write_json
 from r1mini.tools.ablate import ROOT, AblateConfig, Variant, run_all, run_dir
-from r1mini.tools.compare import _csv, _json, _jsonl, group_figures, load_runs
+from r1mini.tools.compare import group_figures, load_runs, read_curves, read_json, read_metrics
 from r1mini.toy.pretrain import ensure_base
 from r1mini.zero import ZERO_PRESETS
 
@@ -48,7 +48,7 @@ VERSUS_PRESETS = {
 
 def run_figures(run: Path, preset_questions: int, G: int) -> dict:
     """One run's figures from its folder: summary.json, metrics.jsonl, curves.csv, eval_after.json."""
-    summary, steps = _json(run / "summary.json"), _jsonl(run / "metrics.jsonl")
+    summary, steps = read_json(run / "summary.json"), read_metrics(run / "metrics.jsonl")
     if not steps:
         raise ConfigError(f"{run} has no metrics.jsonl: not a finished train_zero run")
     mean = lambda key: statistics.fmean(s.get(key, 0.0) for s in steps)  # noqa: E731
@@ -58,7 +58,7 @@ def run_figures(run: Path, preset_questions: int, G: int) -> dict:
         seconds[s["step"]] = clock
     curve = [{"step": int(c["step"]), "samples": int(c["step"]) * preset_questions * G,
               "seconds": seconds.get(int(c["step"])), "pass@1": c["pass@1"]}
-             for c in _csv(run / "curves.csv")]  # fmt: skip
+             for c in read_curves(run / "curves.csv")]  # fmt: skip
     ev = [s["explained_var"] for s in steps if "explained_var" in s]
     n = max(1, len(ev) // 5)
     return {
