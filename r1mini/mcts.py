@@ -6,7 +6,7 @@ iterated. It names two obstacles: (1) the token space is exponentially larger th
 node must be capped, and then the search gets stuck in local optima; (2) the value model, which steers every step
 of the search, is hard to train, so the iteration does not take off.
 
-Here a node is a prefix of the response o that ends at a step boundary (r1mini/prm.py:split_steps). One simulation:
+Here a node is a prefix of the response o that ends at a step boundary (r1mini/steps.py:split_steps). One simulation:
     1. select   from the root, the child of highest PUCT score, until a node not yet expanded (or terminal)
     2. expand   sample k next steps from pi_theta (one sampler call, the prefix's KV cache shared by the k rows);
                 equal steps merge; a child's prior P is its step's probability, normalised over the siblings
@@ -53,11 +53,11 @@ from r1mini.engine.sampler import SamplingConfig, generate
 from r1mini.engine.tokenizer import get_tokenizer
 from r1mini.evaluate import EvalConfig, complete, zero_prompt
 from r1mini.grpo import GRPOConfig, GRPOTrainer
-from r1mini.prm import ProcessRewardModel, Step, agreement, rerank_figures, rule_step_ok, split_steps, step_probs
-from r1mini.prm import gold_signatures, train_prm
+from r1mini.prm import ProcessRewardModel, agreement, rerank_figures, step_probs, train_prm
 from r1mini.reward_model import RMConfig
 from r1mini.rewards import accuracy_reward
 from r1mini.sft import SFTConfig, train_sft
+from r1mini.steps import Step, gold_signatures, rule_step_ok, split_steps
 from r1mini.template import TAGS, Example
 from r1mini.toy.pretrain import ensure_base
 from r1mini.toy.tasks import BENCHMARKS, Problem, TaskMix, apply_op, benchmark, heldout, solve_countdown
@@ -323,7 +323,7 @@ def countdown_step_ok(problem: Problem, text: str) -> bool:
 
 def first_step_ok(problem: Problem, text: str) -> bool:
     """Whether the first step of a response can still lead to the right answer: countdown by countdown_step_ok;
-    another family by the rule of r1mini/prm.py (a step of the column algorithm, its arithmetic true); an answer
+    another family by the rule of r1mini/steps.py (a step of the column algorithm, its arithmetic true); an answer
     step by the accuracy reward. False for a response with no step."""
     steps = split_steps(text)
     if not steps:

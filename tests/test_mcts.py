@@ -38,7 +38,8 @@ from r1mini.mcts import (
     tree_figures,
     value_fn,
 )
-from r1mini.prm import ProcessRewardModel, encode_steps, split_steps
+from r1mini.prm import ProcessRewardModel, encode_steps
+from r1mini.steps import split_steps
 from r1mini.toy.corpus import worked_solution
 from r1mini.toy.tasks import Problem, apply_op, generate
 

@@ -1,7 +1,7 @@
-"""Section 4.2's process reward model (r1mini/prm.py): the step splitter and both labellers on hand-worked texts
-(right steps, a wrong carry, a step copied from another problem, a chain with no steps), the PRM's scores read at
-the step boundaries against a last-token read of each truncated text, best-of-N and majority vote on hand-made
-candidates, and the smoke run end to end. `pytest -k sec4_2`."""
+"""Section 4.2's process reward model (r1mini/prm.py) and its steps (r1mini/steps.py): the step splitter and both
+labellers on hand-worked texts (right steps, a wrong carry, a step copied from another problem, a chain with no
+steps), the PRM's scores read at the step boundaries against a last-token read of each truncated text, best-of-N
+and majority vote on hand-made candidates, and the smoke run end to end. `pytest -k sec4_2`."""
 
 import json
 import os
@@ -11,19 +11,12 @@ from pathlib import Path
 
 import torch
 
-from r1mini import prm as prm_mod
+from r1mini import steps as steps_mod
 from r1mini.engine.model import ModelConfig
 from r1mini.engine.sampler import Samples
 from r1mini.engine.tokenizer import get_tokenizer
-from r1mini.prm import (
-    ProcessRewardModel,
-    encode_steps,
-    prm_prompt,
-    rerank_figures,
-    rollout_labels,
-    rule_labels,
-    split_steps,
-)
+from r1mini.prm import ProcessRewardModel, encode_steps, prm_prompt, rerank_figures
+from r1mini.steps import rollout_labels, rule_labels, split_steps
 from r1mini.toy.tasks import Problem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +131,7 @@ def test_sec4_2_rollout_labels_hand_worked(monkeypatch):
     wrong = [" </think> <answer> 183 </answer>", " </think> <answer> 185 </answer>"]
     for s in split_steps(RIGHT)[1:4]:  # a weak completer: right prefixes, wrong completions
         table[RIGHT[: s.end]] = wrong
-    monkeypatch.setattr(prm_mod, "generate", fake_generate(table))
+    monkeypatch.setattr(steps_mod, "generate", fake_generate(table))
     policy = torch.nn.Linear(1, 1)
     policy.cfg = ModelConfig.preset("nano", vocab_size=TOK.vocab_size)
     labels = rollout_labels(policy, TOK, [(P46, response), (P46, RIGHT)], k=2, max_new_tokens=8, batch=3)
