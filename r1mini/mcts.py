@@ -20,7 +20,7 @@ retrain V, search again) runs beside GRPO from the same start at the same number
 
     python -m r1mini.mcts --json runs/mcts/cpu.json     # cpu preset: the cached cpu and aha_plain bases (or made)
     python -m r1mini.mcts --preset smoke                 # seconds; CI runs it
-Docs: docs/unsuccessful.md. Tests: pytest -k mcts (tests/test_mcts.py).
+Docs: docs/mcts.md. Tests: pytest -k mcts (tests/test_mcts.py).
 """
 
 from __future__ import annotations
@@ -464,7 +464,7 @@ MCTS_PRESETS = {
         loop_k=2, eval_n=3, eval_k=1, sft=SFTConfig(epochs=1, batch_size=4, warmup=1, max_len=128),
         grpo=GRPOConfig(questions=2, G=2, lr=1e-4, beta=0.0, max_new_tokens=48),
     ),
-    # 2 CPU cores, the cpu and aha_plain bases cached: under 25 minutes (docs/unsuccessful.md)
+    # 2 CPU cores, the cpu and aha_plain bases cached: under 25 minutes (docs/mcts.md)
     "cpu": MCTSConfig(),
 }  # fmt: skip
 
